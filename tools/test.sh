@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The whole test suite, in order, failing fast:
+#   1. unit tests (pytest)            4. collection build + install + ansible-doc
+#   2. ansible-test sanity            5. ansible-builder create (execution environment)
+#   3. ansible-lint (production)      6. Molecule scenarios in real VMs
+# Installs what it needs first (tools/bootstrap.sh). Run as root on Debian 12.
+#
+#   tools/test.sh                  # everything
+#   tools/test.sh unit sanity      # only the named stages
+# Environment: CRASHKIT_SCENARIOS="smoke ..." overrides the Molecule scenarios to run.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+venv=${CRASHKIT_VENV:-$root/.venv}
+export PATH="$venv/bin:$PATH"
+export ANSIBLE_NOCOLOR=1 PY_COLORS=0 ANSIBLE_FORCE_COLOR=0
+scenarios=${CRASHKIT_SCENARIOS:-"smoke"}
+stages=("$@")
+[ "${#stages[@]}" -gt 0 ] || stages=(unit sanity lint build ee molecule)
+
+t0=$(date +%s)
+stage() { printf '\n===== %s (t+%ss) =====\n' "$1" "$(( $(date +%s) - t0 ))"; }
+
+stage bootstrap
+"$root/tools/bootstrap.sh"
+
+work="$root/.tmp/test"
+rm -rf "$work"
+mkdir -p "$work"
+
+for s in "${stages[@]}"; do
+  case "$s" in
+    unit)
+      stage "unit tests"
+      python -m pytest -q -p no:cacheprovider tests/unit
+      ;;
+    sanity)
+      stage "ansible-test sanity"
+      "$root/tools/sanity.sh"
+      ;;
+    lint)
+      stage "ansible-lint (production profile)"
+      ansible-lint --profile production --offline
+      ;;
+    build)
+      stage "collection build, install, ansible-doc"
+      ansible-galaxy collection build --force --output-path "$work/dist" . >/dev/null
+      tarball=$(ls "$work"/dist/crashkit-kdump-*.tar.gz)
+      ansible-galaxy collection install --force -p "$work/installed" "$tarball" >/dev/null
+      export ANSIBLE_COLLECTIONS_PATH="$work/installed"
+      listed=$(ansible-doc -t module -l crashkit.kdump | awk '{print $1}' | sort)
+      expected=$(for f in plugins/modules/*.py; do n=$(basename "$f" .py); echo "crashkit.kdump.$n"; done | sort)
+      if [ "$listed" != "$expected" ]; then
+        printf 'ansible-doc -l lists:\n%s\nexpected:\n%s\n' "$listed" "$expected" >&2
+        exit 1
+      fi
+      for m in $expected; do ansible-doc -t module "$m" >/dev/null; done
+      for f in plugins/filter/*.py; do
+        [ -e "$f" ] || continue
+        grep -q '^DOCUMENTATION' "$f" || continue
+        ansible-doc -t filter "crashkit.kdump.$(basename "$f" .py)" >/dev/null
+      done
+      echo "built $(basename "$tarball"); ansible-doc renders: ${expected//$'\n'/ }"
+      unset ANSIBLE_COLLECTIONS_PATH
+      ;;
+    ee)
+      stage "execution environment build context"
+      if [ -f meta/execution-environment.yml ] && [ -f execution-environment.yml ]; then
+        ansible-builder create -f execution-environment.yml -c "$work/ee-context" --output-filename Containerfile -v 1
+        test -s "$work/ee-context/Containerfile"
+      else
+        echo "no execution-environment.yml yet"
+      fi
+      ;;
+    molecule)
+      for sc in $scenarios; do
+        stage "molecule test -s $sc"
+        molecule test -s "$sc"
+      done
+      ;;
+    *)
+      echo "unknown stage: $s" >&2
+      exit 2
+      ;;
+  esac
+done
+stage "all stages passed: ${stages[*]}"
