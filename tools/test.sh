@@ -69,13 +69,14 @@ for s in "${stages[@]}"; do
       )
       ;;
     ee)
-      stage "execution environment build context"
-      if [ -f meta/execution-environment.yml ] && [ -f execution-environment.yml ]; then
-        ansible-builder create -f execution-environment.yml -c "$work/ee-context" --output-filename Containerfile -v 1
-        test -s "$work/ee-context/Containerfile"
-      else
-        echo "no execution-environment.yml yet"
-      fi
+      stage "execution environment build context (ansible-builder create)"
+      mkdir -p .tmp/ee
+      ansible-galaxy collection build --force --output-path "$work/ee-dist" . >/dev/null
+      cp "$work"/ee-dist/crashkit-kdump-*.tar.gz .tmp/ee/crashkit-kdump.tar.gz
+      ansible-builder create -f execution-environment.yml -c "$work/ee-context" --output-filename Containerfile -v 1
+      test -s "$work/ee-context/Containerfile"
+      test -s "$work/ee-context/_build/collections/crashkit-kdump.tar.gz"
+      echo "build context: $work/ee-context"
       ;;
     molecule)
       for sc in $scenarios; do
