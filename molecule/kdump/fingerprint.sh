@@ -1,0 +1,14 @@
+#!/bin/sh
+# Print a fingerprint of everything crashkit.kdump.setup may touch on a Debian host.
+# Used to prove that a --check run changed nothing.
+set -eu
+for f in /etc/default/grub /etc/default/grub.d/* /boot/grub/grub.cfg /etc/default/kdump-tools \
+         /etc/sysctl.d/* /proc/cmdline /sys/kernel/kexec_crash_size; do
+  if [ -e "$f" ]; then
+    printf '%s %s\n' "$f" "$(sha256sum < "$f" | cut -d' ' -f1)"
+  else
+    printf '%s absent\n' "$f"
+  fi
+done
+dpkg-query -W -f '${Package} ${Version} ${Status}\n' | sort | sha256sum | sed 's/^/dpkg /'
+systemctl list-unit-files --no-legend | sort | sha256sum | sed 's/^/units /'

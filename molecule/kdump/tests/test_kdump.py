@@ -1,0 +1,53 @@
+"""Verify a converged lab VM: the crash kernel is reserved and loaded, the config sources right."""
+
+import shlex
+
+
+def _read(host, path):
+    return host.file(path).content_string.strip()
+
+
+def test_crashkernel_on_cmdline(host):
+    words = _read(host, "/proc/cmdline").split()
+    values = [w for w in words if w.startswith("crashkernel=")]
+    assert len(values) == 1, words
+
+
+def test_memory_reserved(host):
+    assert int(_read(host, "/sys/kernel/kexec_crash_size")) >= 128 * 1024 * 1024
+    iomem = host.run("grep -i 'Crash kernel' /proc/iomem")
+    assert iomem.rc == 0, iomem.stderr
+
+
+def test_crash_kernel_loaded(host):
+    assert _read(host, "/sys/kernel/kexec_crash_loaded") == "1"
+
+
+def test_service_enabled(host):
+    assert host.service("kdump-tools").is_enabled
+
+
+def test_config_sources_to_intended_values(host):
+    names = ["USE_KDUMP", "KDUMP_COREDIR", "MAKEDUMP_ARGS", "KDUMP_FAIL_CMD"]
+    script = ". /etc/default/kdump-tools; " + "; ".join(
+        'printf "%s=%s\\n" {0} "${0}"'.format(n) for n in names
+    )
+    result = host.run("env -i /bin/sh -c " + shlex.quote(script))
+    assert result.rc == 0, result.stderr
+    values = dict(line.split("=", 1) for line in result.stdout.splitlines())
+    assert values["USE_KDUMP"] == "1"
+    assert values["KDUMP_COREDIR"] == "/var/crash"
+    args = values["MAKEDUMP_ARGS"].split()
+    assert "-c" in args, args  # zlib, the role's default compression
+    assert args[args.index("-d") + 1] == "31", args
+    assert values["KDUMP_FAIL_CMD"].startswith("reboot")
+
+
+def test_kdump_tools_ready(host):
+    status = host.run("kdump-config status")
+    assert "ready to kdump" in status.stdout, status.stdout + status.stderr
+
+
+def test_sysctl_panic_policy(host):
+    assert _read(host, "/proc/sys/kernel/panic_on_oops") == "1"
+    assert _read(host, "/proc/sys/kernel/sysrq") == "1"
