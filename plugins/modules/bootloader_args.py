@@ -1,0 +1,568 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: crashkit.kdump contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: bootloader_args
+short_description: Set or remove one kernel command-line argument on any bootloader layout
+version_added: 0.1.0
+description:
+  - Makes the kernel command line the bootloader will use hold exactly one O(name)=O(value)
+    (O(state=present)) or no O(name) (O(state=absent)), whatever the layout of the host.
+  - "C(grub) backend: C(/etc/default/grub) and the drop-ins C(/etc/default/grub.d/*.cfg) that
+    Debian and Ubuntu's C(grub-mkconfig) sources after it are evaluated exactly like the shell
+    would (a strict lexer: quotes, escapes, C($VAR) references, continuation lines). The
+    effective C(GRUB_CMDLINE_LINUX GRUB_CMDLINE_LINUX_DEFAULT) is then edited with the smallest
+    set of source changes; every other argument keeps its place, order and spelling, comments
+    and unrelated lines are untouched."
+  - Each new file is written to a temporary file, re-read with the lexer and, when C(/bin/sh)
+    exists, really sourced by it with an empty environment together with the other files, and
+    only moved into place when both give the intended values. A file the module cannot evaluate
+    safely (command substitution feeding the command line, C(if), functions, ...) is left
+    unchanged and the task fails naming the file and line.
+  - "Drop-ins: an occurrence that comes from a drop-in (for example Debian's C(kdump-tools)
+    C(/etc/default/grub.d/kdump-tools.cfg), which appends C(crashkernel=) to
+    C(GRUB_CMDLINE_LINUX_DEFAULT)) is edited inside that drop-in's own assignment: the word is
+    replaced or removed and the rest of the assignment stays. Overriding the drop-in from a
+    later-sorting file of our own would need shell pattern stripping that silently stops
+    matching when the package changes its value, and would hide the real source. The edited
+    drop-in is a dpkg conffile: dpkg keeps the local version on upgrades (it only asks when the
+    packaged version changed, and C(--force-confold) keeps it without asking); if the
+    maintainer's version is installed, the next run sees the extra occurrence again and removes
+    it (reporting C(changed) and C(reboot_required))."
+  - "C(grubby) backend: BLS entries (C(/boot/loader/entries/*.conf) C(options) lines) and the
+    RHEL 8 grubenv C(kernelopts) they reference. The C(grubby) command is used when installed
+    (and the result is re-read and verified); otherwise the files are edited directly.
+    C(/etc/default/grub) and C(/etc/kernel/cmdline), when they exist, are kept in step so that
+    a later C(grub2-mkconfig) or C(kernel-install) does not bring the old value back."
+  - "C(kernel_install) backend: C(/etc/kernel/cmdline) (read by C(kernel-install) for kernels
+    installed later) and the BLS entries already installed, edited directly."
+  - The O(name) of kernel parameters is compared as the kernel does, with C(-) and C(_) equal.
+    Arguments after a bare C(--) belong to init and are never matched.
+author:
+  - crashkit.kdump contributors
+extends_documentation_fragment:
+  - crashkit.kdump.attributes
+  - crashkit.kdump.attributes.files
+attributes:
+  check_mode:
+    details: Computes and verifies the edits, reports them (and the diffs) and changes nothing.
+  diff_mode:
+    details: One before/after diff per file that changes.
+options:
+  name:
+    description: Name of the kernel argument, for example C(crashkernel).
+    type: str
+    required: true
+  value:
+    description:
+      - Value of the argument. Omit it for a flag argument such as C(quiet).
+      - Values containing white space are written in double quotes (C(foo="a b")); the kernel
+        has no escape for a double quote, so values cannot contain one.
+      - With O(state=absent), only occurrences with this value are removed; without it every
+        occurrence of O(name) is removed.
+    type: str
+  state:
+    description: Whether exactly one O(name)=O(value) or no O(name) should be on the command line.
+    type: str
+    choices: [present, absent]
+    default: present
+  backend:
+    description:
+      - Which boot configuration to edit.
+      - C(auto) picks C(grubby) when the C(grubby) command exists and O(bls_dir) holds entries,
+        C(kernel_install) when O(kernel_cmdline_path) exists and O(grub_defaults_path) does not,
+        and C(grub) otherwise.
+    type: str
+    choices: [auto, grub, grubby, kernel_install]
+    default: auto
+  family:
+    description:
+      - OS family, which decides the default O(grub_variable) and the command that regenerates
+        the GRUB configuration.
+      - Read from C(/etc/os-release) (C(ID) and C(ID_LIKE)) when omitted.
+    type: str
+    choices: [Debian, RedHat, Suse]
+  grub_defaults_path:
+    description: The GRUB defaults file.
+    type: path
+    default: /etc/default/grub
+  grub_dropin_dir:
+    description:
+      - Directory whose C(*.cfg) files are sourced after O(grub_defaults_path), in glob order.
+    type: path
+    default: /etc/default/grub.d
+  grub_variable:
+    description:
+      - The variable that should hold the argument. Occurrences in the other variable are
+        removed.
+      - C(GRUB_CMDLINE_LINUX) is also used by recovery entries; C(GRUB_CMDLINE_LINUX_DEFAULT)
+        only by normal entries.
+      - Defaults to C(GRUB_CMDLINE_LINUX_DEFAULT) on the Debian family and C(GRUB_CMDLINE_LINUX)
+        on the RedHat and SUSE families.
+    type: str
+    choices: [GRUB_CMDLINE_LINUX, GRUB_CMDLINE_LINUX_DEFAULT]
+  update_bootloader:
+    description:
+      - After a change made through the C(grub) backend, regenerate the GRUB configuration:
+        C(update-grub) on Debian, C(grub2-mkconfig -o /boot/grub2/grub.cfg) on RedHat and SUSE
+        (BIOS, and EFI systems whose ESP C(grub.cfg) is a stub loading that file), or
+        C(grub2-mkconfig -o) the ESP C(grub.cfg) on EFI systems where it is the full
+        configuration (RHEL 8).
+      - The C(grubby) and C(kernel_install) backends change the boot entries directly.
+    type: bool
+    default: true
+  update_bootloader_command:
+    description:
+      - Command (program and arguments) to run instead of the detected one when
+        O(update_bootloader) is true and something changed.
+    type: list
+    elements: str
+  backup:
+    description: Keep a timestamped copy of each file before changing it.
+    type: bool
+    default: false
+  bls_dir:
+    description: Directory of the Boot Loader Specification entries.
+    type: path
+    default: /boot/loader/entries
+  grubenv_path:
+    description: The GRUB environment block holding C(kernelopts) on RHEL 8.
+    type: path
+    default: /boot/grub2/grubenv
+  kernel_cmdline_path:
+    description: The command line file read by C(kernel-install).
+    type: path
+    default: /etc/kernel/cmdline
+  proc_cmdline_path:
+    description: The running kernel's command line, compared to compute RV(reboot_required).
+    type: path
+    default: /proc/cmdline
+notes:
+  - Symbolic links (for example the RHEL 8 EFI C(/boot/grub2/grubenv)) are followed; the file
+    they point to is replaced.
+  - Drop-ins are taken in byte order, as the shell's glob sorts in the C locale.
+  - Unified kernel images embed their command line and are not changed.
+seealso:
+  - name: GRUB simple configuration
+    description: The variables of C(/etc/default/grub).
+    link: https://www.gnu.org/software/grub/manual/grub/html_node/Simple-configuration.html
+"""
+
+EXAMPLES = r"""
+- name: Reserve memory for the crash kernel
+  crashkit.kdump.bootloader_args:
+    name: crashkernel
+    value: 256M
+  register: crashkernel_arg
+
+- name: Reboot when the running kernel does not have the new value yet
+  ansible.builtin.reboot:
+  when: crashkernel_arg.reboot_required
+
+- name: Remove crashkernel everywhere, including Debian's kdump-tools drop-in
+  crashkit.kdump.bootloader_args:
+    name: crashkernel
+    state: absent
+
+- name: Add a flag argument to GRUB_CMDLINE_LINUX, keeping a backup
+  crashkit.kdump.bootloader_args:
+    name: nmi_watchdog
+    value: "1"
+    backend: grub
+    grub_variable: GRUB_CMDLINE_LINUX
+    backup: true
+
+- name: Only edit the files (regenerate grub.cfg later)
+  crashkit.kdump.bootloader_args:
+    name: crashkernel
+    value: 1G-4G:192M,4G-64G:256M,64G-:512M
+    update_bootloader: false
+"""
+
+RETURN = r"""
+backend:
+  description: The backend that was used.
+  returned: always
+  type: str
+  sample: grub
+effective_cmdline:
+  description:
+    - The command line the bootloader will use after the change (in check mode, the one it would
+      use).
+    - C(GRUB_CMDLINE_LINUX GRUB_CMDLINE_LINUX_DEFAULT) for the C(grub) backend; the entry of the
+      running kernel (else the last entry) for C(grubby); the O(kernel_cmdline_path) content for
+      C(kernel_install).
+  returned: always
+  type: str
+  sample: quiet crashkernel=256M
+current_cmdline:
+  description: The running kernel's command line (null when O(proc_cmdline_path) cannot be read).
+  returned: always
+  type: str
+  sample: BOOT_IMAGE=/boot/vmlinuz-6.1.0-18-amd64 root=UUID=0f2e ro quiet
+reboot_required:
+  description:
+    - True when the running kernel's value of O(name) (or its absence) differs from the effective
+      one. When O(proc_cmdline_path) cannot be read, true when something changed.
+  returned: always
+  type: bool
+  sample: true
+files_changed:
+  description: Paths of the files changed (that would change, in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/default/grub.d/kdump-tools.cfg]
+backup_files:
+  description: Backup copies made when O(backup=true).
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/default/grub.12345.2024-01-01@00:00:00~]
+bootloader_command:
+  description: The command run to regenerate the GRUB configuration, empty when none was run.
+  returned: always
+  type: list
+  elements: str
+  sample: [/usr/sbin/update-grub]
+"""
+
+import glob
+import os
+import shutil
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.crashkit.kdump.plugins.module_utils import _bls
+from ansible_collections.crashkit.kdump.plugins.module_utils import _cmdline
+from ansible_collections.crashkit.kdump.plugins.module_utils import _grub
+from ansible_collections.crashkit.kdump.plugins.module_utils._errors import (
+    HostError,
+    ValidationError,
+)
+from ansible_collections.crashkit.kdump.plugins.module_utils._module import (
+    apply_file,
+    domain_errors,
+    file_diff,
+)
+
+OS_RELEASE = "/etc/os-release"
+
+
+def argument_spec():
+    return dict(
+        name=dict(type="str", required=True),
+        value=dict(type="str"),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        backend=dict(type="str", default="auto", choices=["auto", "grub", "grubby", "kernel_install"]),
+        family=dict(type="str", choices=["Debian", "RedHat", "Suse"]),
+        grub_defaults_path=dict(type="path", default="/etc/default/grub"),
+        grub_dropin_dir=dict(type="path", default="/etc/default/grub.d"),
+        grub_variable=dict(type="str", choices=[_grub.LINUX, _grub.LINUX_DEFAULT]),
+        update_bootloader=dict(type="bool", default=True),
+        update_bootloader_command=dict(type="list", elements="str"),
+        backup=dict(type="bool", default=False),
+        bls_dir=dict(type="path", default="/boot/loader/entries"),
+        grubenv_path=dict(type="path", default="/boot/grub2/grubenv"),
+        kernel_cmdline_path=dict(type="path", default="/etc/kernel/cmdline"),
+        proc_cmdline_path=dict(type="path", default="/proc/cmdline"),
+    )
+
+
+class Writer(object):
+    """Collects the results of ``apply_file`` calls."""
+
+    def __init__(self, module):
+        self.module = module
+        self.files_changed = []
+        self.backup_files = []
+        self.diffs = []
+
+    def write(self, path, content, verify=None):
+        target = os.path.realpath(path)
+        changed, diff, backup_file = apply_file(
+            self.module, target, content, verify=verify, backup=self.module.params["backup"]
+        )
+        if changed:
+            self.files_changed.append(target)
+            self.diffs.append(diff)
+        if backup_file:
+            self.backup_files.append(backup_file)
+        return changed
+
+    def record(self, path, before, after):
+        """A change made by an external command (grubby)."""
+        if before != after:
+            self.files_changed.append(path)
+            self.diffs.append(file_diff(path, before, after))
+
+
+def detect_family(module):
+    family = module.params["family"]
+    if family:
+        return family
+    text = _read_optional(OS_RELEASE)
+    return _grub.family_from_os_release(text)
+
+
+def _read_optional(path):
+    try:
+        return _bls.read_text(path)
+    except HostError:
+        return None
+
+
+def grub_variable(module, family):
+    variable = module.params["grub_variable"]
+    if variable:
+        return variable
+    if family in _grub.FAMILY_VARIABLE:
+        return _grub.FAMILY_VARIABLE[family]
+    raise ValidationError(
+        "cannot tell the OS family from %s: set family or grub_variable" % OS_RELEASE
+    )
+
+
+def choose_backend(module):
+    params = module.params
+    backend = params["backend"]
+    if backend != "auto":
+        return backend
+    if module.get_bin_path("grubby") and _bls.entry_paths(params["bls_dir"]):
+        return "grubby"
+    if os.path.exists(params["kernel_cmdline_path"]) and not os.path.exists(params["grub_defaults_path"]):
+        return "kernel_install"
+    return "grub"
+
+
+def grub_verifier(config, grub_plan, target):
+    """``verify`` callback for ``apply_file``: the temporary copy of ``target`` and the other
+    planned files must give the planned values, by the lexer and by the real shell."""
+    chain = [f.path for f in config.files]
+
+    def verify(tmp):
+        scratch = tempfile.mkdtemp(prefix="crashkit-grub-")
+        try:
+            paths = []
+            for index, path in enumerate(chain):
+                if path == target:
+                    paths.append(tmp)
+                elif path in grub_plan.changes and _read_optional(path) != grub_plan.changes[path]:
+                    copy = os.path.join(scratch, "%d.cfg" % index)
+                    with open(copy, "w") as handle:
+                        handle.write(grub_plan.changes[path])
+                    paths.append(copy)
+                else:
+                    paths.append(path)
+            _grub.verify_chain(paths, grub_plan.after)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    return verify
+
+
+def plan_grub(module, variable):
+    params = module.params
+    config = _grub.load(params["grub_defaults_path"], params["grub_dropin_dir"])
+    grub_plan = _grub.plan(config, params["name"], params["value"], params["state"], variable)
+    return config, grub_plan
+
+
+def write_grub(writer, config, grub_plan):
+    for grub_file in config.files:
+        if grub_file.path in grub_plan.changes:
+            writer.write(
+                grub_file.path, grub_plan.changes[grub_file.path],
+                verify=grub_verifier(config, grub_plan, grub_file.path),
+            )
+
+
+def efi_configs():
+    configs = {}
+    for path in glob.glob("/boot/efi/EFI/*/grub.cfg"):
+        text = _read_optional(path)
+        if text is not None:
+            configs[path] = text
+    return configs
+
+
+def bootloader_command(module, family):
+    override = module.params["update_bootloader_command"]
+    if override:
+        program = override[0]
+        if not os.path.isabs(program):
+            program = module.get_bin_path(program) or program
+        if not (os.path.isfile(program) and os.access(program, os.X_OK)):
+            return None, "the bootloader update command %s was not found" % override[0]
+        return [program] + list(override[1:]), None
+    command = _grub.mkconfig_command(
+        family,
+        grub_mkconfig=module.get_bin_path("grub2-mkconfig") or module.get_bin_path("grub-mkconfig"),
+        update_grub=module.get_bin_path("update-grub") if family == "Debian" else None,
+        efi=os.path.isdir("/sys/firmware/efi"),
+        efi_configs=efi_configs(),
+    )
+    if command is None:
+        return None, "no update-grub or grub(2)-mkconfig command was found"
+    return command, None
+
+
+def run_grub(module, writer, family):
+    variable = grub_variable(module, family)
+    config, grub_plan = plan_grub(module, variable)
+    command = None
+    if grub_plan.changed and module.params["update_bootloader"] and not module.check_mode:
+        # Find the command before touching anything: files changed without a regenerated
+        # grub.cfg would look settled to the next run.
+        command, problem = bootloader_command(module, family)
+        if command is None:
+            raise HostError("%s; nothing was changed (set update_bootloader=false to only edit the files)" % problem)
+    write_grub(writer, config, grub_plan)
+    if command is None or not writer.files_changed:
+        return grub_plan.effective_after, []
+    rc, out, err = module.run_command(command)
+    if rc != 0:
+        module.fail_json(
+            msg="%s failed (rc=%d) after the files were changed; fix the cause and run it again"
+            % (" ".join(command), rc),
+            stdout=out, stderr=err, changed=True, files_changed=writer.files_changed,
+            diff=writer.diffs,
+        )
+    return grub_plan.effective_after, command
+
+
+def _bls_snapshot(params):
+    snapshot = {}
+    for path in _bls.entry_paths(params["bls_dir"]):
+        snapshot[path] = _bls.read_text(path)
+    if os.path.isfile(params["grubenv_path"]):
+        snapshot[params["grubenv_path"]] = _bls.read_text(params["grubenv_path"])
+    return snapshot
+
+
+def run_grubby(module, writer, family):
+    params = module.params
+    name, value, state = params["name"], params["value"], params["state"]
+    entries = _bls.load_entries(params["bls_dir"])
+    if not entries:
+        raise HostError("no boot loader entries (*.conf) in %s" % params["bls_dir"])
+    grubenv = _bls.load_grubenv(params["grubenv_path"])
+    bls_plan = _bls.plan(entries, grubenv, name, value, state)
+
+    # Plan every companion file before anything is written.
+    companions = []
+    if os.path.isfile(params["grub_defaults_path"]):
+        variable = params["grub_variable"] or _grub.FAMILY_VARIABLE.get(family, _grub.LINUX)
+        companions.append(("grub",) + plan_grub(module, variable))
+    if os.path.isfile(params["kernel_cmdline_path"]):
+        text = _bls.read_text(params["kernel_cmdline_path"])
+        companions.append(("cmdline", params["kernel_cmdline_path"], _bls.plan_cmdline_file(text, name, value, state)))
+
+    grubby = module.get_bin_path("grubby")
+    effective = bls_plan.effective
+    if bls_plan.changed and grubby and not module.check_mode:
+        before = _bls_snapshot(params)
+        default_env = "/boot/grub2/grubenv"
+        for command in _bls.grubby_commands(
+            grubby, entries, name, value, state,
+            bls_dir=params["bls_dir"] if params["bls_dir"] != "/boot/loader/entries" else None,
+            grubenv=params["grubenv_path"] if params["grubenv_path"] != default_env else None,
+        ):
+            rc, out, err = module.run_command(command)
+            if rc != 0:
+                module.fail_json(msg="%s failed (rc=%d)" % (" ".join(command), rc), stdout=out, stderr=err)
+        after = _bls_snapshot(params)
+        for path in sorted(set(before) | set(after)):
+            writer.record(path, before.get(path), after.get(path))
+        entries = _bls.load_entries(params["bls_dir"])
+        grubenv = _bls.load_grubenv(params["grubenv_path"])
+        if not _bls.satisfied(entries, grubenv, name, value, state):
+            raise HostError(
+                "grubby did not leave exactly %s in every entry of %s; check the entries"
+                % (("one " + _cmdline.format_arg(name, value)) if state == "present" else "no " + name, params["bls_dir"])
+            )
+        kernelopts = grubenv.get("kernelopts") if grubenv is not None else None
+        effective = dict((e.path, e.effective(kernelopts)) for e in entries)
+    else:
+        for path in sorted(bls_plan.changes):
+            writer.write(path, bls_plan.changes[path])
+
+    for companion in companions:
+        if companion[0] == "grub":
+            write_grub(writer, companion[1], companion[2])
+        else:
+            writer.write(companion[1], companion[2])
+    return _bls.pick_entry(effective, os.uname()[2], entries), []
+
+
+def run_kernel_install(module, writer):
+    params = module.params
+    name, value, state = params["name"], params["value"], params["state"]
+    path = params["kernel_cmdline_path"]
+    if not os.path.isfile(path):
+        raise HostError("%s does not exist" % path)
+    new_text = _bls.plan_cmdline_file(_bls.read_text(path), name, value, state)
+    entries = _bls.load_entries(params["bls_dir"])
+    bls_plan = None
+    if entries:
+        bls_plan = _bls.plan(entries, _bls.load_grubenv(params["grubenv_path"]), name, value, state)
+    writer.write(path, new_text)
+    if bls_plan is not None:
+        for entry_path in sorted(bls_plan.changes):
+            writer.write(entry_path, bls_plan.changes[entry_path])
+    return " ".join(_cmdline.split(new_text)), []
+
+
+def reboot_required(proc_text, effective, name, changed):
+    if proc_text is None:
+        return changed
+    return _cmdline.get(proc_text, name) != _cmdline.get(effective, name)
+
+
+def run(module):
+    params = module.params
+    _cmdline.validate_name(params["name"])
+    _cmdline.validate_value(params["value"])
+    backend = choose_backend(module)
+    writer = Writer(module)
+    if backend == "grub":
+        family = detect_family(module)
+        effective, command = run_grub(module, writer, family)
+    elif backend == "grubby":
+        effective, command = run_grubby(module, writer, detect_family(module))
+    else:
+        effective, command = run_kernel_install(module, writer)
+    proc_text = _read_optional(params["proc_cmdline_path"])
+    changed = bool(writer.files_changed)
+    result = dict(
+        changed=changed,
+        backend=backend,
+        effective_cmdline=effective,
+        current_cmdline=proc_text.strip() if proc_text is not None else None,
+        reboot_required=reboot_required(proc_text, effective, params["name"], changed),
+        files_changed=writer.files_changed,
+        backup_files=writer.backup_files,
+        bootloader_command=command,
+    )
+    if module._diff:
+        result["diff"] = writer.diffs
+    return result
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    result = None
+    with domain_errors(module):
+        result = run(module)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
