@@ -306,6 +306,9 @@ def parse_value(value):
                      "1G-4G:192M,4G-:256M, or size,high / size,low")
     offset = None
     if end < len(text):
+        if text[end] == "-":
+            _fail(value, "unexpected '-' after the size %r: a RAM range needs ':size', as in 1G-4G:192M"
+                  % text[:end])
         if text[end] != "@":
             _fail(value, "unexpected %r after the size %r" % (text[end], text[:end]))
         offset = _offset(value, text[end + 1:])
