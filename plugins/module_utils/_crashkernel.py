@@ -464,7 +464,11 @@ def parse_cmdline(cmdline):
     cmas = [v for v in values if v.endswith(",cma")]
     setting = Setting(values=values)
     if cmas:
-        setting.cma = parse_value(cmas[-1])
+        # The kernel ignores a bad ,cma value (its parse result is not checked).
+        try:
+            setting.cma = parse_value(cmas[-1])
+        except ParseError:
+            setting.cma = None
     if plain:
         setting.main_text = plain[-1]
         setting.main = parse_value(plain[-1])

@@ -299,6 +299,12 @@ def test_parse_cmdline_counting_word_must_be_valid():
 
 def test_cmdline_cma_is_recorded():
     assert ck.parse_cmdline("crashkernel=256M crashkernel=64M,cma").cma == ck.parse_value("64M,cma")
+    assert ck.parse_cmdline("crashkernel=256M crashkernel=x,cma").cma is None
+
+
+def test_cmdline_bad_low_next_to_high_is_an_error():
+    with pytest.raises(ParseError, match="invalid crashkernel value 'x,low'"):
+        ck.parse_cmdline("crashkernel=512M,high crashkernel=x,low")
 
 
 @pytest.mark.parametrize("cmdline, arch, expected", [
