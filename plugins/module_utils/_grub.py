@@ -113,8 +113,9 @@ def load(defaults_path, dropin_dir=None):
 class _View(object):
     """Tokens of both variables and the kernel arguments named ``name`` among them."""
 
-    def __init__(self, chars):
+    def __init__(self, chars, config=None):
         self.chars = chars
+        self.config = config
         self.text = dict((name, _shell.value_text(chars[name])) for name in TARGETS)
         self.tokens = dict((name, _cmdline.tokenize(self.text[name])) for name in TARGETS)
         combined = [(name, i) for name in TARGETS for i in range(len(self.tokens[name]))]
@@ -132,6 +133,15 @@ class _View(object):
             token.text for i, token in enumerate(self.tokens[var])
             if not ((var, i) in self.kernel and is_target(token.text))
         ]
+
+    def assignment_of(self, char):
+        """The assignment whose source span holds ``char`` (``None`` when unknown)."""
+        if self.config is None:
+            return None
+        for assignment in self.config.files[char.source].script.assignments:
+            if assignment.start <= char.start < assignment.word.end:
+                return assignment
+        return None
 
     def combined(self):
         return (self.text[LINUX] + " " + self.text[LINUX_DEFAULT]).strip()
@@ -213,13 +223,15 @@ def _delete_token(edits, view, var, index):
     own = chars[token.start:token.end]
     for char in own:
         edits.delete_span(char.source, char.start, char.end)
-    source = own[0].source
     separator = None
     if token.start > 0 and chars[token.start - 1].char in _cmdline.WHITESPACE:
         separator = chars[token.start - 1]
     elif token.end < len(chars) and chars[token.end].char in _cmdline.WHITESPACE:
         separator = chars[token.end]
-    if separator is not None and separator.source == source:
+    # Only a separator written in the same assignment as the token goes with it: spacing that
+    # belongs to another assignment (or another file) stays where it is.
+    if separator is not None and separator.source == own[0].source and (
+            view.assignment_of(separator) is view.assignment_of(own[0])):
         edits.delete_span(separator.source, separator.start, separator.end)
 
 
@@ -293,7 +305,7 @@ def plan(config, name, value=None, state="present", variable=LINUX):
     if state == "absent":
         _cmdline.validate_name(name)
         _cmdline.validate_value(value)
-    view = _View(config.evaluate())
+    view = _View(config.evaluate(), config)
     before = dict(view.text)
     if _satisfied(view, name, value, state, variable):
         return Plan(config, {}, before, before, config)
@@ -369,7 +381,7 @@ def _simulate(config, edits, old_view, name, value, state, variable, is_target):
         return None
     try:
         new_config = GrubConfig.from_texts(items)
-        new_view = _View(new_config.evaluate())
+        new_view = _View(new_config.evaluate(), new_config)
     except ParseError:
         return None
     if not check(old_view, new_view, name, value, state, variable, is_target):
