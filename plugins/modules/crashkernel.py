@@ -13,10 +13,10 @@ version_added: 0.1.0
 description:
   - Reads the host (kernel command line, reserved crash memory, RAM, kernel and kdump
     initramfs sizes) and recommends a C(crashkernel=) value. Changes nothing.
-  - Every form the kernel accepts is understood, on the command line and in O(size):
+  - "Every form the kernel accepts is understood, on the command line and in O(size):
     C(size[@offset]), RAM range lists C(start-[end]:size,...[@offset]) (start inclusive, end
     exclusive), C(size,high) with C(size,low), C(size,cma), several C(crashkernel=) words
-    (the last plain one counts) and RHEL 8's C(auto).
+    (the last plain one counts) and RHEL 8's C(auto)."
   - "Effective size: the kernel matches range lists against its total system RAM (memblock),
     rounded up to 128 MiB (Linux 6.0 and later). The module approximates that RAM with the sum of
     the top-level C(System RAM) entries of C(/proc/iomem) (what Red Hat's kdump-utils does); when
