@@ -22,6 +22,7 @@ __metaclass__ = type
 
 import glob
 import os
+import re
 
 from ansible_collections.crashkit.kdump.plugins.module_utils import _cmdline
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import (
@@ -42,11 +43,12 @@ class Entry(object):
         self.options = []
         self.fields = {}
         offset = 0
-        for line in text.splitlines(True):
-            body = line.rstrip("\r\n")
+        # BLS lines end with "\n" only; key and value are separated by spaces or tabs.
+        for line in text.split("\n"):
+            body = line[:-1] if line.endswith("\r") else line
             stripped = body.lstrip(" \t")
             if stripped and not stripped.startswith("#"):
-                key = stripped.split(None, 1)[0]
+                key = re.split(r"[ \t]", stripped, 1)[0]
                 rest_start = offset + (len(body) - len(stripped)) + len(key)
                 value_start = rest_start
                 while value_start < offset + len(body) and text[value_start] in " \t":
@@ -54,8 +56,8 @@ class Entry(object):
                 value_end = offset + len(body)
                 if key == "options":
                     self.options.append((value_start, value_end))
-                self.fields.setdefault(key, text[value_start:value_end].strip())
-            offset += len(line)
+                self.fields.setdefault(key, text[value_start:value_end].strip(" \t"))
+            offset += len(line) + 1
 
     @property
     def option_texts(self):
