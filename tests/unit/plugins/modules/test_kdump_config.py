@@ -1,0 +1,220 @@
+# -*- coding: utf-8 -*-
+# Copyright: crashkit.kdump contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run the real kdump_config main() against files in a temporary directory."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import shutil
+import stat
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.crashkit.kdump.plugins.module_utils import _kdumpconf as kc
+from ansible_collections.crashkit.kdump.plugins.module_utils._errors import ValidationError
+from ansible_collections.crashkit.kdump.plugins.modules import kdump_config as module
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "kdumpconf")
+DEBIAN_RELEASE = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n'
+
+
+def warnings(result):
+    """Warning texts (ansible-core 2.19 returns them as structured summaries)."""
+    texts = []
+    for warning in result.get("warnings", []):
+        texts.append(warning["event"]["msg"] if isinstance(warning, dict) else warning)
+    return texts
+
+
+def run_module(capsys, args):
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as exit_info:
+            module.main()
+    result = json.loads(capsys.readouterr().out)
+    result["rc"] = exit_info.value.code
+    return result
+
+
+@pytest.fixture
+def host(tmp_path):
+    """os-release of Debian 12, the shipped /etc/default/kdump-tools, a makedumpfile that prints
+    what Debian 12's makedumpfile 1.7.2 prints for -v."""
+    (tmp_path / "os-release").write_text(DEBIAN_RELEASE)
+    shutil.copy(os.path.join(FIXTURES, "debian12-kdump-tools-1.8.1.default"), str(tmp_path / "kdump-tools"))
+    stub = tmp_path / "makedumpfile"
+    stub.write_text('#!/bin/sh\n[ "$1" = -v ] || exit 2\ncat "%s"\n'
+                    % os.path.join(os.path.abspath(FIXTURES), "makedumpfile-1.7.2-debian12.version"))
+    stub.chmod(0o755)
+    return tmp_path
+
+
+def base_args(host, **extra):
+    args = {
+        "os_release_path": str(host / "os-release"),
+        "path": str(host / "kdump-tools"),
+        "makedumpfile_path": str(host / "makedumpfile"),
+    }
+    args.update(extra)
+    return args
+
+
+def test_debian_first_run_then_idempotent(capsys, host):
+    args = base_args(host, keep_local_dumps=3, failure_action="reboot",
+                     extra_collector_args="--num-threads 2",
+                     target={"type": "local", "path": "/var/crash"})
+    first = run_module(capsys, args)
+    assert first["rc"] == 0, first
+    assert first["changed"] is True and first["restart_required"] is True
+    assert first["family"] == "debian"
+    assert first["compression"] == "zlib"
+    assert first["makedumpfile"]["version"] == "1.7.2"
+    text = (host / "kdump-tools").read_text()
+    assert text == first["content"]
+    assert text.startswith("# Managed by crashkit.kdump")
+    got = kc.source_shell_file(str(host / "kdump-tools"),
+                               ["USE_KDUMP", "KDUMP_COREDIR", "MAKEDUMP_ARGS", "KDUMP_NUM_DUMPS", "KDUMP_FAIL_CMD",
+                                "KDUMP_KERNEL", "KDUMP_INITRD", "SSH", "NFS"])
+    assert got == {"USE_KDUMP": "1", "KDUMP_COREDIR": "/var/crash", "MAKEDUMP_ARGS": "-c -d 31 --num-threads 2",
+                   "KDUMP_NUM_DUMPS": "3", "KDUMP_FAIL_CMD": "reboot -f", "KDUMP_KERNEL": "/var/lib/kdump/vmlinuz",
+                   "KDUMP_INITRD": "/var/lib/kdump/initrd.img", "SSH": None, "NFS": None}
+    # the existing file's mode is kept
+    assert stat.S_IMODE(os.stat(str(host / "kdump-tools")).st_mode) == 0o644
+
+    second = run_module(capsys, args)
+    assert second["rc"] == 0
+    assert second["changed"] is False and second["restart_required"] is False
+    assert (host / "kdump-tools").read_text() == text
+
+
+def test_check_mode_and_diff_leave_the_file_alone(capsys, host):
+    before = (host / "kdump-tools").read_text()
+    result = run_module(capsys, base_args(host, _ansible_check_mode=True, _ansible_diff=True,
+                                          target={"type": "ssh", "host": "dump.example.com", "user": "kdump"}))
+    assert result["changed"] is True
+    assert (host / "kdump-tools").read_text() == before
+    assert result["diff"]["before"] == before
+    assert result["diff"]["after"] == result["content"]
+    assert 'SSH="kdump@dump.example.com"' in result["content"].splitlines()
+    assert not [n for n in os.listdir(str(host)) if n.startswith(".kdump-tools.")]
+
+
+def test_family_auto_and_cmdline_append(capsys, host):
+    result = run_module(capsys, base_args(host, kdump_cmdline_append="console=ttyS0,115200"))
+    assert result["family"] == "debian"
+    value = kc.source_shell_file(str(host / "kdump-tools"), ["KDUMP_CMDLINE_APPEND"])["KDUMP_CMDLINE_APPEND"]
+    if not os.path.exists(kc.DEBIAN_KDUMP_CONFIG):
+        assert any("KDUMP_CMDLINE_APPEND" in w for w in warnings(result))
+    assert value.endswith(" console=ttyS0,115200")
+    assert "systemd.unit=kdump-tools-dump.service" in value
+
+
+def test_redhat_ssh_and_new_file(capsys, host):
+    path = host / "kdump.conf"
+    result = run_module(capsys, base_args(host, family="redhat", path=str(path), compression="lzo",
+                                          failure_action="dump_to_rootfs",
+                                          target={"type": "ssh", "host": "dump.example.com", "user": "kdump",
+                                                  "path": "/srv/crash"}))
+    assert result["rc"] == 0, result
+    assert path.read_text().splitlines()[2:] == [
+        "ssh kdump@dump.example.com",
+        "sshkey /root/.ssh/kdump_id_rsa",
+        "path /srv/crash",
+        "core_collector makedumpfile -F -l --message-level 7 -d 31",
+        "failure_action dump_to_rootfs",
+    ]
+    assert stat.S_IMODE(os.stat(str(path)).st_mode) == 0o644
+
+
+def test_redhat_keeps_default_directive(capsys, host):
+    path = host / "kdump.conf"
+    path.write_text("path /var/crash\ndefault reboot\n")
+    run_module(capsys, base_args(host, family="redhat", path=str(path), failure_action="halt"))
+    assert "default halt" in path.read_text().splitlines()
+    again = run_module(capsys, base_args(host, family="redhat", path=str(path), failure_action="halt"))
+    assert again["changed"] is False
+
+
+def test_suse_nfs_new_file_is_private(capsys, host):
+    path = host / "sysconfig-kdump"
+    result = run_module(capsys, base_args(host, family="suse", path=str(path), compression="lzo",
+                                          target={"type": "nfs", "host": "filer", "path": "/export/crash"},
+                                          extra_options={"KDUMP_SMTP_PASSWORD": "s3cr3t $pw", "KDUMP_CPUS": 2}))
+    assert result["rc"] == 0, result
+    assert path.read_text().splitlines()[2:] == [
+        'KDUMP_SAVEDIR="nfs://filer/export/crash"',
+        "KDUMP_DUMPLEVEL=31",
+        'KDUMP_DUMPFORMAT="lzo"',
+        "KDUMP_CPUS=2",
+        'KDUMP_SMTP_PASSWORD="s3cr3t \\$pw"',
+    ]
+    assert stat.S_IMODE(os.stat(str(path)).st_mode) == 0o600
+    assert kc.source_shell_file(str(path), ["KDUMP_SMTP_PASSWORD"]) == {"KDUMP_SMTP_PASSWORD": "s3cr3t $pw"}
+
+
+def test_unsupported_compression_fails(capsys, host):
+    before = (host / "kdump-tools").read_text()
+    result = run_module(capsys, base_args(host, compression="zstd"))
+    assert result["failed"] is True
+    assert "compression zstd is not supported" in result["msg"]
+    assert "1.7.2" in result["msg"]
+    assert (host / "kdump-tools").read_text() == before
+
+
+def test_missing_makedumpfile_warns(capsys, host):
+    result = run_module(capsys, base_args(host, compression="zstd", makedumpfile_path=str(host / "nope")))
+    assert result["rc"] == 0
+    assert result["makedumpfile"] is None
+    assert any("makedumpfile was not found" in w for w in warnings(result))
+
+
+def test_validation_error_is_a_clean_failure(capsys, host):
+    result = run_module(capsys, base_args(host, failure_action="shell"))
+    assert result["failed"] is True
+    assert "not available with kdump-tools" in result["msg"]
+    result = run_module(capsys, base_args(host, target={"type": "nfs", "host": "filer"}))
+    assert "nfs targets need" in result["msg"]
+
+
+def test_backup(capsys, host):
+    before = (host / "kdump-tools").read_text()
+    result = run_module(capsys, base_args(host, backup=True))
+    assert result["changed"] is True
+    with open(result["backup_file"]) as handle:
+        assert handle.read() == before
+
+
+def test_failed_verification_keeps_the_live_file(capsys, host, monkeypatch):
+    before = (host / "kdump-tools").read_text()
+
+    def refuse(settings, path):
+        raise ValidationError("sourcing the rendered file gives X=1, expected 2")
+
+    monkeypatch.setattr(kc, "verify_rendered", refuse)
+    result = run_module(capsys, base_args(host))
+    assert result["failed"] is True and "sourcing the rendered file" in result["msg"]
+    assert (host / "kdump-tools").read_text() == before
+    assert sorted(os.listdir(str(host))) == ["kdump-tools", "makedumpfile", "os-release"]
+
+
+def test_unknown_os_release(capsys, host):
+    (host / "os-release").write_text("ID=plan9\n")
+    result = run_module(capsys, base_args(host))
+    assert result["failed"] is True and "set family" in result["msg"]
+
+
+def test_role_style_empty_values(capsys, host):
+    """The setup role passes every option, with "" and 0 for "not set"."""
+    args = base_args(host, family="redhat", path=str(host / "kdump.conf"), target={"type": "local", "path": "/var/crash"},
+                     dump_level=31, compression="zlib", extra_collector_args="", failure_action="reboot",
+                     keep_local_dumps=0, kdump_cmdline_append="", extra_options={})
+    result = run_module(capsys, args)
+    assert result["rc"] == 0, result
+    assert result["content"].splitlines()[2:] == [
+        "path /var/crash",
+        "core_collector makedumpfile -c --message-level 7 -d 31",
+        "failure_action reboot",
+    ]
