@@ -240,7 +240,7 @@ def _parse_ranges(value, text):
     if "@" in text:
         if text.count("@") > 1:
             _fail(value, "more than one '@offset'")
-        body, _, off_text = text.partition("@")
+        body, off_text = text.split("@", 1)
         offset = _offset(value, off_text)
     ranges = []
     for number, entry in enumerate(body.split(","), 1):

@@ -24,7 +24,7 @@ description:
     reservation, which still misses the kernel image and firmware reservations (tens of MiB)."
   - Use the C(crashkernel_mb) filter to compute the effective size of any value for a given RAM.
 author:
-  - crashkit maintainers
+  - crashkit maintainers (@crashkit)
 extends_documentation_fragment:
   - crashkit.kdump.attributes
   - crashkit.kdump.attributes.info_module
