@@ -45,7 +45,7 @@ description:
   - The O(name) of kernel parameters is compared as the kernel does, with C(-) and C(_) equal.
     Arguments after a bare C(--) belong to init and are never matched.
 author:
-  - crashkit.kdump contributors
+  - crashkit maintainers (@crashkit)
 extends_documentation_fragment:
   - crashkit.kdump.attributes
   - crashkit.kdump.attributes.files
@@ -109,11 +109,13 @@ options:
     choices: [GRUB_CMDLINE_LINUX, GRUB_CMDLINE_LINUX_DEFAULT]
   update_bootloader:
     description:
-      - After a change made through the C(grub) backend, regenerate the GRUB configuration:
+      - "After a change made through the C(grub) backend, regenerate the GRUB configuration:
         C(update-grub) on Debian, C(grub2-mkconfig -o /boot/grub2/grub.cfg) on RedHat and SUSE
         (BIOS, and EFI systems whose ESP C(grub.cfg) is a stub loading that file), or
         C(grub2-mkconfig -o) the ESP C(grub.cfg) on EFI systems where it is the full
-        configuration (RHEL 8).
+        configuration (RHEL 8)."
+      - The command is looked up before any file is changed; when it is missing the task fails
+        and nothing is changed.
       - The C(grubby) and C(kernel_install) backends change the boot entries directly.
     type: bool
     default: true
