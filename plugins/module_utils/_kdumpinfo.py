@@ -337,3 +337,28 @@ def scan_crash_dir(path):
         dumps.append(info)
     dumps.sort(key=lambda d: (d["mtime"] or 0, d["name"]))
     return dumps
+
+
+# ---------------------------------------------------------------------------------------------
+# systemctl
+
+_UNIT_STATES = ("enabled", "enabled-runtime", "linked", "linked-runtime", "alias", "masked", "masked-runtime",
+                "static", "indirect", "disabled", "generated", "transient", "bad", "not-found",
+                "active", "reloading", "inactive", "failed", "activating", "deactivating", "maintenance",
+                "refreshing", "unknown")
+
+
+def parse_systemctl_state(stdout):
+    """The state word printed by ``systemctl is-enabled`` / ``is-active``, or ``None``.
+
+    Older systemd prints nothing on stdout for a unit that does not exist (only an error on
+    stderr), and without a running systemd there is no state to report either.
+    """
+    words = (stdout or "").split()
+    if len(words) == 1 and words[0] in _UNIT_STATES:
+        return words[0]
+    return None
+
+
+ENABLED_STATES = ("enabled", "enabled-runtime", "static", "indirect", "generated", "alias", "linked",
+                  "linked-runtime")

@@ -274,3 +274,12 @@ def test_parsers_never_crash(text):
 def test_classify_never_crashes(name, files, readme):
     result = ki.classify_dump_dir(name, files, readme)
     assert result is None or isinstance(result["complete"], bool)
+
+
+@pytest.mark.parametrize("stdout,state", [
+    ("enabled\n", "enabled"), ("disabled\n", "disabled"), ("masked\n", "masked"), ("active\n", "active"),
+    ("inactive\n", "inactive"), ("failed\n", "failed"), ("not-found\n", "not-found"), ("", None),
+    ("System has not been booted with systemd\n", None), ("garbage\n", None),
+])
+def test_systemctl_state(stdout, state):
+    assert ki.parse_systemctl_state(stdout) == state

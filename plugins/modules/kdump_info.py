@@ -1,0 +1,481 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: crashkit.kdump contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: kdump_info
+short_description: Report whether a host is ready to capture a kernel crash dump
+version_added: 0.1.0
+description:
+  - Reads the host and reports whether a panic now would be captured, and why not.
+  - Crash kernel state from C(/sys/kernel/kexec_crash_loaded) and C(kexec_crash_size) (or the
+    firmware-assisted dump state on POWER), the kdump service of the family (C(kdump-tools) or
+    C(kdump)) from C(systemctl is-enabled) and C(is-active), the configured target read from the
+    family's configuration file, the makedumpfile version and compressions, Secure Boot
+    (C(mokutil --sb-state), else the EFI variables), and the dumps already saved.
+  - "Room for a dump: the expected size is what C(makedumpfile --mem-usage /proc/kcore) counts for
+    the configured dump level, before compression (an upper bound). makedumpfile refuses to count
+    when no memory is reserved for the crash kernel; then, or with O(mem_usage=false), the size is
+    estimated as C(MemTotal) times O(estimate_ratio). The free space of the file system holding
+    the local dump directory (C(os.statvfs), blocks available to unprivileged users) must be at
+    least that size. Remote targets are not checked."
+  - RV(ready) is true when RV(problems) is empty.
+  - RV(crashkernel) gives the distribution's published C(crashkernel=) default for this host
+    (see M(crashkit.kdump.crashkernel) for an estimate from the capture environment's parts).
+author:
+  - crashkit maintainers
+extends_documentation_fragment:
+  - crashkit.kdump.attributes
+  - crashkit.kdump.attributes.info_module
+options:
+  family:
+    description: Which kdump implementation the host uses; C(auto) reads O(os_release_path).
+    type: str
+    choices: [auto, redhat, debian, suse]
+    default: auto
+  os_release_path:
+    description: os-release file for O(family=auto) and the distribution default of RV(crashkernel).
+    type: path
+    default: /etc/os-release
+  config_path:
+    description:
+      - The kdump configuration to read. Default C(/etc/kdump.conf) (redhat),
+        C(/etc/default/kdump-tools) (debian) or C(/etc/sysconfig/kdump) (suse).
+    type: path
+  sysfs_root:
+    description: Where sysfs is mounted (C(kernel/kexec_crash_*), C(firmware/efi/efivars)).
+    type: path
+    default: /sys
+  proc_root:
+    description: Where procfs is mounted (C(meminfo), C(iomem), C(kcore)).
+    type: path
+    default: /proc
+  crash_dir:
+    description:
+      - Directory whose dumps are listed in RV(dumps). Default the configured local dump
+        directory, else C(/var/crash).
+    type: path
+  makedumpfile_path:
+    description: makedumpfile binary. Default found on C(PATH).
+    type: path
+  mem_usage:
+    description:
+      - Run C(makedumpfile --mem-usage) on C(<proc_root>/kcore) to size the dump. It reads the
+        page tables of the whole memory, which takes a few seconds on large hosts.
+    type: bool
+    default: true
+  estimate_ratio:
+    description:
+      - Share of C(MemTotal) assumed for a dump when makedumpfile cannot count. The default
+        0.25 is a conservative figure for dump level 31 (kernel data only), which usually
+        stays well below a quarter of RAM; use 1.0 for dump level 0.
+    type: float
+    default: 0.25
+  systemctl_path:
+    description: systemctl binary. Default found on C(PATH); without it the service state is null.
+    type: path
+  mokutil_path:
+    description: mokutil binary. Default found on C(PATH); without it the EFI variables are read.
+    type: path
+notes:
+  - Needs root for C(/proc/kcore) and C(/proc/iomem) addresses; without them the dump size is
+    estimated and the RAM size comes from C(/proc/meminfo).
+seealso:
+  - module: crashkit.kdump.kdump_config
+  - module: crashkit.kdump.crashkernel
+"""
+
+EXAMPLES = r"""
+- name: Gather kdump readiness
+  crashkit.kdump.kdump_info:
+  register: kdump
+
+- name: Stop when a panic would not be captured
+  ansible.builtin.assert:
+    that: kdump.ready
+    fail_msg: "{{ kdump.problems | join(' ') }}"
+
+- name: List incomplete dumps
+  ansible.builtin.debug:
+    msg: "{{ kdump.dumps | rejectattr('complete') | map(attribute='path') | list }}"
+
+- name: Quick check without running makedumpfile over all memory
+  crashkit.kdump.kdump_info:
+    mem_usage: false
+    estimate_ratio: 0.5
+"""
+
+RETURN = r"""
+ready:
+  description: True when RV(problems) is empty.
+  returned: always
+  type: bool
+  sample: false
+problems:
+  description: Sentences saying what stops a dump from being captured or saved.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - "No crash kernel is loaded (/sys/kernel/kexec_crash_loaded is 0): a panic now would not be captured."
+family:
+  description: The family the host was treated as.
+  returned: always
+  type: str
+  sample: debian
+crash_kernel:
+  description:
+    - C(loaded) (null when the kernel has no kexec crash support), C(mode) (C(kdump) or C(fadump)),
+      C(reserved_bytes) and C(reserved_mb) of memory reserved for the crash kernel.
+  returned: always
+  type: dict
+  sample: {loaded: true, mode: kdump, reserved_bytes: 268435456, reserved_mb: 256}
+service:
+  description: C(name) of the kdump unit, C(enabled) and C(active) as systemctl reports them (null when unknown).
+  returned: always
+  type: dict
+  sample: {name: kdump-tools, enabled: enabled, active: active}
+config:
+  description:
+    - The configuration read back in the terms of M(crashkit.kdump.kdump_config) - C(path),
+      C(exists), C(target), C(dump_level), C(compression), C(extra_collector_args),
+      C(failure_action), C(keep_local_dumps), C(kdump_cmdline_append), C(managed) (written by
+      kdump_config), C(error) when it could not be read. Missing settings show the family defaults.
+  returned: always
+  type: dict
+  sample:
+    path: /etc/default/kdump-tools
+    exists: true
+    managed: false
+    target: {type: local, path: /var/crash}
+    dump_level: 31
+    compression: zlib
+makedumpfile:
+  description: C(path), C(version), C(released), C(compressions) and C(supported_compressions); null when not installed.
+  returned: always
+  type: dict
+  sample: {path: /usr/bin/makedumpfile, version: 1.7.2, supported_compressions: [zlib, lzo, none]}
+dump_size:
+  description:
+    - C(expected_bytes) and C(expected_mb) of a dump at C(dump_level), C(source) C(mem_usage) or
+      C(estimate), C(mem_usage_error) when makedumpfile could not count.
+  returned: always
+  type: dict
+  sample: {expected_bytes: 175112192, expected_mb: 167, dump_level: 31, source: mem_usage}
+dump_dir:
+  description:
+    - For local targets, C(path), the existing directory C(checked) with statvfs, C(free_bytes),
+      C(free_mb) and C(room) (free space is at least the expected size). Null for other targets.
+  returned: always
+  type: dict
+  sample: {path: /var/crash, checked: /var/crash, free_bytes: 9663676416, free_mb: 9216, room: true}
+secure_boot:
+  description: C(enabled), C(setup_mode), C(shim_validation), C(efi) (null when unknown) and C(source).
+  returned: always
+  type: dict
+  sample: {enabled: false, setup_mode: false, shim_validation: null, efi: true, source: mokutil}
+dumps:
+  description:
+    - Dumps below the crash directory, oldest first - C(path), C(name), C(layout) (debian,
+      redhat, suse), C(vmcore), C(incomplete_file), C(dmesg), C(size) (bytes of the vmcore or of
+      the partial file), C(mtime) and C(complete).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - path: /var/crash/202403011230
+      name: "202403011230"
+      layout: debian
+      vmcore: /var/crash/202403011230/dump.202403011230
+      dmesg: /var/crash/202403011230/dmesg.202403011230
+      size: 48234496
+      mtime: 1709296290.0
+      complete: true
+crashkernel:
+  description:
+    - The distribution's published C(crashkernel=) default (C(recommended), C(source)) and what
+      it reserves on this host (C(recommended_mb)), next to C(reserved_mb); C(error) instead when
+      the distribution has no published default.
+  returned: always
+  type: dict
+  sample: {recommended: 384M-:128M, recommended_mb: 128, reserved_mb: 128, source: Debian 12 kdump-tools 1:1.8.1}
+"""
+
+import glob
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.crashkit.kdump.plugins.module_utils import _crashkernel as ck
+from ansible_collections.crashkit.kdump.plugins.module_utils import _kdumpconf as kc
+from ansible_collections.crashkit.kdump.plugins.module_utils import _kdumpinfo as ki
+from ansible_collections.crashkit.kdump.plugins.module_utils._errors import HostError, KdumpError
+from ansible_collections.crashkit.kdump.plugins.module_utils._module import domain_errors, read_text
+
+MIB = 1024 * 1024
+
+
+def argument_spec():
+    return dict(
+        family=dict(type="str", default="auto", choices=["auto", "redhat", "debian", "suse"]),
+        os_release_path=dict(type="path", default="/etc/os-release"),
+        config_path=dict(type="path"),
+        sysfs_root=dict(type="path", default="/sys"),
+        proc_root=dict(type="path", default="/proc"),
+        crash_dir=dict(type="path"),
+        makedumpfile_path=dict(type="path"),
+        mem_usage=dict(type="bool", default=True),
+        estimate_ratio=dict(type="float", default=ki.DEFAULT_ESTIMATE_RATIO),
+        systemctl_path=dict(type="path"),
+        mokutil_path=dict(type="path"),
+    )
+
+
+def _read(path):
+    try:
+        return read_text(path)
+    except KdumpError:
+        return None
+
+
+def _binary(module, given, name):
+    if given:
+        return given if os.access(given, os.X_OK) else None
+    return module.get_bin_path(name, opt_dirs=["/usr/sbin", "/sbin", "/usr/bin", "/bin"])
+
+
+def crash_kernel_state(sysfs):
+    state = {"loaded": None, "mode": "kdump", "reserved_bytes": 0, "reserved_mb": 0}
+    loaded = _read(os.path.join(sysfs, "kernel", "kexec_crash_loaded"))
+    if loaded is not None:
+        state["loaded"] = ki.parse_sysfs_int(loaded, "kexec_crash_loaded") == 1
+    size = _read(os.path.join(sysfs, "kernel", "kexec_crash_size"))
+    if size is not None:
+        state["reserved_bytes"] = ki.parse_sysfs_int(size, "kexec_crash_size")
+        state["reserved_mb"] = state["reserved_bytes"] // MIB
+    # POWER firmware-assisted dump replaces the kexec crash kernel when enabled.
+    for enabled_name, registered_name in (("fadump/enabled", "fadump/registered"),
+                                          ("fadump_enabled", "fadump_registered")):
+        enabled = _read(os.path.join(sysfs, "kernel", enabled_name))
+        if enabled is not None and enabled.strip() == "1":
+            state["mode"] = "fadump"
+            registered = _read(os.path.join(sysfs, "kernel", registered_name))
+            state["loaded"] = registered is not None and registered.strip() == "1"
+            break
+    return state
+
+
+def service_state(module, family, systemctl):
+    name = kc.SERVICE_NAMES[family]
+    state = {"name": name, "enabled": None, "active": None}
+    if not systemctl:
+        return state
+    for verb, key in (("is-enabled", "enabled"), ("is-active", "active")):
+        _rc, out, _err = module.run_command([systemctl, verb, name + ".service"])
+        state[key] = ki.parse_systemctl_state(out)
+    return state
+
+
+def read_config(family, path):
+    text = _read(path)
+    config = {"path": path, "exists": text is not None, "managed": False}
+    try:
+        info = kc.parse_config(family, text or "")
+    except KdumpError as exc:
+        config["error"] = str(exc)
+        info = kc.parse_config(family, "")
+    config["managed"] = bool(text and text.startswith("# Managed by crashkit.kdump"))
+    for key in ("target", "dump_level", "compression", "extra_collector_args", "failure_action",
+                "keep_local_dumps", "kdump_cmdline_append"):
+        config[key] = info[key]
+    if "enabled" in info:
+        config["enabled"] = info["enabled"] if text is not None else False
+    return config
+
+
+def probe_makedumpfile(module, path):
+    if not path:
+        return None
+    rc, out, err = module.run_command([path, "-v"])
+    try:
+        info = ki.parse_makedumpfile_version((out or "") + (err or ""))
+    except KdumpError as exc:
+        raise HostError("%s -v (exit %s) did not print a version: %s" % (path, rc, exc))
+    info["path"] = path
+    return info
+
+
+def dump_size(module, params, makedumpfile, dump_level):
+    result = {"dump_level": dump_level, "source": None, "expected_bytes": None, "expected_mb": None}
+    if makedumpfile and params["mem_usage"]:
+        kcore = os.path.join(params["proc_root"], "kcore")
+        _rc, out, err = module.run_command([makedumpfile["path"], "--mem-usage", kcore])
+        try:
+            usage = ki.parse_mem_usage((out or "") + "\n" + (err or ""))
+            result["expected_bytes"] = ki.dump_size_from_mem_usage(usage, dump_level)
+            result["source"] = "mem_usage"
+        except KdumpError as exc:
+            result["mem_usage_error"] = str(exc)
+    if result["source"] is None:
+        meminfo = _read(os.path.join(params["proc_root"], "meminfo"))
+        if meminfo is not None:
+            result["expected_bytes"] = ki.dump_size_from_meminfo(ki.parse_meminfo(meminfo), params["estimate_ratio"])
+            result["source"] = "estimate"
+    if result["expected_bytes"] is not None:
+        result["expected_mb"] = -(-result["expected_bytes"] // MIB)
+    return result
+
+
+def dump_dir_space(path, expected):
+    checked = path
+    while checked and not os.path.isdir(checked):
+        parent = os.path.dirname(checked)
+        if parent == checked:
+            break
+        checked = parent
+    st = os.statvfs(checked)
+    free = st.f_bavail * st.f_frsize
+    return {"path": path, "checked": checked, "free_bytes": free, "free_mb": free // MIB,
+            "room": None if expected is None else free >= expected}
+
+
+def secure_boot(module, sysfs, mokutil):
+    if mokutil:
+        rc, out, err = module.run_command([mokutil, "--sb-state"])
+        try:
+            return ki.parse_sb_state((out or "") + (err or ""))
+        except KdumpError:
+            pass
+    efivars = os.path.join(sysfs, "firmware", "efi", "efivars")
+
+    def first(pattern):
+        for name in sorted(glob.glob(os.path.join(efivars, pattern))):
+            try:
+                with open(name, "rb") as handle:
+                    return handle.read()
+            except (IOError, OSError):
+                return None
+        return None
+
+    state = ki.secure_boot_from_efivars(first("SecureBoot-*"), first("SetupMode-*"))
+    if state["efi"] is None:
+        state["efi"] = os.path.isdir(os.path.join(sysfs, "firmware", "efi"))
+        if not state["efi"]:
+            state["enabled"] = False
+    return state
+
+
+def crashkernel_default(params, reserved_bytes):
+    result = {"reserved_mb": reserved_bytes // MIB}
+    try:
+        release = kc.parse_os_release(_read(params["os_release_path"]) or "")
+        arch = ck.normalize_arch(os.uname()[4])
+        value, source = ck.distro_default(release.get("ID", ""), release.get("VERSION_ID") or "0", arch)
+        ram, _source = ck.system_ram_from_host(
+            _read(os.path.join(params["proc_root"], "iomem")),
+            _read(os.path.join(params["proc_root"], "meminfo")),
+            reserved_bytes,
+        )
+        result.update(recommended=value, source=source,
+                      recommended_mb=ck.effective_size(ck.parse_value(value), ram, arch) // MIB)
+    except KdumpError as exc:
+        result["error"] = str(exc)
+    return result
+
+
+def _family(params):
+    if params["family"] != "auto":
+        return params["family"]
+    text = _read(params["os_release_path"])
+    if text is None:
+        raise HostError("family=auto needs %s, which does not exist; set family" % params["os_release_path"])
+    return kc.family_from_os_release(text)
+
+
+def run(module):
+    params = module.params
+    if not 0 < params["estimate_ratio"] <= 1:
+        raise HostError("estimate_ratio must be more than 0 and at most 1, got %s" % params["estimate_ratio"])
+    family = _family(params)
+    problems = []
+    out = {"family": family}
+
+    crash = crash_kernel_state(params["sysfs_root"])
+    out["crash_kernel"] = crash
+    if crash["mode"] == "fadump":
+        if not crash["loaded"]:
+            problems.append("Firmware-assisted dump is enabled but not registered: a panic now would not be captured.")
+    elif crash["loaded"] is None:
+        problems.append("This kernel has no kdump support (%s is missing)."
+                        % os.path.join(params["sysfs_root"], "kernel", "kexec_crash_loaded"))
+    elif not crash["loaded"]:
+        problems.append("No crash kernel is loaded (%s is 0): a panic now would not be captured."
+                        % os.path.join(params["sysfs_root"], "kernel", "kexec_crash_loaded"))
+    if crash["mode"] == "kdump" and crash["loaded"] is not None and crash["reserved_bytes"] == 0:
+        problems.append("No memory is reserved for the crash kernel: add crashkernel= to the kernel command "
+                        "line and reboot.")
+
+    service = service_state(module, family, _binary(module, params["systemctl_path"], "systemctl"))
+    out["service"] = service
+    if service["enabled"] is not None and service["enabled"] not in ki.ENABLED_STATES:
+        problems.append("%s.service is %s: the crash kernel will not be loaded after the next boot."
+                        % (service["name"], service["enabled"]))
+
+    config_path = params["config_path"] or kc.CONFIG_PATHS[family]
+    config = read_config(family, config_path)
+    out["config"] = config
+    if not config["exists"]:
+        problems.append("%s does not exist: kdump is not configured." % config_path)
+    elif config.get("error"):
+        problems.append("%s cannot be read: %s" % (config_path, config["error"]))
+    elif config.get("enabled") is False:
+        problems.append("USE_KDUMP is 0 in %s: kdump-tools does nothing." % config_path)
+
+    makedumpfile = probe_makedumpfile(module, _binary(module, params["makedumpfile_path"], "makedumpfile"))
+    out["makedumpfile"] = makedumpfile
+    if makedumpfile is None:
+        problems.append("makedumpfile is not installed: dumps cannot be filtered or compressed.")
+    elif config["compression"] in kc.COMPRESSIONS:
+        try:
+            ki.check_compression(config["compression"], makedumpfile, makedumpfile["path"])
+        except KdumpError as exc:
+            problems.append("The configured %s" % str(exc))
+
+    level = config["dump_level"] if isinstance(config["dump_level"], int) else kc.DEFAULT_DUMP_LEVEL
+    size = dump_size(module, params, makedumpfile, level)
+    out["dump_size"] = size
+
+    target = config["target"] or {}
+    out["dump_dir"] = None
+    if target.get("type") == "local":
+        space = dump_dir_space(target["path"], size["expected_bytes"])
+        out["dump_dir"] = space
+        if space["room"] is False:
+            problems.append("Only %d MiB are free in %s for a dump of up to %d MiB (%s, dump level %d)."
+                            % (space["free_mb"], space["checked"], size["expected_mb"],
+                               "makedumpfile --mem-usage" if size["source"] == "mem_usage"
+                               else "estimated as %s of MemTotal" % params["estimate_ratio"], level))
+
+    out["secure_boot"] = secure_boot(module, params["sysfs_root"], _binary(module, params["mokutil_path"], "mokutil"))
+
+    crash_dir = params["crash_dir"] or (target["path"] if target.get("type") == "local" else kc.DEFAULT_DUMP_DIR)
+    out["dumps"] = ki.scan_crash_dir(crash_dir)
+    out["crashkernel"] = crashkernel_default(params, crash["reserved_bytes"])
+    out["problems"] = problems
+    out["ready"] = not problems
+    out["changed"] = False
+    return out
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    with domain_errors(module):
+        module.exit_json(**run(module))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,236 @@
+# -*- coding: utf-8 -*-
+# Copyright: crashkit.kdump contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run the real kdump_info main() against a host tree in a temporary directory."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.crashkit.kdump.plugins.module_utils import _crashkernel as ck
+from ansible_collections.crashkit.kdump.plugins.module_utils import _kdumpconf as kc
+from ansible_collections.crashkit.kdump.plugins.modules import kdump_info as module
+
+FIXTURES = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "kdumpconf"))
+EFI_GUID = "8be4df61-93ca-11d2-aa0d-00e098032b8c"
+M = 1 << 20
+
+
+def run_module(capsys, args):
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as exit_info:
+            module.main()
+    result = json.loads(capsys.readouterr().out)
+    result["rc"] = exit_info.value.code
+    return result
+
+
+def stub(path, script):
+    path.write_text("#!/bin/sh\n" + script)
+    path.chmod(0o755)
+    return str(path)
+
+
+def build_tree(root, listing):
+    with open(os.path.join(FIXTURES, listing)) as handle:
+        lines = handle.read().splitlines()
+    for line in lines:
+        if not line or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        path = os.path.join(str(root), fields[0])
+        if not os.path.isdir(os.path.dirname(path)):
+            os.makedirs(os.path.dirname(path))
+        with open(path, "wb") as handle:
+            if fields[1].startswith("file:"):
+                with open(os.path.join(FIXTURES, fields[1][5:]), "rb") as source:
+                    handle.write(source.read())
+            else:
+                handle.truncate(int(fields[1]))
+        os.utime(path, (int(fields[2]), int(fields[2])))
+
+
+@pytest.fixture
+def host(tmp_path):
+    """A Debian 12 host with 1 GiB, 256M reserved and loaded, a managed kdump-tools file that
+    dumps to <tmp>/crash (holding the Debian dump tree), and stubs printing real outputs."""
+    sysfs = tmp_path / "sys"
+    (sysfs / "kernel").mkdir(parents=True)
+    (sysfs / "kernel" / "kexec_crash_loaded").write_text("1\n")
+    (sysfs / "kernel" / "kexec_crash_size").write_text("268435456\n")
+    efivars = sysfs / "firmware" / "efi" / "efivars"
+    efivars.mkdir(parents=True)
+    (efivars / ("SecureBoot-" + EFI_GUID)).write_bytes(b"\x06\x00\x00\x00\x01")
+    (efivars / ("SetupMode-" + EFI_GUID)).write_bytes(b"\x06\x00\x00\x00\x00")
+    proc = tmp_path / "proc"
+    proc.mkdir()
+    (proc / "meminfo").write_text("MemTotal:         737000 kB\nMemFree:          500000 kB\n")
+    (tmp_path / "os-release").write_text('PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n')
+    crash = tmp_path / "crash"
+    build_tree(crash, "crash-tree-debian.txt")
+    settings = kc.build_settings("debian", target={"type": "local", "path": str(crash)})
+    (tmp_path / "kdump-tools").write_text(kc.render(settings))
+    bins = tmp_path / "bin"
+    bins.mkdir()
+    stub(bins / "makedumpfile",
+         'case "$1" in\n'
+         '-v) cat "%s/makedumpfile-1.7.2-debian12.version" ;;\n'
+         '--mem-usage) cat "%s/${MEM_USAGE_FIXTURE:-makedumpfile-mem-usage-arm64-6.5.out}" ;;\n'
+         '*) exit 2 ;;\nesac\n' % (FIXTURES, FIXTURES))
+    stub(bins / "systemctl", 'case "$1" in is-enabled) echo enabled ;; is-active) echo active ;; esac\n')
+    stub(bins / "mokutil", 'echo "SecureBoot disabled"\n')
+    return tmp_path
+
+
+def args_for(host, **extra):
+    args = {
+        "os_release_path": str(host / "os-release"),
+        "config_path": str(host / "kdump-tools"),
+        "sysfs_root": str(host / "sys"),
+        "proc_root": str(host / "proc"),
+        "makedumpfile_path": str(host / "bin" / "makedumpfile"),
+        "systemctl_path": str(host / "bin" / "systemctl"),
+        "mokutil_path": str(host / "bin" / "mokutil"),
+    }
+    args.update(extra)
+    return args
+
+
+def test_ready_host(capsys, host):
+    result = run_module(capsys, args_for(host))
+    assert result["rc"] == 0, result
+    assert result["problems"] == []
+    assert result["ready"] is True
+    assert result["changed"] is False
+    assert result["family"] == "debian"
+    assert result["crash_kernel"] == {"loaded": True, "mode": "kdump", "reserved_bytes": 256 * M, "reserved_mb": 256}
+    assert result["service"] == {"name": "kdump-tools", "enabled": "enabled", "active": "active"}
+    config = result["config"]
+    assert config["managed"] is True and config["exists"] is True and config["enabled"] is True
+    assert config["target"] == {"type": "local", "path": str(host / "crash")}
+    assert (config["compression"], config["dump_level"]) == ("zlib", 31)
+    assert result["makedumpfile"]["version"] == "1.7.2"
+    assert result["dump_size"] == {"dump_level": 31, "source": "mem_usage", "expected_bytes": 459950 * 4096,
+                                   "expected_mb": 1797}
+    assert result["dump_dir"]["checked"] == str(host / "crash")
+    assert result["dump_dir"]["room"] is (result["dump_dir"]["free_bytes"] >= 459950 * 4096)
+    assert result["secure_boot"]["enabled"] is False and result["secure_boot"]["source"] == "mokutil"
+    assert [(d["name"], d["complete"]) for d in result["dumps"]] == [
+        ("202403011230", True), ("202403021015", False), ("202403031100", True), ("202403041200", False),
+        ("202403051300", True)]
+    crashkernel = result["crashkernel"]
+    assert crashkernel["reserved_mb"] == 256
+    value, _source = ck.distro_default("debian", "12", ck.normalize_arch(os.uname()[4]))
+    assert crashkernel["recommended"] == value
+    assert "kdump-tools" in crashkernel["source"]
+
+
+def test_check_mode_reports_the_same(capsys, host):
+    normal = run_module(capsys, args_for(host))
+    checked = run_module(capsys, args_for(host, _ansible_check_mode=True))
+    for key in ("ready", "problems", "crash_kernel", "config", "dumps", "dump_size"):
+        assert checked[key] == normal[key]
+
+
+def test_not_loaded_not_reserved_disabled(capsys, host, monkeypatch):
+    (host / "sys" / "kernel" / "kexec_crash_loaded").write_text("0\n")
+    (host / "sys" / "kernel" / "kexec_crash_size").write_text("0\n")
+    stub(host / "bin" / "systemctl", 'case "$1" in is-enabled) echo disabled; exit 1 ;; '
+                                     'is-active) echo inactive; exit 3 ;; esac\n')
+    monkeypatch.setenv("MEM_USAGE_FIXTURE", "makedumpfile-1.7.2-mem-usage-no-crashkernel.out")
+    result = run_module(capsys, args_for(host))
+    assert result["ready"] is False
+    assert result["problems"][:3] == [
+        "No crash kernel is loaded (%s/kernel/kexec_crash_loaded is 0): a panic now would not be captured."
+        % (host / "sys"),
+        "No memory is reserved for the crash kernel: add crashkernel= to the kernel command line and reboot.",
+        "kdump-tools.service is disabled: the crash kernel will not be loaded after the next boot.",
+    ]
+    size = result["dump_size"]
+    assert size["source"] == "estimate"
+    assert size["expected_bytes"] == int(737000 * 1024 * 0.25)
+    assert "No memory is reserved for crashkernel" in size["mem_usage_error"]
+
+
+def test_no_room(capsys, host, monkeypatch):
+    monkeypatch.setenv("MEM_USAGE_FIXTURE", "makedumpfile-mem-usage-x86_64-4TiB.out")
+    settings = kc.build_settings("debian", target={"type": "local", "path": str(host / "crash" / "new")},
+                                 dump_level=0)
+    (host / "kdump-tools").write_text(kc.render(settings))
+    result = run_module(capsys, args_for(host))
+    assert result["dump_size"]["expected_bytes"] == 1073659068 * 4096
+    assert result["dump_dir"]["checked"] == str(host / "crash")
+    assert result["dump_dir"]["room"] is False
+    assert result["ready"] is False
+    assert result["problems"] == [
+        "Only %d MiB are free in %s for a dump of up to %d MiB (makedumpfile --mem-usage, dump level 0)."
+        % (result["dump_dir"]["free_mb"], host / "crash", -(-1073659068 * 4096 // M))]
+
+
+def test_tools_missing_efivars_and_unreadable_config(capsys, host):
+    (host / "kdump-tools").write_text('USE_KDUMP=1\nKDUMP_COREDIR="$(mktemp -d)"\n')
+    result = run_module(capsys, args_for(host, makedumpfile_path=str(host / "nope"),
+                                         mokutil_path=str(host / "nope"), systemctl_path=str(host / "nope"),
+                                         crash_dir=str(host / "crash")))
+    assert result["makedumpfile"] is None
+    assert result["service"] == {"name": "kdump-tools", "enabled": None, "active": None}
+    assert result["secure_boot"]["source"] == "efivars" and result["secure_boot"]["enabled"] is True
+    assert result["problems"][0].startswith("%s cannot be read: " % (host / "kdump-tools"))
+    assert "command substitution" in result["problems"][0]
+    assert result["problems"][1] == "makedumpfile is not installed: dumps cannot be filtered or compressed."
+    assert result["dump_size"]["source"] == "estimate"
+    assert len(result["dumps"]) == 5
+
+
+def test_use_kdump_off_and_missing_config(capsys, host):
+    (host / "kdump-tools").write_text("USE_KDUMP=0\n")
+    result = run_module(capsys, args_for(host))
+    assert "USE_KDUMP is 0 in %s: kdump-tools does nothing." % (host / "kdump-tools") in result["problems"]
+    os.unlink(str(host / "kdump-tools"))
+    result = run_module(capsys, args_for(host))
+    assert "%s does not exist: kdump is not configured." % (host / "kdump-tools") in result["problems"]
+
+
+def test_suse_config_with_unsupported_compression(capsys, host):
+    settings = kc.build_settings("suse", target={"type": "local", "path": str(host / "crash")}, compression="zstd")
+    (host / "sysconfig-kdump").write_text(kc.render(settings))
+    result = run_module(capsys, args_for(host, family="suse", config_path=str(host / "sysconfig-kdump")))
+    assert result["service"]["name"] == "kdump"
+    assert result["config"]["compression"] == "zstd"
+    assert result["problems"] == [
+        "The configured compression zstd is not supported by %s 1.7.2 (it supports: zlib, lzo, none); "
+        "makedumpfile would silently ignore the flag and write an uncompressed dump" % (host / "bin" / "makedumpfile")]
+
+
+def test_redhat_remote_target(capsys, host):
+    (host / "kdump.conf").write_text("ssh kdump@dump.example.com\nsshkey /root/.ssh/kdump_id_rsa\npath /srv\n")
+    crash = host / "rh-crash"
+    build_tree(crash, "crash-tree-redhat.txt")
+    result = run_module(capsys, args_for(host, family="redhat", config_path=str(host / "kdump.conf"),
+                                         crash_dir=str(crash)))
+    assert result["config"]["target"] == {"type": "ssh", "user": "kdump", "host": "dump.example.com", "path": "/srv",
+                                          "ssh_key": "/root/.ssh/kdump_id_rsa"}
+    assert result["dump_dir"] is None
+    assert result["ready"] is True
+    assert [d["layout"] for d in result["dumps"]] == ["redhat"] * 3
+
+
+def test_fadump(capsys, host):
+    (host / "sys" / "kernel" / "fadump").mkdir()
+    (host / "sys" / "kernel" / "fadump" / "enabled").write_text("1\n")
+    (host / "sys" / "kernel" / "fadump" / "registered").write_text("0\n")
+    (host / "sys" / "kernel" / "kexec_crash_loaded").write_text("0\n")
+    result = run_module(capsys, args_for(host))
+    assert result["crash_kernel"]["mode"] == "fadump"
+    assert result["problems"] == [
+        "Firmware-assisted dump is enabled but not registered: a panic now would not be captured."]
+
+
+def test_bad_estimate_ratio(capsys, host):
+    result = run_module(capsys, args_for(host, estimate_ratio=1.5))
+    assert result["failed"] is True and "estimate_ratio" in result["msg"]
