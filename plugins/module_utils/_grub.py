@@ -21,9 +21,22 @@ order and its spelling.
 Planning is done by simulation: each candidate edit set is applied to copies of the texts,
 re-parsed and re-evaluated, and accepted only when the result is exactly the intended one. The
 cheapest accepted candidate wins (fewest drop-in files touched, then fewest files, then fewest
-characters). A drop-in's occurrence is removed from the drop-in's own assignment (the other
-words of that assignment stay): see ``docs`` of the module for why this beats an overriding
-drop-in of our own.
+characters).
+
+Drop-ins (Debian's ``kdump-tools.cfg`` appends ``crashkernel=`` to
+``GRUB_CMDLINE_LINUX_DEFAULT``): an occurrence is edited inside the drop-in's own assignment,
+the other words of that assignment stay. Alternatives that were rejected:
+
+* a later-sorting drop-in of our own that strips the word with ``${VAR%...}`` patterns: it only
+  matches the exact text the package ships today, silently lets a duplicate back in when the
+  package changes its value, cannot remove a word from the middle of a value in POSIX sh, hides
+  where the value comes from, and can itself be out-sorted by another drop-in;
+* commenting out or emptying the drop-in: to dpkg it is the same conffile modification as a
+  precise edit, but it also drops anything else the assignment carries.
+
+dpkg keeps a modified conffile on upgrade (it only prompts when the packaged version changed;
+``--force-confold`` keeps it silently); if the maintainer's version is installed, the next run
+detects the extra occurrence and removes it again.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -244,10 +257,9 @@ def _replace_token(edits, view, var, index, new_text):
     edits.insert(first.source, first.start, _shell.quote_for(first.ctx, new_text))
 
 
-def _append(edits, config, source, assignment, arg):
+def _append(edits, source, assignment, arg):
     """Append `` arg`` to ``assignment`` (the word keeps its quoting when it ends quoted)."""
     word = assignment.word
-    text = config.files[source].script.text
     deleted = edits.deleted.get(source, set())
     kept_parts = [p for p in word.parts if not (isinstance(p, _shell.Char) and p.start in deleted)]
     prefix = " " if kept_parts else ""
@@ -256,7 +268,7 @@ def _append(edits, config, source, assignment, arg):
         return True
     probe = _shell.Word(word.start)
     probe.parts = kept_parts
-    body = _shell.render_word_dq(probe, text)
+    body = _shell.render_word_dq(probe)
     if body is None:
         return False
     edits.delete_span(source, word.start, word.end)
@@ -339,7 +351,7 @@ def plan(config, name, value=None, state="present", variable=LINUX):
             if assignment is None:
                 continue
             edits = removals.copy()
-            if _append(edits, config, source, assignment, arg):
+            if _append(edits, source, assignment, arg):
                 candidates.append(edits)
         if _last_assignment(config.files[0].script, variable) is None:
             edits = removals.copy()
@@ -488,6 +500,9 @@ def mkconfig_command(family, grub_mkconfig=None, update_grub=None, efi=False, ef
         return None
     if not grub_mkconfig:
         return None
+    if family is None and os.path.basename(grub_mkconfig) == "grub-mkconfig":
+        # Upstream layout (no grub2- renaming): the configuration lives in /boot/grub.
+        return [grub_mkconfig, "-o", "/boot/grub/grub.cfg"]
     output = "/boot/grub2/grub.cfg"
     if efi:
         for path in sorted(efi_configs or {}):

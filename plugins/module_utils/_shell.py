@@ -508,8 +508,9 @@ def quote_sq_body(text):
 
 
 def quote_bare(text):
-    """``text`` with backslashes before everything that is special unquoted."""
-    return "".join(c if c in SAFE_BARE else "\\" + c for c in text)
+    """``text`` with backslashes before everything that is special unquoted. A newline is
+    single-quoted: backslash-newline would be a line continuation."""
+    return "".join(c if c in SAFE_BARE else ("'\n'" if c == "\n" else "\\" + c) for c in text)
 
 
 def quote_for(ctx, text):
@@ -527,9 +528,9 @@ def quote(text):
     return '"%s"' % quote_dq_body(text)
 
 
-def render_word_dq(word, text):
-    """Re-render ``word`` as one double-quoted string with the same value, or ``None`` when
-    it holds an opaque expansion. ``text`` is the source the word was parsed from."""
+def render_word_dq(word):
+    """The body of one double-quoted string with the value of ``word``, or ``None`` when it
+    holds an opaque expansion."""
     out = []
     for part in word.parts:
         if isinstance(part, Char):

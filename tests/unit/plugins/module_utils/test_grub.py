@@ -290,6 +290,8 @@ def test_mkconfig_command_debian_without_update_grub():
     assert _grub.mkconfig_command("Debian", grub_mkconfig="/usr/sbin/grub-mkconfig") == [
         "/usr/sbin/grub-mkconfig", "-o", "/boot/grub/grub.cfg"]
     assert _grub.mkconfig_command("RedHat") is None
+    assert _grub.mkconfig_command(None, grub_mkconfig="/usr/bin/grub-mkconfig") == [
+        "/usr/bin/grub-mkconfig", "-o", "/boot/grub/grub.cfg"]
 
 
 # ------------------------------------------------------------------- property tests --------

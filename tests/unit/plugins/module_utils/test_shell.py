@@ -141,7 +141,7 @@ def test_word_records_closing_quote():
     assert second.word.closing_quote is None
 
 
-@pytest.mark.parametrize("text", ["", "plain", "a b", "it's", 'q"uote', "$HOME", "back\\slash", "`x`", "~", "tab\there"])
+@pytest.mark.parametrize("text", ["", "plain", "a b", "it's", 'q"uote', "$HOME", "back\\slash", "`x`", "~", "tab\there", "line\nbreak"])
 def test_quote_round_trips(text):
     assert lexer_values("A=%s\n" % _shell.quote(text))["A"] == text
     for ctx, fmt in (("dq", '"%s"'), ("sq", "'%s'"), ("bare", "%s")):
