@@ -297,7 +297,7 @@ def test_mkconfig_command_debian_without_update_grub():
 # ------------------------------------------------------------------- property tests --------
 WORD = st.text(alphabet="abcxyz019=_-.,:/", min_size=1, max_size=8).filter(lambda w: w != "--")
 KERNEL_WORD = st.one_of(WORD, st.builds(lambda a, b: '%s="%s %s"' % (a, a, b), WORD.filter(lambda w: "=" not in w), WORD))
-STYLE = st.sampled_from(["dq", "sq", "bare", "dq_continued"])
+STYLE = st.sampled_from(["dq", "sq", "bare", "dq_continued", "ref"])
 TARGET_NAME = st.sampled_from(["crashkernel", "quiet", "a", "x_y"])
 
 
@@ -316,14 +316,25 @@ def render(words, style, prefix=""):
     return '"%s"' % body
 
 
+def assignment(variable, words, style):
+    """``variable=...``; the ``ref`` style moves the first half of the words into a helper
+    variable referenced as ``$HELPER`` (so an edit may have to change the helper)."""
+    if style != "ref":
+        return "%s=%s\n" % (variable, render(words, style))
+    half = len(words) // 2
+    helper = "H_" + variable
+    return "%s=%s\n%s=%s\n" % (
+        helper, render(words[:half], "dq"), variable, render(words[half:], "dq", prefix="$" + helper))
+
+
 def build_layout(draw_linux, draw_default, draw_dropin, styles):
     main = "# generated\nGRUB_TIMEOUT=5\n"
-    main += "GRUB_CMDLINE_LINUX=%s\n" % render(draw_linux, styles[0])
-    main += "GRUB_CMDLINE_LINUX_DEFAULT=%s\n" % render(draw_default, styles[1])
+    main += assignment("GRUB_CMDLINE_LINUX", draw_linux, styles[0])
+    main += assignment("GRUB_CMDLINE_LINUX_DEFAULT", draw_default, styles[1])
     dropins = {}
     if draw_dropin is not None:
         dropins["kdump-tools.cfg"] = "GRUB_CMDLINE_LINUX_DEFAULT=%s\n" % render(
-            draw_dropin, styles[2] if styles[2] != "sq" else "dq", prefix="$GRUB_CMDLINE_LINUX_DEFAULT")
+            draw_dropin, styles[2] if styles[2] not in ("sq", "ref") else "dq", prefix="$GRUB_CMDLINE_LINUX_DEFAULT")
     return main, dropins
 
 
