@@ -47,7 +47,7 @@ description:
     suse: C(KDUMP_COMMANDLINE_APPEND), which SUSE already adds to its own default. redhat: refused, the
     capture command line lives in C(/etc/sysconfig/kdump)."
 author:
-  - crashkit maintainers
+  - crashkit maintainers (@crashkit)
 extends_documentation_fragment:
   - crashkit.kdump.attributes
   - crashkit.kdump.attributes.files

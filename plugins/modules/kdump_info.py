@@ -27,7 +27,7 @@ description:
   - RV(crashkernel) gives the distribution's published C(crashkernel=) default for this host
     (see M(crashkit.kdump.crashkernel) for an estimate from the capture environment's parts).
 author:
-  - crashkit maintainers
+  - crashkit maintainers (@crashkit)
 extends_documentation_fragment:
   - crashkit.kdump.attributes
   - crashkit.kdump.attributes.info_module
@@ -311,22 +311,24 @@ def probe_makedumpfile(module, path):
 
 def dump_size(module, params, makedumpfile, dump_level):
     result = {"dump_level": dump_level, "source": None, "expected_bytes": None, "expected_mb": None}
+    expected = None
     if makedumpfile and params["mem_usage"]:
         kcore = os.path.join(params["proc_root"], "kcore")
         _rc, out, err = module.run_command([makedumpfile["path"], "--mem-usage", kcore])
         try:
             usage = ki.parse_mem_usage((out or "") + "\n" + (err or ""))
-            result["expected_bytes"] = ki.dump_size_from_mem_usage(usage, dump_level)
+            expected = ki.dump_size_from_mem_usage(usage, dump_level)
             result["source"] = "mem_usage"
         except KdumpError as exc:
             result["mem_usage_error"] = str(exc)
-    if result["source"] is None:
+    if expected is None:
         meminfo = _read(os.path.join(params["proc_root"], "meminfo"))
         if meminfo is not None:
-            result["expected_bytes"] = ki.dump_size_from_meminfo(ki.parse_meminfo(meminfo), params["estimate_ratio"])
+            expected = ki.dump_size_from_meminfo(ki.parse_meminfo(meminfo), params["estimate_ratio"])
             result["source"] = "estimate"
-    if result["expected_bytes"] is not None:
-        result["expected_mb"] = -(-result["expected_bytes"] // MIB)
+    if expected is not None:
+        result["expected_bytes"] = expected
+        result["expected_mb"] = -(-expected // MIB)
     return result
 
 
@@ -455,10 +457,10 @@ def run(module):
         space = dump_dir_space(target["path"], size["expected_bytes"])
         out["dump_dir"] = space
         if space["room"] is False:
-            problems.append("Only %d MiB are free in %s for a dump of up to %d MiB (%s, dump level %d)."
-                            % (space["free_mb"], space["checked"], size["expected_mb"],
-                               "makedumpfile --mem-usage" if size["source"] == "mem_usage"
-                               else "estimated as %s of MemTotal" % params["estimate_ratio"], level))
+            how = ("makedumpfile --mem-usage" if size["source"] == "mem_usage"
+                   else "estimated as %s of MemTotal" % params["estimate_ratio"])
+            problems.append("Only %s MiB are free in %s for a dump of up to %s MiB (%s, dump level %s)."
+                            % (space["free_mb"], space["checked"], size["expected_mb"], how, level))
 
     out["secure_boot"] = secure_boot(module, params["sysfs_root"], _binary(module, params["mokutil_path"], "mokutil"))
 

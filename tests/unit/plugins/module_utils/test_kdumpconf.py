@@ -275,8 +275,9 @@ def test_redhat_keeps_obsolete_default_spelling():
         'KDUMP_CONTINUE_ON_ERROR="false"',
         'KDUMP_COMMANDLINE_APPEND="net_delay=10 console=ttyS0"',
     ]),
-    (dict(SSH, port=2222), {"compression": "zstd", "extra_collector_args": "-e",
-                             "extra_options": {"KDUMP_HOST_KEY": "AAAAC3NzaC1lZDI1NTE5AAAAIF", "KDUMP_CPUS": 4}}, [
+    (dict(SSH, port=2222), {
+        "compression": "zstd", "extra_collector_args": "-e",
+        "extra_options": {"KDUMP_HOST_KEY": "AAAAC3NzaC1lZDI1NTE5AAAAIF", "KDUMP_CPUS": 4}}, [
         'KDUMP_SAVEDIR="ssh://kdump@dump.example.com:2222/var/crash"',
         "KDUMP_DUMPLEVEL=31",
         'KDUMP_DUMPFORMAT="zstd"',
@@ -309,8 +310,8 @@ def test_render_suse(tmp_path, target, options, lines):
         "KDUMP_COREDIR": "/var/crash", "MAKEDUMP_ARGS": "-c -d 31", "KDUMP_FAIL_CMD": "halt -f",
         "NFS": "nfs.example.com:/export/crash", "NFS_TIMEO": "900",
     }),
-    (SSH, {"kdump_cmdline_append": "console=ttyS0,115200", "extra_options": {"HOSTTAG": "hostname",
-                                                                              "KDUMP_KERNEL": "/boot/vmlinuz-kdump"}}, {
+    (SSH, {"kdump_cmdline_append": "console=ttyS0,115200",
+           "extra_options": {"HOSTTAG": "hostname", "KDUMP_KERNEL": "/boot/vmlinuz-kdump"}}, {
         "USE_KDUMP": "1", "KDUMP_KERNEL": "/boot/vmlinuz-kdump", "KDUMP_INITRD": "/var/lib/kdump/initrd.img",
         "KDUMP_COREDIR": "/var/crash", "MAKEDUMP_ARGS": "-c -d 31",
         "KDUMP_CMDLINE_APPEND": AMD64_APPEND + " console=ttyS0,115200",
