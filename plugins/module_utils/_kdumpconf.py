@@ -1054,6 +1054,8 @@ def parse_suse_savedir(savedir):
         host, port = hm.group(1), hm.group(2)
     else:
         host, _c, port = hostport.partition(":")
+    if port and not port.isdigit():
+        raise ParseError("KDUMP_SAVEDIR %r has a port that is not a number: %r" % (savedir, port))
     result = {"type": {"nfs": "nfs", "ssh": "ssh", "sftp": "ssh", "scp": "ssh"}.get(scheme, scheme),
               "host": host, "path": path}
     if scheme in ("ssh", "sftp", "scp"):

@@ -187,6 +187,9 @@ notes:
     redhat and suse rebuild their kdump initramfs then.
   - SUSE kdump 1.x (kdumptool) re-reads values through an unquoted C(echo), so suse values may not
     contain backslashes or repeated, leading or trailing spaces.
+  - SSH targets need the key pair and the server's host key in place - C(kdumpctl propagate)
+    (redhat), C(kdump-config propagate) (debian), and on suse the host key in root's
+    C(known_hosts) or C(KDUMP_HOST_KEY) in O(extra_options). This module does not create keys.
 seealso:
   - module: crashkit.kdump.kdump_info
 """
@@ -397,8 +400,9 @@ def run(module):
 
     makedumpfile = probe_makedumpfile(module, params["makedumpfile_path"])
     if makedumpfile is None:
-        module.warn("makedumpfile was not found (makedumpfile_path=%s); the compression %s was not checked "
-                    "against what it supports" % (params["makedumpfile_path"], settings.compression))
+        where = params["makedumpfile_path"] or "on PATH"
+        module.warn("makedumpfile was not found (%s); the compression %s was not checked against what it "
+                    "supports" % (where, settings.compression))
     else:
         ki.check_compression(settings.compression, makedumpfile, makedumpfile["path"])
 

@@ -333,16 +333,21 @@ def dump_size(module, params, makedumpfile, dump_level):
 
 
 def dump_dir_space(path, expected):
-    checked = path
-    while checked and not os.path.isdir(checked):
-        parent = os.path.dirname(checked)
-        if parent == checked:
-            break
-        checked = parent
-    st = os.statvfs(checked)
+    """Free space for ``path`` (or its nearest existing parent: kdump creates the directory)."""
+    result = {"path": path, "checked": None, "free_bytes": None, "free_mb": None, "room": None}
+    if not path or not os.path.isabs(path):
+        return result
+    checked = os.path.normpath(path)
+    while not os.path.isdir(checked) and checked != os.path.dirname(checked):
+        checked = os.path.dirname(checked)
+    try:
+        st = os.statvfs(checked)
+    except OSError:
+        return result
     free = st.f_bavail * st.f_frsize
-    return {"path": path, "checked": checked, "free_bytes": free, "free_mb": free // MIB,
-            "room": None if expected is None else free >= expected}
+    result.update(checked=checked, free_bytes=free, free_mb=free // MIB,
+                  room=None if expected is None else free >= expected)
+    return result
 
 
 def secure_boot(module, sysfs, mokutil):

@@ -186,9 +186,20 @@ def test_suse_savedir(savedir, target):
     assert kc.parse_suse_savedir(savedir) == target
 
 
-def test_suse_savedir_invalid():
+@pytest.mark.parametrize("savedir", ["var/crash", "ssh://u@h:port/x", "sftp://u@[::1]:x/y"])
+def test_suse_savedir_invalid(savedir):
     with pytest.raises(ParseError):
-        kc.parse_suse_savedir("var/crash")
+        kc.parse_suse_savedir(savedir)
+
+
+@settings(max_examples=300, deadline=None)
+@given(scheme=st.sampled_from(["file", "nfs", "ssh", "sftp", "ftp", "cifs", "x"]),
+       rest=st.text(alphabet="u@h:[]/0123456789.-x", max_size=25))
+def test_suse_savedir_urls_parse_or_fail_cleanly(scheme, rest):
+    try:
+        kc.parse_suse_savedir("%s://%s" % (scheme, rest))
+    except KdumpError:
+        pass
 
 
 # ---------------------------------------------------------------------------------------------
@@ -633,3 +644,24 @@ def test_build_gives_settings_or_a_validation_error(target, family, level, compr
     except ValidationError:
         return
     kc.render(s)
+
+
+SHELL_KEYS = ["KDUMP_COREDIR", "MAKEDUMP_ARGS", "SSH", "NFS", "FTP", "KDUMP_FAIL_CMD", "KDUMP_NUM_DUMPS",
+              "USE_KDUMP", "KDUMP_SAVEDIR", "KDUMP_DUMPLEVEL", "KDUMP_DUMPFORMAT", "KDUMP_KEEP_OLD_DUMPS",
+              "KDUMP_CONTINUE_ON_ERROR", "KDUMP_SSH_IDENTITY", "MAKEDUMPFILE_OPTIONS"]
+VALUES = st.text(alphabet="abc019:/@.-_ ", max_size=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(pairs=st.lists(st.tuples(st.sampled_from(SHELL_KEYS), VALUES), max_size=6),
+       directives=st.lists(st.tuples(st.sampled_from(["path", "nfs", "ssh", "raw", "xfs", "core_collector", "sshkey",
+                                                       "failure_action", "default", "virtiofs"]), VALUES), max_size=5))
+def test_structured_configs_parse_or_fail_cleanly(pairs, directives):
+    shell = "".join("%s=%s\n" % (k, kc.sh_quote(v)) for k, v in pairs)
+    conf = "".join("%s %s\n" % (k, v) for k, v in directives)
+    for family, text in (("debian", shell), ("suse", shell), ("redhat", conf)):
+        try:
+            info = kc.parse_config(family, text)
+        except KdumpError:
+            continue
+        assert info["target"]["type"]

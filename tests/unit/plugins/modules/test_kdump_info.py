@@ -234,3 +234,10 @@ def test_fadump(capsys, host):
 def test_bad_estimate_ratio(capsys, host):
     result = run_module(capsys, args_for(host, estimate_ratio=1.5))
     assert result["failed"] is True and "estimate_ratio" in result["msg"]
+
+
+def test_dump_dir_space_edges(tmp_path):
+    assert module.dump_dir_space("relative/dir", 1)["room"] is None
+    space = module.dump_dir_space(str(tmp_path / "a" / "b" / "c"), 0)
+    assert space["checked"] == str(tmp_path) and space["room"] is True
+    assert module.dump_dir_space(str(tmp_path), None)["room"] is None
