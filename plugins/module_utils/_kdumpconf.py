@@ -1009,7 +1009,9 @@ def parse_config(family, text):
         return info
 
     # suse
-    savedir = (values.get("KDUMP_SAVEDIR") or DEFAULT_DUMP_DIR).split()[0]
+    # kdumptool 1.x accepts several space-separated targets; the first one is the dump target.
+    savedirs = (values.get("KDUMP_SAVEDIR") or "").split()
+    savedir = savedirs[0] if savedirs else DEFAULT_DUMP_DIR
     info["target"] = parse_suse_savedir(savedir)
     info["target"]["ssh_key"] = values.get("KDUMP_SSH_IDENTITY") or None
     if info["target"]["type"] != "ssh":

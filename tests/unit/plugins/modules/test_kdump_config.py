@@ -12,6 +12,7 @@ import shutil
 import stat
 
 import pytest
+from ansible.module_utils import _internal
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.crashkit.kdump.plugins.module_utils import _kdumpconf as kc
@@ -20,6 +21,13 @@ from ansible_collections.crashkit.kdump.plugins.modules import kdump_config as m
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "kdumpconf")
 DEBIAN_RELEASE = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n'
+
+
+@pytest.fixture(autouse=True)
+def module_side_warnings(monkeypatch):
+    """Once controller code is imported in the test process (other tests load filters and
+    ansible.errors), module warnings go to Display instead of the result; run as a module."""
+    monkeypatch.setattr(_internal, "is_controller", False)
 
 
 def warnings(result):
