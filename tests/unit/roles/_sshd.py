@@ -18,12 +18,39 @@ import socket
 import subprocess
 import threading
 
+import jinja2
 import paramiko
+import yaml
 
 __metaclass__ = type
 
 # Debian's default "Subsystem sftp /usr/lib/openssh/sftp-server".
 SFTP_SUBSYSTEM = "/usr/lib/openssh/sftp-server"
+ROLE = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles",
+                                    "dump_server"))
+RECEIVER_PATH = os.path.join(ROLE, "files", "crashkit-dump-receiver")
+
+
+def render_authorized_keys(clients, root, python="/usr/bin/python3"):
+    """Render the role's authorized_keys template with the role's own variable definitions.
+
+    The receiver path is this checkout's script instead of /usr/local/libexec.
+    """
+    with open(os.path.join(ROLE, "vars", "main.yml")) as handle:
+        role_vars = yaml.safe_load(handle)
+    with open(os.path.join(ROLE, "defaults", "main.yml")) as handle:
+        defaults = yaml.safe_load(handle)
+    # ansible.builtin.template renders with trim_blocks=True.
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             trim_blocks=True)
+    variables = dict(defaults)
+    variables.update({"kdump_dump_server_python": python, "kdump_dump_server_root": root,
+                      "kdump_dump_server_clients": clients, "ansible_managed": "Ansible managed"})
+    variables["__kdump_dump_server_receiver"] = RECEIVER_PATH
+    variables["__kdump_dump_server_command"] = env.from_string(
+        role_vars["__kdump_dump_server_command"]).render(variables)
+    with open(os.path.join(ROLE, "templates", "authorized_keys.j2")) as handle:
+        return env.from_string(handle.read()).render(variables)
 
 
 def parse_authorized_keys(text):

@@ -24,9 +24,7 @@ import struct
 import subprocess
 import sys
 
-import jinja2
 import pytest
-import yaml
 from hypothesis import given, settings, strategies as st
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -657,22 +655,7 @@ def keygen(path, kind="ed25519"):
 
 
 def render_authorized_keys(clients, root, python="/usr/bin/python3"):
-    """Render the role's template with the role's own variable definitions."""
-    with open(os.path.join(ROLE, "vars", "main.yml")) as handle:
-        role_vars = yaml.safe_load(handle)
-    with open(os.path.join(ROLE, "defaults", "main.yml")) as handle:
-        defaults = yaml.safe_load(handle)
-    # ansible.builtin.template renders with trim_blocks=True.
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                             trim_blocks=True)
-    variables = dict(defaults)
-    variables.update({"kdump_dump_server_python": python, "kdump_dump_server_root": root,
-                      "kdump_dump_server_clients": clients, "ansible_managed": "Ansible managed"})
-    variables["__kdump_dump_server_receiver"] = RECEIVER_PATH
-    variables["__kdump_dump_server_command"] = env.from_string(
-        role_vars["__kdump_dump_server_command"]).render(variables)
-    with open(os.path.join(ROLE, "templates", "authorized_keys.j2")) as handle:
-        return env.from_string(handle.read()).render(variables)
+    return _sshd.render_authorized_keys(clients, root, python)
 
 
 def test_authorized_keys_template(tmp_path):

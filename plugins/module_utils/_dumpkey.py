@@ -1,0 +1,247 @@
+# -*- coding: utf-8 -*-
+# Copyright: crashkit.kdump contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# This module_utils is PRIVATE to the crashkit.kdump collection. It may change without notice.
+"""Pure logic of the dump key: key type choice, public key lines, known_hosts pinning.
+
+* ``choose_key_type(requested, supported, fips)``: ed25519 unless the host's ssh client lacks it
+  or the host runs in FIPS mode (Red Hat's OpenSSH refuses ed25519 there), then rsa;
+* ``parse_public_key(line)``: an OpenSSH public key line -> ``(type, base64, comment)``;
+* ``known_hosts_name(host, port)``: ``host`` or ``[host]:port``, as ssh looks it up;
+* ``pin_known_hosts(text, name, keys)``: make ``name``'s entries exactly ``keys``, leave every
+  other line alone (hashed entries are recognised), idempotent;
+* ``probe_result(stdout)``: parse the receiver's ``crashkit-probe`` answer.
+
+Nothing here imports Ansible.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+
+from ansible_collections.crashkit.kdump.plugins.module_utils._errors import (
+    ParseError,
+    ValidationError,
+)
+
+KEY_TYPES = {"ed25519": "ssh-ed25519", "rsa": "ssh-rsa"}
+RSA_BITS = 4096
+DEFAULT_KEY_DIR = "/root/.ssh"
+PROBE_COMMAND = "crashkit-probe"
+PROBE_OK = "crashkit-probe ok"
+HOST_KEY_TYPES = (
+    "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com", "ssh-dss",
+)
+_HOST = re.compile(r"^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})|[0-9A-Fa-f:.]{2,45})$")
+_BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,3}$")
+
+
+def default_key_path(key_type):
+    return "%s/kdump_id_%s" % (DEFAULT_KEY_DIR, key_type)
+
+
+def choose_key_type(requested, supported, fips):
+    """Return ``(type, reason)``.
+
+    ``supported`` is the set of key types the host's ssh client lists (``ssh -Q key``) or
+    ``None`` when it could not be asked; ``fips`` whether the kernel runs in FIPS mode.
+    """
+    if requested in KEY_TYPES:
+        if requested == "ed25519" and fips:
+            raise ValidationError("type=ed25519 on a host in FIPS mode: Red Hat's OpenSSH refuses "
+                                  "ed25519 keys in FIPS mode; use type=rsa or type=auto")
+        if supported is not None and KEY_TYPES[requested] not in supported:
+            raise ValidationError("type=%s but this host's ssh client does not support %s keys "
+                                  "(ssh -Q key)" % (requested, KEY_TYPES[requested]))
+        return requested, "requested"
+    if requested != "auto":
+        raise ValidationError("type must be auto, ed25519 or rsa, got %r" % (requested,))
+    if fips:
+        return "rsa", "FIPS mode is enabled: ed25519 is not allowed"
+    if supported is not None and "ssh-ed25519" not in supported:
+        return "rsa", "this host's ssh client does not support ed25519 keys"
+    return "ed25519", "the host's ssh client supports ed25519"
+
+
+def parse_key_types(ssh_q_key_output):
+    """The key types ``ssh -Q key`` printed."""
+    return set(line.strip() for line in (ssh_q_key_output or "").splitlines() if line.strip())
+
+
+def keygen_argv(ssh_keygen, key_type, path, comment):
+    argv = [ssh_keygen, "-q", "-t", key_type]
+    if key_type == "rsa":
+        argv += ["-b", str(RSA_BITS)]
+    return argv + ["-N", "", "-C", comment, "-f", path]
+
+
+def parse_public_key(line):
+    """``type base64 [comment]`` (no options) -> ``(type, base64, comment)``."""
+    if not isinstance(line, str):
+        raise ParseError("a public key must be a string, got %r" % (line,))
+    text = line.strip()
+    if not text or "\n" in text or "\r" in text:
+        raise ParseError("a public key is one line: type, base64 and an optional comment")
+    fields = text.split(None, 2)
+    if len(fields) < 2:
+        raise ParseError("public key %r has no base64 part" % (_short(text),))
+    key_type, blob = fields[0], fields[1]
+    if key_type not in HOST_KEY_TYPES:
+        raise ParseError("unknown SSH key type %r in %r" % (key_type, _short(text)))
+    if not _BASE64.match(blob) or len(blob) % 4:
+        raise ParseError("the key data of %r is not base64" % (_short(text),))
+    try:
+        raw = base64.b64decode(blob.encode("ascii"))
+    except (binascii.Error, ValueError):
+        raise ParseError("the key data of %r is not base64" % (_short(text),))
+    declared = _ssh_string(raw)
+    if declared != key_type.encode("ascii"):
+        raise ParseError("the key data of %r is a %s key, not %s"
+                         % (_short(text), declared.decode("ascii", "replace") if declared else "broken",
+                            key_type))
+    return key_type, blob, fields[2] if len(fields) > 2 else ""
+
+
+def _ssh_string(raw):
+    if len(raw) < 4:
+        return None
+    size = int(binascii.hexlify(raw[:4]), 16)
+    if size > len(raw) - 4:
+        return None
+    return raw[4:4 + size]
+
+
+def _short(text):
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def fingerprint(blob):
+    """OpenSSH's SHA256 fingerprint of a base64 key."""
+    digest = hashlib.sha256(base64.b64decode(blob.encode("ascii"))).digest()
+    return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
+
+
+def known_hosts_name(host, port=22):
+    if not isinstance(host, str) or not _HOST.match(host):
+        raise ValidationError("server %r is not a host name or an IP address" % (host,))
+    port = int(port)
+    if not 1 <= port <= 65535:
+        raise ValidationError("port must be between 1 and 65535, got %d" % port)
+    return host if port == 22 else "[%s]:%d" % (host, port)
+
+
+def _hashed_match(pattern, name):
+    parts = pattern.split("|")
+    if len(parts) != 4 or parts[1] != "1":
+        return False
+    try:
+        salt = base64.b64decode(parts[2])
+        expected = base64.b64decode(parts[3])
+    except (binascii.Error, ValueError):
+        return False
+    digest = hmac.new(salt, name.encode("utf-8"), hashlib.sha1).digest()
+    return hmac.compare_digest(digest, expected)
+
+
+def _split_line(line):
+    """``(marker, hosts, key_type, blob, rest)`` of a known_hosts line, or None."""
+    stripped = line.strip()
+    if not stripped or stripped.startswith("#"):
+        return None
+    fields = stripped.split()
+    marker = None
+    if fields[0].startswith("@"):
+        marker = fields.pop(0)
+    if len(fields) < 3:
+        return None
+    return marker, fields[0], fields[1], fields[2], fields[3:]
+
+
+def entries_for(text, name):
+    """The ``(type, base64)`` keys ``text`` (a known_hosts file) has for ``name``."""
+    found = []
+    for line in (text or "").splitlines():
+        parsed = _split_line(line)
+        if parsed is None or parsed[0] is not None:
+            continue
+        _marker, hosts, key_type, blob, _rest = parsed
+        if _mentions(hosts, name):
+            found.append((key_type, blob))
+    return found
+
+
+def _mentions(hosts, name):
+    if hosts.startswith("|"):
+        return _hashed_match(hosts, name)
+    return name.lower() in [h.lower() for h in hosts.split(",")]
+
+
+def pin_known_hosts(text, name, keys):
+    """Make ``name`` have exactly ``keys`` (public key lines) in known_hosts ``text``.
+
+    Lines for other hosts, comments and ``@cert-authority``/``@revoked`` lines are kept as
+    they are; ``name`` is taken out of multi-host lines; a line that already is exactly
+    ``name type base64`` for a wanted key stays where it is. Returns
+    ``(new_text, added, removed)`` with ``added``/``removed`` as ``type base64`` strings.
+    """
+    wanted = []
+    for line in keys:
+        key_type, blob, _comment = parse_public_key(line)
+        if (key_type, blob) not in wanted:
+            wanted.append((key_type, blob))
+    if not wanted:
+        raise ValidationError("server_host_keys is empty: at least one host key must be pinned")
+    seen = set()
+    removed = []
+    out = []
+    for line in (text or "").splitlines(True):
+        parsed = _split_line(line)
+        if parsed is None or parsed[0] is not None:
+            out.append(line)
+            continue
+        _marker, hosts, key_type, blob, rest = parsed
+        if not _mentions(hosts, name):
+            out.append(line)
+            continue
+        key = (key_type, blob)
+        if hosts.lower() == name.lower() and key in wanted and key not in seen:
+            seen.add(key)
+            out.append(line if line.endswith("\n") else line + "\n")
+            continue
+        removed.append("%s %s" % key)
+        if hosts.startswith("|"):
+            continue
+        others = [h for h in hosts.split(",") if h.lower() != name.lower()]
+        if others:
+            out.append(" ".join([",".join(others), key_type, blob] + rest) + "\n")
+    if out and not out[-1].endswith("\n"):
+        out[-1] += "\n"
+    added = []
+    for key in wanted:
+        if key not in seen:
+            out.append("%s %s %s\n" % (name, key[0], key[1]))
+            added.append("%s %s" % key)
+    return "".join(out), added, removed
+
+
+def probe_result(stdout):
+    """``crashkit-probe ok host=H path=P avail_kib=N`` -> dict; ParseError otherwise."""
+    line = (stdout or "").strip().splitlines()
+    if not line or not line[0].startswith(PROBE_OK + " "):
+        raise ParseError("the receiver did not answer the probe (got %r)" % (_short(stdout or ""),))
+    values = {}
+    for word in line[0][len(PROBE_OK) + 1:].split():
+        key, _sep, value = word.partition("=")
+        values[key] = value
+    try:
+        values["avail_kib"] = int(values.get("avail_kib", ""))
+    except ValueError:
+        raise ParseError("the probe answer has no free space figure: %r" % (line[0],))
+    return values

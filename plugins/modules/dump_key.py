@@ -1,0 +1,596 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: crashkit.kdump contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: dump_key
+short_description: The kdump client's SSH key, the dump server's pinned host keys, and a connectivity check
+version_added: 0.1.0
+description:
+  - Runs on a kdump client that sends its dumps to a central server over SSH (the
+    C(crashkit.kdump.dump_server) role).
+  - Makes sure a dedicated key pair exists (created once with C(ssh-keygen), no passphrase) and
+    returns only its public key; the private key never leaves the host.
+  - Pins the server's SSH host keys into a known_hosts file, which both the Debian capture
+    environment (the system's C(ssh), C(/root/.ssh/known_hosts)) and the Red Hat and SUSE kdump
+    initramfs (dracut copies C(/root/.ssh/known_hosts)) use with strict host key checking.
+    Every key given is pinned; other keys of that host are removed; other hosts are untouched.
+  - With O(check=true), proves the path works with paramiko, the way the capture environment
+    will use it - the key authenticates, the host key matches the pinned keys (anything else is
+    rejected), the receiver's C(crashkit-probe) writes and removes a file in this client's
+    directory, and an interactive shell and C(sh -c id) are refused.
+author:
+  - crashkit maintainers (@crashkit)
+extends_documentation_fragment:
+  - crashkit.kdump.attributes
+  - crashkit.kdump.attributes.files
+attributes:
+  check_mode:
+    details: Reports what would be created or pinned and changes nothing; O(check) is skipped.
+  diff_mode:
+    details: Before/after of the public key file and of the known_hosts file.
+options:
+  path:
+    description:
+      - Private key path; the public key is O(path) plus C(.pub).
+      - Defaults to C(/root/.ssh/kdump_id_ed25519) or C(/root/.ssh/kdump_id_rsa) after the type.
+        Point the client's kdump configuration at it (C(kdump_target.ssh_key)).
+    type: path
+  type:
+    description:
+      - Key type. V(auto) picks V(ed25519) unless the host runs in FIPS mode (Red Hat's OpenSSH
+        refuses ed25519 keys there) or its ssh client does not list C(ssh-ed25519) in
+        C(ssh -Q key); then V(rsa) (4096 bits).
+      - Every capture environment this collection configures uses the system's OpenSSH client
+        (Debian runs the dump from the real root file system; dracut copies C(ssh) into the
+        Red Hat and SUSE kdump initramfs), which supports ed25519 since OpenSSH 6.5. RSA is only
+        needed for FIPS hosts or a capture environment built with an old Dropbear client
+        (before 2020.79).
+      - An existing key of another type is kept (and reported) for V(auto); for an explicit
+        type it is an error unless O(regenerate=true).
+    type: str
+    choices: [auto, ed25519, rsa]
+    default: auto
+  comment:
+    description: Comment of a new key. Defaults to C(crashkit-kdump@) and the host name.
+    type: str
+  regenerate:
+    description: Replace an existing key whose type differs from an explicit O(type).
+    type: bool
+    default: false
+  server:
+    description:
+      - The dump server, spelled exactly as the client's kdump configuration names it
+        (C(kdump_target.host)); ssh looks the host key up under this name.
+      - Required with O(server_host_keys) and O(check).
+    type: str
+  port:
+    description: SSH port of the server; known_hosts entries use C([server]:port) when it is not 22.
+    type: int
+    default: 22
+  user:
+    description: The receiver account on the server (for O(check)).
+    type: str
+    default: kdumprecv
+  server_host_keys:
+    description:
+      - The server's SSH host public keys, C(type base64 [comment]) each; the fact
+        C(kdump_dump_server_host_keys) the C(crashkit.kdump.dump_server) role publishes.
+      - When given, the server's entries in O(known_hosts_path) become exactly these keys.
+    type: list
+    elements: str
+  known_hosts_path:
+    description: The known_hosts file the capture environment reads.
+    type: path
+    default: /root/.ssh/known_hosts
+  check:
+    description:
+      - Prove connectivity with paramiko (see the description). The module fails when the check
+        fails; RV(connectivity) tells which step failed.
+      - Host keys come from O(server_host_keys), else from O(known_hosts_path).
+    type: bool
+    default: false
+  timeout:
+    description: Seconds to wait for the server in O(check).
+    type: int
+    default: 15
+requirements:
+  - ssh-keygen (OpenSSH) on the client
+  - paramiko on the client, only for O(check)
+notes:
+  - The receiver side, the exact commands each family sends and the path mapping are described
+    in the collection's C(docs/dump-server.md).
+"""
+
+EXAMPLES = r"""
+- name: Make the dump key and pin the dump server
+  crashkit.kdump.dump_key:
+    server: dumps.example.net
+    server_host_keys: "{{ hostvars['dumps.example.net'].kdump_dump_server_host_keys }}"
+  register: dump_key
+
+- name: Authorise it on the dump server
+  ansible.builtin.include_role:
+    name: crashkit.kdump.dump_server
+    apply:
+      delegate_to: dumps.example.net
+  vars:
+    kdump_dump_server_clients:
+      - host_id: "{{ inventory_hostname }}"
+        public_key: "{{ dump_key.public_key }}"
+        from: "{{ ansible_facts['default_ipv4']['address'] }}"
+
+- name: Prove the client can send dumps (and nothing else)
+  crashkit.kdump.dump_key:
+    server: dumps.example.net
+    check: true
+"""
+
+RETURN = r"""
+path:
+  description: Private key path.
+  returned: always
+  type: str
+  sample: /root/.ssh/kdump_id_ed25519
+public_key:
+  description:
+    - The public key line, for the server's authorized_keys. Null only in check mode when the key
+      does not exist yet.
+  returned: always
+  type: str
+  sample: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKs3 crashkit-kdump@web1
+public_key_path:
+  description: Public key path.
+  returned: always
+  type: str
+  sample: /root/.ssh/kdump_id_ed25519.pub
+type:
+  description: Key type (of the existing key, or of the key made).
+  returned: always
+  type: str
+  sample: ed25519
+type_reason:
+  description: Why this type.
+  returned: always
+  type: str
+  sample: the host's ssh client supports ed25519
+fingerprint:
+  description: SHA256 fingerprint of the public key (null with RV(public_key)).
+  returned: always
+  type: str
+  sample: SHA256:9n3JYk2tq6hLkQvEy2Yl1A7wK5x1vJ0mX3aUq1mQ2sA
+created:
+  description: Whether the key pair was (or in check mode would be) created.
+  returned: always
+  type: bool
+known_hosts:
+  description: What happened to the known_hosts file (when O(server_host_keys) is given).
+  returned: when O(server_host_keys) is given
+  type: dict
+  contains:
+    path:
+      description: The file.
+      type: str
+    name:
+      description: The name the keys are pinned under (C(host) or C([host]:port)).
+      type: str
+    changed:
+      description: Whether the file changed.
+      type: bool
+    added:
+      description: Keys added (C(type base64)).
+      type: list
+      elements: str
+    removed:
+      description: Keys removed for this host (C(type base64)).
+      type: list
+      elements: str
+connectivity:
+  description: Result of O(check).
+  returned: when O(check=true)
+  type: dict
+  contains:
+    ok:
+      description: Every step passed.
+      type: bool
+    skipped:
+      description: True in check mode (nothing is sent).
+      type: bool
+    host_key_verified:
+      description: The server presented one of the pinned keys.
+      type: bool
+    authenticated:
+      description: The key was accepted.
+      type: bool
+    probe:
+      description: The C(crashkit-probe) answer (C(ok), C(rc), C(host), C(path), C(avail_kib)).
+      type: dict
+    exec_refused:
+      description: C(sh -c id) was refused (C(ok), C(rc)).
+      type: dict
+    shell_refused:
+      description: An interactive shell was refused (C(ok), C(rc)).
+      type: dict
+    error:
+      description: What went wrong, when something did.
+      type: str
+  sample:
+    ok: true
+    host_key_verified: true
+    authenticated: true
+    probe: {ok: true, rc: 0, host: web1, path: /var/crash, avail_kib: 81234567}
+    exec_refused: {ok: true, rc: 2}
+    shell_refused: {ok: true, rc: 2}
+    error: null
+"""
+
+import base64
+import os
+import platform
+import tempfile
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.crashkit.kdump.plugins.module_utils import _dumpkey
+from ansible_collections.crashkit.kdump.plugins.module_utils._errors import (
+    HostError,
+    KdumpError,
+    ValidationError,
+)
+from ansible_collections.crashkit.kdump.plugins.module_utils._module import (
+    apply_file,
+    domain_errors,
+    file_diff,
+    read_text,
+)
+
+PARAMIKO_IMPORT_ERROR = None
+try:
+    import paramiko
+    HAS_PARAMIKO = True
+except ImportError:
+    PARAMIKO_IMPORT_ERROR = traceback.format_exc()
+    HAS_PARAMIKO = False
+
+FIPS_PATH = "/proc/sys/crypto/fips_enabled"
+REFUSAL_PROBES = "sh -c id"
+
+
+def argument_spec():
+    return dict(
+        path=dict(type="path"),
+        type=dict(type="str", default="auto", choices=["auto", "ed25519", "rsa"]),
+        comment=dict(type="str"),
+        regenerate=dict(type="bool", default=False),
+        server=dict(type="str"),
+        port=dict(type="int", default=22),
+        user=dict(type="str", default="kdumprecv"),
+        server_host_keys=dict(type="list", elements="str", no_log=False),
+        known_hosts_path=dict(type="path", default="/root/.ssh/known_hosts"),
+        check=dict(type="bool", default=False),
+        timeout=dict(type="int", default=15),
+    )
+
+
+def fips_enabled():
+    return (read_text(FIPS_PATH) or "0").strip() == "1"
+
+
+def supported_key_types(module):
+    """Key types the host's ssh client supports, or None when it cannot say."""
+    ssh = module.get_bin_path("ssh")
+    if not ssh:
+        return None
+    rc, out, _err = module.run_command([ssh, "-Q", "key"])
+    if rc != 0:
+        return None
+    return _dumpkey.parse_key_types(out)
+
+
+def existing_type(pub_text):
+    key_type = _dumpkey.parse_public_key(pub_text)[0]
+    for name, ssh_name in _dumpkey.KEY_TYPES.items():
+        if ssh_name == key_type:
+            return name
+    return key_type
+
+
+def ensure_dir(module, path):
+    directory = os.path.dirname(path)
+    if directory and not os.path.isdir(directory):
+        if module.check_mode:
+            return
+        os.makedirs(directory, 0o700)
+
+
+def ensure_key(module, result):
+    p = module.params
+    fips = fips_enabled()
+    requested = p["type"]
+    path = p["path"]
+    if path is None:
+        if requested == "auto":
+            for candidate in ("ed25519", "rsa"):
+                if os.path.exists(_dumpkey.default_key_path(candidate)):
+                    path = _dumpkey.default_key_path(candidate)
+                    break
+        if path is None:
+            chosen, _reason = _dumpkey.choose_key_type(requested, supported_key_types(module), fips)
+            path = _dumpkey.default_key_path(chosen)
+    pub_path = path + ".pub"
+    result.update(path=path, public_key_path=pub_path, created=False)
+    keygen = module.get_bin_path("ssh-keygen", required=True)
+    diffs = []
+
+    if os.path.exists(path):
+        loose = bool(os.stat(path).st_mode & 0o077)
+        if loose:
+            # ssh (and ssh-keygen -y) refuse a private key others can read.
+            result["changed"] = True
+            if not module.check_mode:
+                os.chmod(path, 0o600)
+        rc, out, err = derive_public(module, keygen, path, loose and module.check_mode)
+        if rc != 0:
+            raise HostError("%s exists but ssh-keygen cannot read it (%s); it must be an unencrypted "
+                            "private key" % (path, (err or out).strip()))
+        derived = " ".join(out.split()[:2])
+        key_type = existing_type(derived)
+        if requested != "auto" and key_type != requested:
+            if not p["regenerate"]:
+                raise ValidationError("%s is a %s key but type=%s; set regenerate=true to replace it "
+                                      "(and authorise the new key on the dump server)"
+                                      % (path, key_type, requested))
+            return make_key(module, result, keygen, path, requested, "requested", diffs, replace=True)
+        result.update(type=key_type, type_reason="existing key")
+        before = read_text(pub_path)
+        wanted = derived
+        if before is not None and " ".join(before.split()[:2]) == derived:
+            wanted = before.strip()
+        else:
+            comment = p["comment"] or default_comment()
+            wanted = "%s %s" % (derived, comment)
+            changed, diff, _backup = apply_file(module, pub_path, wanted + "\n", mode=0o644)
+            diffs.append(diff)
+            result["changed"] = result["changed"] or changed
+        set_public(result, wanted)
+        return diffs
+
+    chosen, reason = _dumpkey.choose_key_type(requested, supported_key_types(module), fips)
+    return make_key(module, result, keygen, path, chosen, reason, diffs)
+
+
+def derive_public(module, keygen, path, copy):
+    """``ssh-keygen -y`` of ``path``; of a private 0600 copy when ``copy`` (check mode)."""
+    if not copy:
+        return module.run_command([keygen, "-y", "-f", path])
+    fd, tmp = tempfile.mkstemp(prefix=".dump_key.")
+    try:
+        with os.fdopen(fd, "wb") as handle, open(path, "rb") as source:
+            handle.write(source.read())
+        return module.run_command([keygen, "-y", "-f", tmp])
+    finally:
+        os.unlink(tmp)
+
+
+def default_comment():
+    return "crashkit-kdump@%s" % (platform.node().split(".")[0] or "localhost")
+
+
+def make_key(module, result, keygen, path, key_type, reason, diffs, replace=False):
+    pub_path = path + ".pub"
+    result.update(type=key_type, type_reason=reason, created=True, changed=True)
+    before = read_text(pub_path)
+    if module.check_mode:
+        result.update(public_key=None, fingerprint=None)
+        diffs.append(file_diff(pub_path, before, "(new %s key)\n" % key_type))
+        return diffs
+    ensure_dir(module, path)
+    if replace:
+        for old in (path, pub_path):
+            if os.path.exists(old):
+                os.unlink(old)
+    comment = module.params["comment"] or default_comment()
+    rc, out, err = module.run_command(_dumpkey.keygen_argv(keygen, key_type, path, comment))
+    if rc != 0:
+        raise HostError("ssh-keygen failed to create %s: %s" % (path, (err or out).strip()))
+    public = read_text(pub_path).strip()
+    diffs.append(file_diff(pub_path, before, public + "\n"))
+    set_public(result, public)
+    return diffs
+
+
+def set_public(result, line):
+    _type, blob, _comment = _dumpkey.parse_public_key(line)
+    result.update(public_key=line, fingerprint=_dumpkey.fingerprint(blob))
+
+
+def pin(module, result):
+    p = module.params
+    name = _dumpkey.known_hosts_name(p["server"], p["port"])
+    path = p["known_hosts_path"]
+    before = read_text(path)
+    text, added, removed = _dumpkey.pin_known_hosts(before, name, p["server_host_keys"])
+    ensure_dir(module, path)
+    changed, diff, _backup = apply_file(module, path, text, mode=0o644)
+    result["known_hosts"] = dict(path=path, name=name, changed=changed, added=added, removed=removed)
+    result["changed"] = result["changed"] or changed
+    return [diff] if changed else []
+
+
+def pinned_keys(module):
+    p = module.params
+    name = _dumpkey.known_hosts_name(p["server"], p["port"])
+    if p["server_host_keys"]:
+        keys = [_dumpkey.parse_public_key(k)[:2] for k in p["server_host_keys"]]
+    else:
+        keys = _dumpkey.entries_for(read_text(p["known_hosts_path"]), name)
+    if not keys:
+        raise ValidationError("no host key of %s is pinned in %s: give server_host_keys"
+                              % (name, p["known_hosts_path"]))
+    return name, keys
+
+
+def _host_key(key_type, blob):
+    raw = base64.b64decode(blob)
+    from_type_string = getattr(paramiko.PKey, "from_type_string", None)
+    if from_type_string is not None:
+        return from_type_string(key_type, raw)
+    classes = {"ssh-rsa": "RSAKey", "ssh-ed25519": "Ed25519Key", "ssh-dss": "DSSKey"}
+    cls = getattr(paramiko, classes.get(key_type, "ECDSAKey"))
+    return cls(data=raw)
+
+
+def _private_key(path):
+    from_path = getattr(paramiko.PKey, "from_path", None)
+    if from_path is not None:
+        return from_path(path)
+    last = None
+    for name in ("Ed25519Key", "ECDSAKey", "RSAKey"):
+        try:
+            return getattr(paramiko, name).from_private_key_file(path)
+        except paramiko.SSHException as exc:
+            last = exc
+    raise last
+
+
+def _run(client, command, timeout, shell=False):
+    """Exit status and output of ``command`` (or of a shell request)."""
+    channel = client.get_transport().open_session(timeout=timeout)
+    channel.settimeout(timeout)
+    try:
+        if shell:
+            channel.invoke_shell()
+            channel.shutdown_write()
+        else:
+            channel.exec_command(command)
+            channel.shutdown_write()
+    except paramiko.SSHException as exc:
+        channel.close()
+        return None, "", "request refused: %s" % exc
+    out = b""
+    err = b""
+    while True:
+        chunk = channel.recv(65536)
+        if not chunk:
+            break
+        out += chunk
+    while True:
+        chunk = channel.recv_stderr(65536)
+        if not chunk:
+            break
+        err += chunk
+    if not channel.status_event.wait(timeout):
+        channel.close()
+        raise HostError("the server did not finish %r within %d seconds" % (command or "shell", timeout))
+    rc = channel.recv_exit_status()
+    channel.close()
+    return rc, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+
+def connectivity(module, key_path):
+    p = module.params
+    report = dict(ok=False, skipped=False, host_key_verified=False, authenticated=False,
+                  probe=None, exec_refused=None, shell_refused=None, error=None)
+    name, keys = pinned_keys(module)
+    client = paramiko.SSHClient()
+    for key_type, blob in keys:
+        client.get_host_keys().add(name, key_type, _host_key(key_type, blob))
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    try:
+        try:
+            client.connect(p["server"], port=p["port"], username=p["user"],
+                           pkey=_private_key(key_path), look_for_keys=False, allow_agent=False,
+                           timeout=p["timeout"], banner_timeout=p["timeout"],
+                           auth_timeout=p["timeout"])
+        except paramiko.BadHostKeyException as exc:
+            report["error"] = "host key mismatch: %s presented %s %s, which is not pinned" % (
+                name, exc.key.get_name(), exc.key.get_base64())
+            return report
+        except paramiko.AuthenticationException as exc:
+            report["host_key_verified"] = True
+            report["error"] = "the server did not accept %s for %s: %s (is the key in the " \
+                              "receiver's authorized_keys?)" % (key_path, p["user"], exc)
+            return report
+        except paramiko.SSHException as exc:
+            report["error"] = "SSH to %s failed: %s" % (name, exc)
+            if "not found in known_hosts" in str(exc):
+                report["error"] = "the server's host key is not among the pinned keys of %s: %s" % (
+                    name, exc)
+            return report
+        except (OSError, EOFError) as exc:
+            report["error"] = "cannot reach %s: %s" % (name, exc)
+            return report
+        report["host_key_verified"] = True
+        report["authenticated"] = True
+
+        rc, out, err = _run(client, _dumpkey.PROBE_COMMAND, p["timeout"])
+        probe = dict(ok=False, rc=rc, stderr=err.strip())
+        try:
+            probe.update(_dumpkey.probe_result(out))
+            probe["ok"] = rc == 0
+        except KdumpError as exc:
+            probe["error"] = str(exc)
+        report["probe"] = probe
+
+        rc, out, err = _run(client, REFUSAL_PROBES, p["timeout"])
+        report["exec_refused"] = dict(ok=rc != 0 and "uid=" not in out, rc=rc, stderr=err.strip())
+        rc, out, err = _run(client, None, p["timeout"], shell=True)
+        report["shell_refused"] = dict(ok=rc != 0 and "uid=" not in out, rc=rc, stderr=err.strip())
+    finally:
+        client.close()
+
+    failures = []
+    if not report["probe"]["ok"]:
+        failures.append("the probe failed (rc=%s): %s" % (
+            report["probe"]["rc"], report["probe"].get("error") or report["probe"]["stderr"]))
+    if not report["exec_refused"]["ok"]:
+        failures.append("the server ran 'sh -c id' for this key: it is not restricted to the receiver")
+    if not report["shell_refused"]["ok"]:
+        failures.append("the server gave this key an interactive shell: it is not restricted")
+    report["ok"] = not failures
+    report["error"] = "; ".join(failures) or None
+    return report
+
+
+def run(module):
+    p = module.params
+    if (p["server_host_keys"] or p["check"]) and not p["server"]:
+        raise ValidationError("server is required with server_host_keys and check")
+    if p["server"]:
+        _dumpkey.known_hosts_name(p["server"], p["port"])
+    if p["server_host_keys"] is not None:
+        for line in p["server_host_keys"]:
+            _dumpkey.parse_public_key(line)
+    if p["check"] and not HAS_PARAMIKO:
+        module.fail_json(msg=missing_required_lib("paramiko"), exception=PARAMIKO_IMPORT_ERROR)
+    result = dict(changed=False)
+    diffs = ensure_key(module, result)
+    if p["server_host_keys"] is not None:
+        diffs.extend(pin(module, result))
+    if p["check"]:
+        if module.check_mode:
+            result["connectivity"] = dict(ok=None, skipped=True, error=None)
+        else:
+            result["connectivity"] = connectivity(module, result["path"])
+    if module._diff:
+        result["diff"] = diffs
+    return result
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    with domain_errors(module):
+        result = run(module)
+    conn = result.get("connectivity")
+    if conn and not conn.get("skipped") and not conn["ok"]:
+        module.fail_json(msg="dump server check failed: %s" % conn["error"], **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
