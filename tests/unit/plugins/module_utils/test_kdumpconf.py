@@ -650,12 +650,12 @@ SHELL_KEYS = ["KDUMP_COREDIR", "MAKEDUMP_ARGS", "SSH", "NFS", "FTP", "KDUMP_FAIL
               "USE_KDUMP", "KDUMP_SAVEDIR", "KDUMP_DUMPLEVEL", "KDUMP_DUMPFORMAT", "KDUMP_KEEP_OLD_DUMPS",
               "KDUMP_CONTINUE_ON_ERROR", "KDUMP_SSH_IDENTITY", "MAKEDUMPFILE_OPTIONS"]
 VALUES = st.text(alphabet="abc019:/@.-_ ", max_size=20)
+DIRECTIVES = ["path", "nfs", "ssh", "raw", "xfs", "core_collector", "sshkey", "failure_action", "default", "virtiofs"]
 
 
 @settings(max_examples=300, deadline=None)
 @given(pairs=st.lists(st.tuples(st.sampled_from(SHELL_KEYS), VALUES), max_size=6),
-       directives=st.lists(st.tuples(st.sampled_from(["path", "nfs", "ssh", "raw", "xfs", "core_collector", "sshkey",
-                                                       "failure_action", "default", "virtiofs"]), VALUES), max_size=5))
+       directives=st.lists(st.tuples(st.sampled_from(DIRECTIVES), VALUES), max_size=5))
 def test_structured_configs_parse_or_fail_cleanly(pairs, directives):
     shell = "".join("%s=%s\n" % (k, kc.sh_quote(v)) for k, v in pairs)
     conf = "".join("%s %s\n" % (k, v) for k, v in directives)
