@@ -1,0 +1,135 @@
+"""Console event parsing: kernel banners, panics, kdump-tools results, reboots."""
+import json
+import os
+
+import pytest
+
+from crashlab import console
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+
+
+def lines(*texts, start=100.0):
+    return [(start + i, t) for i, t in enumerate(texts)]
+
+
+def names(events):
+    return [e["event"] for e in events]
+
+
+def test_full_kdump_sequence():
+    evs = console.parse_events(lines(
+        "[    0.000000] Linux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org) #1 SMP",
+        "[  100.1] sysrq: Trigger a crash",
+        "[  100.2] Kernel panic - not syncing: sysrq triggered crash",
+        "[  100.3] ---[ end Kernel panic - not syncing: sysrq triggered crash ]---",
+        "[    0.000000] Linux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org) #1 SMP",
+        "[   60.0] kdump-tools[412]: running makedumpfile -F -c -d 31 /proc/vmcore | compress > /var/crash/x",
+        "[   80.0] kdump-tools[412]: saved vmcore in /var/crash/202611220640.",
+        "[   85.0] reboot: Restarting system",
+        "[    0.000000] Linux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org) #1 SMP",
+    ))
+    assert names(evs) == ["kernel_boot", "panic", "capture_kernel_boot", "makedumpfile_start", "vmcore_saved",
+                          "reboot", "kernel_boot"]
+    assert evs[1]["reason"] == "sysrq triggered crash"
+    assert evs[1]["in_capture"] is False
+    assert evs[2]["kernel"] == "6.1.0-56-amd64"
+    assert evs[4]["path"] == "/var/crash/202611220640."
+    assert [e["t"] for e in evs] == [100.0, 102.0, 104.0, 105.0, 106.0, 107.0, 108.0]
+
+
+def test_end_marker_of_a_panic_is_not_a_second_panic():
+    evs = console.parse_events(lines(
+        "Kernel panic - not syncing: Fatal exception",
+        "---[ end Kernel panic - not syncing: Fatal exception ]---",
+    ))
+    assert names(evs) == ["panic"]
+    assert evs[0]["reason"] == "Fatal exception"
+
+
+def test_failed_dump_and_capture_kernel_panic():
+    evs = console.parse_events(lines(
+        "Linux version 6.1.0-56-amd64 (x)",
+        "Kernel panic - not syncing: sysrq triggered crash",
+        "Linux version 6.1.0-56-amd64 (x)",
+        "Kernel panic - not syncing: System is deadlocked on memory",
+        "kdump-tools[300]: failed to save vmcore in /var/crash/202611220700",
+    ))
+    assert names(evs) == ["kernel_boot", "panic", "capture_kernel_boot", "panic", "vmcore_failed"]
+    assert evs[3]["in_capture"] is True
+    assert evs[3]["reason"] == "System is deadlocked on memory"
+
+
+def test_plain_reboots_are_kernel_boots_not_capture_kernels():
+    evs = console.parse_events(lines(
+        "Linux version 6.12.117+deb13-amd64 (x)",
+        "reboot: Restarting system",
+        "Linux version 6.12.117+deb13-amd64 (x)",
+        "reboot: Power down",
+    ))
+    assert names(evs) == ["kernel_boot", "reboot", "kernel_boot", "power_off"]
+    assert evs[0]["kernel"] == "6.12.117+deb13-amd64"
+
+
+def test_a_second_crash_after_reboot_is_detected_again():
+    seq = ["Linux version 1 (x)", "Kernel panic - not syncing: a", "Linux version 1 (x)",
+           "kdump-tools: saved vmcore in /var/crash/1", "reboot: Restarting system"]
+    evs = console.parse_events(lines(*(seq + seq)))
+    assert names(evs).count("capture_kernel_boot") == 2
+    assert names(evs).count("kernel_boot") == 2
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("\x1b[1mDebian GNU/Linux 12\x1b[0m!\r", "Debian GNU/Linux 12!"),
+    ("\x1b[5;78H\x1b[22;1H   The highlighted entry", "   The highlighted entry"),
+    ("text\x07 with bell\x00", "text with bell"),
+    ("tab\tkept", "tab\tkept"),
+])
+def test_clean(raw, expected):
+    assert console.clean(raw) == expected
+
+
+def test_parse_tlog_skips_garbage():
+    assert console.parse_tlog("12.5 hello world\nnot-a-time x\n13 \n") == [(12.5, "hello world"), (13.0, "")]
+
+
+def test_watch_timestamps_lines_and_drains_on_exit(tmp_path):
+    (tmp_path / "console.log").write_bytes(b"GRUB\r\n[    0.0] Linux version 6.1.0 (x)\r\npartial")
+    polls = iter([True, False])
+    console.watch(tmp_path, lambda: next(polls), poll=0)
+    got = console.parse_tlog((tmp_path / "console.tlog").read_text())
+    assert [line for _, line in got] == ["GRUB", "[    0.0] Linux version 6.1.0 (x)", "partial"]
+    assert (tmp_path / "console.offset").read_text() == str(len(b"GRUB\r\n[    0.0] Linux version 6.1.0 (x)\r\npartial"))
+
+
+def test_watch_resumes_at_the_recorded_offset(tmp_path):
+    log = tmp_path / "console.log"
+    log.write_bytes(b"first\n")
+    console.watch(tmp_path, lambda: False, poll=0)
+    with open(log, "ab") as f:
+        f.write(b"Kernel panic - not syncing: x\n")
+    console.watch(tmp_path, lambda: False, poll=0)
+    got = [line for _, line in console.parse_tlog((tmp_path / "console.tlog").read_text())]
+    assert got == ["first", "Kernel panic - not syncing: x"]
+
+
+def test_vm_events_merges_lifecycle_and_console_in_time_order(tmp_path):
+    (tmp_path / "console.tlog").write_text("20.0 Linux version 6.1.0 (x)\n40.0 Kernel panic - not syncing: y\n")
+    (tmp_path / "lifecycle.jsonl").write_text(
+        json.dumps({"event": "qemu_start", "t": 10.0}) + "\n" + json.dumps({"event": "ssh_up", "t": 30.0}) + "\n")
+    evs = console.vm_events(tmp_path)
+    assert names(evs) == ["qemu_start", "kernel_boot", "ssh_up", "panic"]
+    assert all("time" in e for e in evs)
+
+
+def _fixture_events(name):
+    with open(os.path.join(FIXTURES, name), encoding="utf-8") as f:
+        return console.parse_events(console.parse_tlog(f.read()))
+
+
+def test_real_console_trixie_boot_then_sysrq_panic():
+    """A trixie guest's real console: GRUB, boot, ssh login prompt, sysrq-c without kdump."""
+    evs = _fixture_events("console-trixie-panic.tlog")
+    assert names(evs) == ["kernel_boot", "panic"]
+    assert evs[0]["kernel"] == "6.12.117+deb13-amd64"
+    assert evs[1]["reason"] == "sysrq triggered crash"
