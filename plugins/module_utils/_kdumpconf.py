@@ -267,9 +267,6 @@ class Target(object):
         for field in self.FIELDS:
             setattr(self, field, kwargs.get(field))
 
-    def to_dict(self):
-        return OrderedDict((f, getattr(self, f)) for f in self.FIELDS)
-
     def host_for_url(self):
         return "[%s]" % self.host if ":" in (self.host or "") else self.host
 
@@ -575,12 +572,12 @@ def _suse_value_ok(key, text):
     if "\\" in text:
         _fail("%s: backslashes are not kept by SUSE kdumptool 1.x (it re-reads values through "
               "echo); got %r", key, text)
-    if text != " ".join(text.split(" ")) or text.startswith(" ") or text.endswith(" ") or "  " in text:
+    if text.startswith(" ") or text.endswith(" ") or "  " in text:
         _fail("%s: leading, trailing or repeated spaces are not kept by SUSE kdumptool 1.x; got %r",
               key, text)
 
 
-def _check_typed(key, text, kind, family):
+def _check_typed(key, text, kind):
     if isinstance(kind, tuple):
         if text not in kind:
             _fail("extra_options.%s must be one of %s, got %r", key,
@@ -624,7 +621,7 @@ def _check_extra_options(family, options):
             if not text or text != text.strip() or "#" in text or (text.startswith('"') and text.endswith('"')):
                 _fail("extra_options.%s: kdump.conf values must be non-empty, without surrounding "
                       "blanks or quotes and without '#', which starts a comment; got %r", key, text)
-            _check_typed(key, text, _REDHAT_KNOWN[key], family)
+            _check_typed(key, text, _REDHAT_KNOWN[key])
         else:
             if not re.match(r"^[A-Z_][A-Z0-9_]*$", key):
                 _fail("extra_options key %r is not a %s variable name (upper case letters, digits, _)",
@@ -637,7 +634,7 @@ def _check_extra_options(family, options):
                 _fail("extra_options key %r is not a SUSE kdump variable (KDUMP_*, KEXEC_OPTIONS, "
                       "FADUMP_*)", key)
             if key in known:
-                _check_typed(key, text, known[key], family)
+                _check_typed(key, text, known[key])
             else:
                 warnings.append("extra_options.%s is not a variable the %s kdump scripts are known to "
                                 "read; it is written as given" % (key, family))
@@ -742,6 +739,26 @@ def collector_words(settings):
     return words + ["-d", str(settings.dump_level)] + list(settings.extra_collector_args)
 
 
+def flattened(settings):
+    """Whether the family's dump script runs makedumpfile with -F (output to a pipe)."""
+    if settings.family == "redhat":
+        return settings.target.type == "ssh" or settings.target.fstype == "raw"
+    # kdump-config always adds -F and pipes; SUSE kdump-save always runs makedumpfile -F.
+    return True
+
+
+def check_params_argv(settings):
+    """Arguments for ``makedumpfile --check-params`` that mirror the dump command.
+
+    mkdumprd (redhat) runs the same check; for the other families it catches unknown options
+    and missing option arguments before the capture kernel would fail on them.
+    """
+    argv = ["--check-params"] + collector_words(settings)
+    if flattened(settings):
+        return argv + ["-F", "/proc/vmcore"]
+    return argv + ["/proc/vmcore", "dumpfile"]
+
+
 def expected_entries(settings):
     """The settings as an ordered list of ``(key, value)`` the rendered file must yield.
 
@@ -765,8 +782,8 @@ def expected_entries(settings):
             out.append(("path", t.path))
         words = ["makedumpfile"]
         if t.type == "ssh" or t.fstype == "raw":
-            # kexec-tools before 2.0.22 did not add -F for ssh/raw itself; newer strips and
-            # re-adds it, so it is always safe to say.
+            # mkdumprd verify_core_collector: "The specified dump target needs makedumpfile
+            # -F option" (kexec-tools 2012 .. kdump-utils today) for ssh and raw targets.
             words.append("-F")
         flag = COMPRESSION_FLAGS[s.compression]
         if flag:

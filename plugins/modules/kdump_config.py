@@ -31,9 +31,10 @@ description:
     directory, C(KDUMP_COREDIR) alone for local. suse: C(KDUMP_SAVEDIR) as C(file://path), C(nfs://host/path)
     or C(ssh://user@host[:port]/path) with C(KDUMP_SSH_IDENTITY)."
   - "O(dump_level), O(compression), O(extra_collector_args) - redhat: C(core_collector makedumpfile [-F] <flag>
-    --message-level 7 -d <level> <args>) (C(-F) for ssh and raw targets, which need the flattened format;
-    newer kdump-utils adds it itself, older kexec-tools did not). debian: C(MAKEDUMP_ARGS=<flag> -d <level>
-    <args>) (kdump-config appends C(-F) itself). suse: C(KDUMP_DUMPLEVEL), C(KDUMP_DUMPFORMAT) (zlib
+    --message-level 7 -d <level> <args>) (C(-F), the flattened format, for ssh and raw targets, where
+    C(mkdumprd) refuses makedumpfile without it; C(mkdumprd) also runs C(makedumpfile --check-params)).
+    debian: C(MAKEDUMP_ARGS=<flag> -d <level> <args>) (kdump-config appends C(-F) itself, it pipes every
+    dump). suse: C(KDUMP_DUMPLEVEL), C(KDUMP_DUMPFORMAT) (zlib
     C(compressed), lzo, snappy, zstd, none C(ELF)) and C(MAKEDUMPFILE_OPTIONS)."
   - "O(failure_action) - redhat: C(failure_action) (C(default) when the existing file still uses that
     obsolete spelling). debian: C(KDUMP_FAIL_CMD) C(reboot -f), C(halt -f) or C(poweroff -f). suse:
@@ -133,6 +134,8 @@ options:
         none. Default what the family ships - lzo on redhat, zlib on debian and suse.
       - Checked against what the installed makedumpfile was built with (RV(makedumpfile)),
         because makedumpfile silently ignores a flag for a library it lacks.
+      - The whole makedumpfile argument list is then checked with C(makedumpfile --check-params),
+        the test C(mkdumprd) runs on redhat.
     type: str
     choices: [zlib, lzo, snappy, zstd, none]
   extra_collector_args:
@@ -303,7 +306,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.crashkit.kdump.plugins.module_utils import _kdumpconf as kc
 from ansible_collections.crashkit.kdump.plugins.module_utils import _kdumpinfo as ki
-from ansible_collections.crashkit.kdump.plugins.module_utils._errors import HostError, KdumpError
+from ansible_collections.crashkit.kdump.plugins.module_utils._errors import HostError, KdumpError, ValidationError
 from ansible_collections.crashkit.kdump.plugins.module_utils._module import apply_file, domain_errors, read_text
 
 TARGET_SPEC = dict(
@@ -360,6 +363,20 @@ def probe_makedumpfile(module, path):
     return info
 
 
+def check_params(module, path, settings):
+    """Let makedumpfile itself judge the collector arguments (what mkdumprd does on redhat)."""
+    argv = kc.check_params_argv(settings)
+    rc, out, err = module.run_command([path] + argv)
+    if rc == 0:
+        return
+    text = " ".join(((out or "") + " " + (err or "")).split())
+    if "--check-params" in text:
+        module.warn("%s does not know --check-params; the makedumpfile arguments were not checked" % path)
+        return
+    raise ValidationError("makedumpfile refused the dump arguments (%s %s): %s"
+                          % (path, " ".join(argv), text or "exit %d" % rc))
+
+
 def debian_cmdline_base(module):
     text = read_text(kc.DEBIAN_KDUMP_CONFIG)
     base = kc.parse_debian_cmdline_default(text) if text else None
@@ -405,6 +422,7 @@ def run(module):
                     "supports" % (where, settings.compression))
     else:
         ki.check_compression(settings.compression, makedumpfile, makedumpfile["path"])
+        check_params(module, makedumpfile["path"], settings)
 
     content = kc.render(settings)
     changed, diff, backup_file = apply_file(

@@ -53,9 +53,22 @@ def host(tmp_path):
     what Debian 12's makedumpfile 1.7.2 prints for -v."""
     (tmp_path / "os-release").write_text(DEBIAN_RELEASE)
     shutil.copy(os.path.join(FIXTURES, "debian12-kdump-tools-1.8.1.default"), str(tmp_path / "kdump-tools"))
+    # -v prints the real output; --check-params records its arguments and answers like
+    # makedumpfile 1.7.2 does (exit 0, or its two lines and exit 1 when CHECK_PARAMS_REFUSE is set).
     stub = tmp_path / "makedumpfile"
-    stub.write_text('#!/bin/sh\n[ "$1" = -v ] || exit 2\ncat "%s"\n'
-                    % os.path.join(os.path.abspath(FIXTURES), "makedumpfile-1.7.2-debian12.version"))
+    stub.write_text(
+        '#!/bin/sh\n'
+        'case "$1" in\n'
+        '-v) cat "%s" ;;\n'
+        '--check-params) echo "$@" > "%s"\n'
+        '  if [ -n "$CHECK_PARAMS_REFUSE" ]; then\n'
+        '    echo "$CHECK_PARAMS_REFUSE" >&2; echo "Commandline parameter is invalid."; '
+        'echo "Try \\`makedumpfile --help\' for more information."; exit 1\n'
+        '  fi ;;\n'
+        '*) exit 2 ;;\n'
+        'esac\n'
+        % (os.path.join(os.path.abspath(FIXTURES), "makedumpfile-1.7.2-debian12.version"),
+           str(tmp_path / "check-params.args")))
     stub.chmod(0o755)
     return tmp_path
 
@@ -205,7 +218,7 @@ def test_failed_verification_keeps_the_live_file(capsys, host, monkeypatch):
     result = run_module(capsys, base_args(host))
     assert result["failed"] is True and "sourcing the rendered file" in result["msg"]
     assert (host / "kdump-tools").read_text() == before
-    assert sorted(os.listdir(str(host))) == ["kdump-tools", "makedumpfile", "os-release"]
+    assert sorted(os.listdir(str(host))) == ["check-params.args", "kdump-tools", "makedumpfile", "os-release"]
 
 
 def test_unknown_os_release(capsys, host):
@@ -226,3 +239,31 @@ def test_role_style_empty_values(capsys, host):
         "core_collector makedumpfile -c --message-level 7 -d 31",
         "failure_action reboot",
     ]
+
+
+def test_check_params_arguments(capsys, host):
+    run_module(capsys, base_args(host, dump_level=17, extra_collector_args="--num-threads 2"))
+    assert (host / "check-params.args").read_text() == "--check-params -c -d 17 --num-threads 2 -F /proc/vmcore\n"
+    run_module(capsys, base_args(host, family="redhat", path=str(host / "kdump.conf"), compression="none"))
+    assert (host / "check-params.args").read_text() == "--check-params -d 31 /proc/vmcore dumpfile\n"
+    run_module(capsys, base_args(host, family="redhat", path=str(host / "kdump.conf"),
+                                 target={"type": "device", "device": "/dev/vdb", "fstype": "raw"}))
+    assert (host / "check-params.args").read_text() == "--check-params -l -d 31 -F /proc/vmcore\n"
+
+
+def test_check_params_refusal_fails(capsys, host, monkeypatch):
+    before = (host / "kdump-tools").read_text()
+    monkeypatch.setenv("CHECK_PARAMS_REFUSE", "makedumpfile: option requires an argument -- 'x'")
+    result = run_module(capsys, base_args(host, extra_collector_args="--num-threads 2 -x"))
+    assert result["failed"] is True
+    assert "makedumpfile refused the dump arguments" in result["msg"]
+    assert "Commandline parameter is invalid." in result["msg"]
+    assert "option requires an argument" in result["msg"]
+    assert (host / "kdump-tools").read_text() == before
+
+
+def test_check_params_unknown_to_old_makedumpfile(capsys, host, monkeypatch):
+    monkeypatch.setenv("CHECK_PARAMS_REFUSE", "makedumpfile: unrecognized option '--check-params'")
+    result = run_module(capsys, base_args(host))
+    assert result["rc"] == 0 and result["changed"] is True
+    assert any("does not know --check-params" in w for w in warnings(result))
