@@ -753,9 +753,13 @@ def check_params_argv(settings):
     mkdumprd (redhat) runs the same check; for the other families it catches unknown options
     and missing option arguments before the capture kernel would fail on them.
     """
-    argv = ["--check-params"] + collector_words(settings)
+    if settings.family == "redhat":
+        words = dict(expected_entries(settings))["core_collector"].split()[1:]
+    else:
+        words = collector_words(settings) + ["-F"]
+    argv = ["--check-params"] + words
     if flattened(settings):
-        return argv + ["-F", "/proc/vmcore"]
+        return argv + ["/proc/vmcore"]
     return argv + ["/proc/vmcore", "dumpfile"]
 
 

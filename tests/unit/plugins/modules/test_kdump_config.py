@@ -245,10 +245,10 @@ def test_check_params_arguments(capsys, host):
     run_module(capsys, base_args(host, dump_level=17, extra_collector_args="--num-threads 2"))
     assert (host / "check-params.args").read_text() == "--check-params -c -d 17 --num-threads 2 -F /proc/vmcore\n"
     run_module(capsys, base_args(host, family="redhat", path=str(host / "kdump.conf"), compression="none"))
-    assert (host / "check-params.args").read_text() == "--check-params -d 31 /proc/vmcore dumpfile\n"
+    assert (host / "check-params.args").read_text() == "--check-params --message-level 7 -d 31 /proc/vmcore dumpfile\n"
     run_module(capsys, base_args(host, family="redhat", path=str(host / "kdump.conf"),
                                  target={"type": "device", "device": "/dev/vdb", "fstype": "raw"}))
-    assert (host / "check-params.args").read_text() == "--check-params -l -d 31 -F /proc/vmcore\n"
+    assert (host / "check-params.args").read_text() == "--check-params -F -l --message-level 7 -d 31 /proc/vmcore\n"
 
 
 def test_check_params_refusal_fails(capsys, host, monkeypatch):
