@@ -89,6 +89,10 @@ def apply_file(module, path, content, mode=None, verify=None, backup=False):
         if backup and before is not None:
             backup_file = module.backup_local(path)
         module.atomic_move(tmp, path)
+        if before is None:
+            # atomic_move() gives a file it creates 0666 & ~umask, whatever mode the
+            # temporary file had: set the wanted mode on the new file itself.
+            os.chmod(path, mode if mode is not None else 0o644)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -431,10 +431,6 @@ def run(module):
         verify=lambda tmp: kc.verify_rendered(settings, tmp),
         backup=params["backup"],
     )
-    if changed and existing is None and not module.check_mode:
-        # atomic_move() gives a file it creates 0666 & ~umask, whatever mode the temporary
-        # file had; the SUSE file may hold KDUMP_SMTP_PASSWORD.
-        os.chmod(path, kc.CONFIG_MODES[family])
     result = dict(
         changed=changed,
         path=path,
