@@ -399,6 +399,8 @@ _PANIC_CAUSES = (
     (re.compile(r"Fatal exception"), "panic", "unknown"),
 )
 _RUN_KINDS = frozenset(("hung_task", "soft_lockup"))
+# Lines that only crash paths print: outside a known report they make a crash of unknown shape.
+_UNKNOWN_EVIDENCE = ("Modules linked in:", "Kernel Offset:", "---[ end Kernel panic")
 
 
 def panic_cause(reason):
@@ -517,8 +519,7 @@ class TriageParser(object):
         if block is None:
             self._outside(msg, lineno)
             return
-        if block.kind == "context" and msg.startswith(("Modules linked in:", "Kernel Offset:",
-                                                        "---[ end Kernel panic")):
+        if block.kind == "context" and msg.startswith(_UNKNOWN_EVIDENCE):
             self._promote_unknown(block)
 
     def _outside(self, msg, lineno):
@@ -538,7 +539,7 @@ class TriageParser(object):
             block.region_start = self.offset
             self.block = block
             return
-        if msg.startswith(("Modules linked in:", "Kernel Offset:", "---[ end Kernel panic")):
+        if msg.startswith(_UNKNOWN_EVIDENCE):
             block = self._new_block("context", self._lookback(), lineno)
             block.region_start = self.offset
             self.block = block
