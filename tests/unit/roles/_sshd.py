@@ -156,9 +156,8 @@ class _Session(paramiko.ServerInterface):
         forced = self.entry.get("command") if self.entry else None
         if not forced:
             return False
-        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
-               "SSH_CLIENT": "%s %d %d" % (self.client_address[0], self.client_address[1],
-                                            self.server.port)}
+        client = "%s %d %d" % (self.client_address[0], self.client_address[1], self.server.port)
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "SSH_CLIENT": client}
         if original_command is not None:
             env["SSH_ORIGINAL_COMMAND"] = original_command
         self.server.requests.append(original_command)

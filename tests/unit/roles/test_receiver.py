@@ -728,7 +728,8 @@ def run_family(lab, script, scp_mode="", **env):
     environment.update(env)
     return subprocess.run(["/bin/sh", "-c", SHELL_PRELUDE + script], env=environment,
                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, timeout=120, universal_newlines=True)
+                          stderr=subprocess.PIPE, timeout=120, universal_newlines=True,
+                          check=False)
 
 
 def read_bytes(path):

@@ -178,7 +178,7 @@ def test_pinned_file_is_accepted_by_ssh_keygen(tmp_path):
     path = tmp_path / "known_hosts"
     path.write_text(text)
     out = subprocess.run(["ssh-keygen", "-F", "[10.0.0.1]:2222", "-f", str(path)],
-                         stdout=subprocess.PIPE, universal_newlines=True).stdout
+                         stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout
     assert ED.split()[1] in out and ECDSA.split()[1] in out
 
 
