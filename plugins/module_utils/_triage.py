@@ -12,12 +12,19 @@ serial/netconsole capture or a syslog file. Each line may carry a syslog prefix
 ``<4>`` level, a ``[   12.345678]`` or ``[Tue May 14 03:12:45 2024]`` timestamp and a
 ``[    T1]`` caller id; all of them are optional.
 
-The log is read once, line by line, and only a bounded amount of it is kept: the first few
-fields of each *event block* (a headline such as ``BUG: ...`` or ``Kernel panic - not
-syncing: ...`` and the lines after it up to the next headline), at most ``MAX_FRAMES`` frames per
-block, the blocks that can still become the triage anchor, a list of at most ``MAX_EVENTS``
-events and, when asked for, an excerpt of the window of lines around the anchor. A 100 MB log
-costs time, not memory.
+The log is read once, front to back, in chunks of lines (``iter_log_chunks``: at most
+``CHUNK_CHARS`` characters at a time, lines cut at ``MAX_LINE``), and only a bounded amount of
+it is kept: the first few fields of each *event block* (a headline such as ``BUG: ...`` or
+``Kernel panic - not syncing: ...`` and the lines after it up to the next headline), at most
+``MAX_FRAMES`` frames per block, the blocks that can still become the triage anchor, a list of at
+most ``MAX_EVENTS`` events and, when asked for, an excerpt of the window of lines around the
+anchor. A 100 MB log costs time, not memory.
+
+Speed: a chunk is first scanned as one string for the few lines that can be headlines (regular
+expressions that start with a literal, and ``str.find``), so ordinary lines never reach Python
+code; the lines of an event block are then read with a handful of searches over the block's
+text (``CPU:``, ``Hardware name:``, ``RIP:`` before the call trace, the trace itself with one
+pattern for its extent and one for its frames).
 
 What counts as a crash: a ``Kernel panic - not syncing:`` line, an oops (``BUG: kernel NULL
 pointer dereference``, ``BUG: unable to handle ...``, ``kernel BUG at``, ``general protection
@@ -90,14 +97,6 @@ DIE_ATTACH_LINES = 12
 
 # Names of the files a kdump bundle directory may hold the kernel log in, by preference.
 BUNDLE_NAMES = ("vmcore-dmesg.txt", "dmesg.txt")
-
-TAINT_NAMES = {
-    "P": "PROPRIETARY_MODULE", "F": "FORCED_MODULE", "S": "CPU_OUT_OF_SPEC",
-    "R": "FORCED_RMMOD", "M": "MACHINE_CHECK", "B": "BAD_PAGE", "U": "USER", "D": "DIE",
-    "A": "OVERRIDDEN_ACPI_TABLE", "W": "WARN", "C": "CRAP", "I": "FIRMWARE_WORKAROUND",
-    "O": "OOT_MODULE", "E": "UNSIGNED_MODULE", "L": "SOFTLOCKUP", "K": "LIVEPATCH",
-    "X": "AUX", "T": "RANDSTRUCT", "N": "TEST", "J": "FWCTL",
-}
 
 # --- line prefixes -------------------------------------------------------------------------
 
@@ -682,12 +681,10 @@ class TriageParser(object):
             if start >= stop:
                 return
         run_end = _TRACE_RUN.match(text, start, stop).end()
-        frames = block.frames
-        for frame in _FRAME_IN_TEXT.finditer(text, start - 1, run_end):
-            if len(frames) >= MAX_FRAMES:
-                break
-            unreliable, name, module, tail = frame.group(1, 2, 3, 4)
-            frames.append((name, module, bool(unreliable or tail)))
+        room = MAX_FRAMES - len(block.frames)
+        if room > 0:
+            # (question mark, name, module, "(unreliable)") per frame
+            block.frames.extend(_FRAME_IN_TEXT.findall(text, start - 1, run_end)[:room])
         if run_end < stop:
             block.trace_state = 2
 
@@ -775,7 +772,9 @@ class TriageParser(object):
         rip, rip_module = anchor.rip, anchor.rip_module
         if not frames and rip is None and panic is not None and panic is not anchor:
             frames, rip, rip_module = panic.frames, panic.rip, panic.rip_module
-        reliable = [f for f in frames if not f[2]] or list(frames)
+        reliable = [(f[1], f[2] or None) for f in frames if not (f[0] or f[3])]
+        if not reliable:
+            reliable = [(f[1], f[2] or None) for f in frames]
         function, module, rest = _pick_function(kind, rip, rip_module, reliable)
         if kind in OOPS_KINDS and function == "sysrq_handle_crash":
             kind = "sysrq"
@@ -875,14 +874,14 @@ def _skip(kind, name):
 
 
 def _pick_function(kind, rip, rip_module, frames):
-    """Return ``(function, module, following_frames)`` of a call trace.
+    """Return ``(function, module, following_frames)`` of ``(name, module)`` frames.
 
     Only as many frames are looked at as the signature needs.
     """
     function = base_function(rip)
     module = rip_module if rip is not None else None
     rest = []
-    for name, frame_module, _unreliable in frames:
+    for name, frame_module in frames:
         base = base_function(name)
         if _skip(kind, base):
             continue
