@@ -298,7 +298,8 @@ def _scan(text, line_count):
     ``text`` is ``"\\n" + "\\n".join(lines) + "\\n"``; ``offset`` is where the line starts in it.
     """
     positions = [found.start() for found in _SCAN_BRACKET.finditer(text)]
-    if text.count("\n[") + text.count(">[") < line_count:
+    bracketed = text.count("\n[")
+    if bracketed < line_count and bracketed + text.count(">[") < line_count:
         positions.extend(found.start() for found in _SCAN_BARE.finditer(text))
         if " kernel: " in text:
             positions.extend(found.start() for found in _SCAN_SYSLOG.finditer(text))
