@@ -1,0 +1,139 @@
+# -*- coding: utf-8 -*-
+# Copyright: crashkit.kdump contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The panic_test playbook's guards and its failure path, with the real ansible-playbook.
+
+Nothing here can crash this machine:
+
+* every run against localhost (connection local) is in check mode AND lacks at least one
+  other guard (pilot group or confirmation); the role also refuses local connections, and
+  ``run_playbook`` itself refuses to start a run that targets a local connection with the
+  confirmation set;
+* the confirmed runs target 192.0.2.1 (TEST-NET-1, RFC 5737: never routed) over ssh on port 9,
+  so the first task that touches "the host" fails to connect; they check that the failure path
+  writes the fail record and the report and stops the rollout.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
+TREE = os.path.join(REPO, ".tmp", "collections")
+PLAYBOOK = os.path.join(REPO, "playbooks", "panic_test.yml")
+ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+UNROUTABLE = "ansible_host=192.0.2.1 ansible_port=9 ansible_connection=ssh"
+CONFIRM = "yes-crash-it"
+
+
+def run_playbook(tmp_path, inventory, extra_vars, check):
+    if "ansible_connection=local" in inventory and extra_vars.get("kdump_panic_confirm") == CONFIRM:
+        raise AssertionError("refusing to run a confirmed panic test against a local connection")
+    if "ansible_connection=local" in inventory and not check:
+        raise AssertionError("runs against localhost must be in check mode")
+    (tmp_path / "inventory").write_text(inventory)
+    extra_vars = dict(extra_vars, kdump_panic_report_dir=str(tmp_path / "results"))
+    cmd = [ANSIBLE_PLAYBOOK, "-i", str(tmp_path / "inventory"), PLAYBOOK, "-e", json.dumps(extra_vars)]
+    if check:
+        cmd.append("--check")
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=TREE, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+               ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_HOME=str(tmp_path / "ansible-home"),
+               ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"), ANSIBLE_RETRY_FILES_ENABLED="False",
+               ANSIBLE_SSH_ARGS="-o ConnectTimeout=3 -o ControlMaster=no", PWD=str(tmp_path))
+    env.pop("ANSIBLE_CONFIG", None)
+    result = subprocess.run(cmd, cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=600, check=False)
+    return result.returncode, result.stdout + result.stderr
+
+
+def refusal(output):
+    for line in output.splitlines():
+        if '"msg": "Refusing to crash' in line:
+            return json.loads(line[line.index("{"):])["msg"]
+    raise AssertionError("no refusal in:\n" + output)
+
+
+GROUP = "it is not in the pilot group kdump_pilot (its groups: webservers)"
+CONFIRMATION = "the crash is not confirmed: set kdump_panic_confirm=yes-crash-it"
+LOCAL = "its connection is local: it is the machine running Ansible"
+
+
+def assert_nothing_ran(tmp_path, output):
+    assert "Ask kdump_info" not in output
+    assert "sysrq" not in output.replace("Refusing", "")
+    assert not (tmp_path / "results").exists()
+
+
+def test_refuses_a_host_outside_the_pilot_group(tmp_path):
+    rc, output = run_playbook(tmp_path, "[webservers]\nlocalhost ansible_connection=local\n\n[kdump_pilot]\n",
+                              {"kdump_panic_hosts": "webservers"}, check=True)
+    assert rc == 2
+    assert refusal(output) == ("Refusing to crash localhost: %s; %s; %s. Nothing was done to the host."
+                               % (GROUP, CONFIRMATION, LOCAL))
+    assert_nothing_ran(tmp_path, output)
+
+
+@pytest.mark.parametrize("extra", [{}, {"kdump_panic_confirm": "yes"}, {"kdump_panic_confirm": "YES-CRASH-IT"}])
+def test_refuses_an_unconfirmed_pilot(tmp_path, extra):
+    rc, output = run_playbook(tmp_path, "[kdump_pilot]\nlocalhost ansible_connection=local\n", extra, check=True)
+    assert rc == 2
+    assert refusal(output) == "Refusing to crash localhost: %s; %s. Nothing was done to the host." % (CONFIRMATION, LOCAL)
+    assert_nothing_ran(tmp_path, output)
+
+
+def test_custom_pilot_group(tmp_path):
+    rc, output = run_playbook(tmp_path, "[canary]\nlocalhost ansible_connection=local\n",
+                              {"kdump_panic_group": "canary"}, check=True)
+    assert rc == 2
+    msg = refusal(output)
+    assert "pilot group" not in msg
+    assert CONFIRMATION in msg
+    assert_nothing_ran(tmp_path, output)
+
+
+def test_refuses_an_ssh_target_without_a_dump_server(tmp_path):
+    rc, output = run_playbook(tmp_path, "[kdump_pilot]\npilot1 %s\n" % UNROUTABLE,
+                              {"kdump_panic_confirm": CONFIRM, "kdump_target": {"type": "ssh", "path": "/var/crash"}},
+                              check=True)
+    assert rc == 2
+    assert refusal(output) == ("Refusing to crash pilot1: kdump_target is ssh but kdump_dump_server_host is not set."
+                               " Nothing was done to the host.")
+    assert_nothing_ran(tmp_path, output)
+
+
+def test_unreachable_pilot_gets_a_fail_record_and_stops_the_rollout(tmp_path):
+    inventory = "[kdump_pilot]\npilot1 %s\npilot2 %s\n" % (UNROUTABLE, UNROUTABLE)
+    rc, output = run_playbook(tmp_path, inventory, {"kdump_panic_confirm": CONFIRM, "kdump_panic_run_id": "run1"},
+                              check=False)
+    assert rc == 2
+    # serial 1 and max_fail_percentage 0: pilot2 is never started
+    assert "pilot2" not in output
+    run = tmp_path / "results" / "run1"
+    assert sorted(os.listdir(str(run / "hosts"))) == ["pilot1.json"]
+    report = json.loads((run / "report.json").read_text())
+    assert report["summary"] == {"hosts": 1, "passed": 0, "failed": 1, "result": "fail"}
+    [host] = report["hosts"]
+    assert host["host"] == "pilot1"
+    assert host["status"] == "fail"
+    assert host["reason"].startswith("unreachable: ")
+    assert host["run_id"] == "run1"
+    assert host["dump"] is None
+    assert "<failure" in (run / "junit.xml").read_text()
+    assert 'Panic test of pilot1 failed at "' in output
+
+
+def test_parallel_batch_merges_every_record(tmp_path):
+    """serial 2: both hosts run in one batch; each writes its record and the merge (throttle 1)
+    ends with both. (A batch that fails entirely always ends the play, whatever
+    max_fail_percentage says.)"""
+    inventory = "[kdump_pilot]\npilot1 %s\npilot2 %s\n" % (UNROUTABLE, UNROUTABLE)
+    rc, _output = run_playbook(tmp_path, inventory, {"kdump_panic_confirm": CONFIRM, "kdump_panic_run_id": "run2",
+                                                     "kdump_panic_serial": 2}, check=False)
+    assert rc == 2
+    report = json.loads((tmp_path / "results" / "run2" / "report.json").read_text())
+    assert [(h["host"], h["status"]) for h in report["hosts"]] == [("pilot1", "fail"), ("pilot2", "fail")]
