@@ -178,7 +178,14 @@ class FileReader(object):
         if offset < 0 or length <= 0 or offset >= self.size:
             return b""
         self.handle.seek(offset)
-        return self.handle.read(min(length, self.size - offset))
+        wanted = min(length, self.size - offset)
+        data = self.handle.read(wanted)
+        while data is not None and len(data) < wanted:
+            more = self.handle.read(wanted - len(data))
+            if not more:
+                break
+            data += more
+        return data or b""
 
 
 class BytesReader(object):
@@ -810,7 +817,9 @@ def inspect_handle(handle, size, verify_compressed=False, max_blocks=MAX_FLAT_BL
 def inspect_file(path, verify_compressed=False, max_blocks=MAX_FLAT_BLOCKS):
     """Inspect the dump file at ``path``; unreadable files give a result, not an exception."""
     try:
-        with open(path, "rb") as handle:
+        # Unbuffered: the flattened walk reads 16 bytes per data block and must not pull in a
+        # buffer's worth of dump data each time.
+        with open(path, "rb", buffering=0) as handle:
             size = os.fstat(handle.fileno()).st_size
             return inspect_handle(handle, size, verify_compressed, max_blocks)
     except (IOError, OSError) as exc:
