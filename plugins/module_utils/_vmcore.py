@@ -393,8 +393,16 @@ def _inspect_diskdump(reader, size, result, deep):
     if result["incomplete_flag"]:
         problems.append(FLAG_PROBLEM_KDUMP)
 
+    # makedumpfile writes each bitmap only as far as max_mapnr needs (a dump without pages ends
+    # there: the last part of a --split dump can); page descriptors start at the next block.
     headers_end = (1 + sub_hdr_size + bitmap_blocks) * block_size
-    implied = headers_end
+    bitmap_bits = bitmap_blocks * block_size * 4
+    bitmap2 = (1 + sub_hdr_size) * block_size + bitmap_blocks * block_size // 2
+
+    def bitmaps_end(mapnr):
+        return bitmap2 + (min(mapnr, bitmap_bits) + 7) // 8
+
+    implied = bitmaps_end(max_mapnr)
     if result["format"] != FORMAT_KDUMP or bits != 64:
         what = "old diskdump" if result["format"] == FORMAT_DISKDUMP else "32-bit kdump-compressed"
         result["notes"].append("%s layout: only the main header was checked" % what)
@@ -413,6 +421,7 @@ def _inspect_diskdump(reader, size, result, deep):
         result["dump_level"] = dump_level
     if version >= 6 and max_mapnr_64:
         max_mapnr = max_mapnr_64
+        implied = bitmaps_end(max_mapnr)
     info = None
     if version >= 3 and 0 < size_vmcoreinfo <= NOTE_LIMIT and off_vmcoreinfo > 0:
         info = parse_vmcoreinfo(reader.read_at(off_vmcoreinfo, size_vmcoreinfo))
@@ -427,32 +436,30 @@ def _inspect_diskdump(reader, size, result, deep):
         if version >= 2 and split:
             first, last = (start_pfn, end_pfn) if version >= 6 else (_start32, _end32)
             result["notes"].append("split dump: pfn %d-%d" % (first, last))
-        bitmap2 = (1 + sub_hdr_size) * block_size + bitmap_blocks * block_size // 2
-        pages = count_bits(reader, bitmap2, first, min(last, bitmap_blocks * block_size * 4))
+        pages = count_bits(reader, bitmap2, first, min(last, bitmap_bits))
         if pages is None:
-            problems.append("the file ends inside the bitmaps (%d bytes, headers need %d)"
-                            % (size, headers_end))
-        else:
+            problems.append("the file ends inside the bitmaps (%d bytes, they end at %d)"
+                            % (size, bitmaps_end(max_mapnr)))
+        elif pages:
             desc_end = headers_end + pages * PAGE_DESC_SIZE
             implied = max(implied, desc_end)
-            if pages:
-                tail = min(pages, TAIL_DESCRIPTORS)
-                raw = reader.read_at(desc_end - tail * PAGE_DESC_SIZE, tail * PAGE_DESC_SIZE)
-                if len(raw) < tail * PAGE_DESC_SIZE:
-                    problems.append("the file ends inside the page descriptors (%d bytes, they end at %d)"
-                                    % (size, desc_end))
-                else:
-                    desc = _struct(order, "qIIQ")
-                    data_end = 0
-                    last_offset, last_size = desc.unpack_from(raw, len(raw) - PAGE_DESC_SIZE)[:2]
-                    for index in range(tail):
-                        offset, length = desc.unpack_from(raw, index * PAGE_DESC_SIZE)[:2]
-                        if offset >= desc_end and length > 0:
-                            data_end = max(data_end, offset + length)
-                    if last_offset < desc_end or last_size == 0 or last_size > block_size:
-                        problems.append("the last page descriptor is empty or invalid (offset %d,"
-                                        " size %d): the dump was cut off" % (last_offset, last_size))
-                    implied = max(implied, data_end)
+            tail = min(pages, TAIL_DESCRIPTORS)
+            raw = reader.read_at(desc_end - tail * PAGE_DESC_SIZE, tail * PAGE_DESC_SIZE)
+            if len(raw) < tail * PAGE_DESC_SIZE:
+                problems.append("the file ends inside the page descriptors (%d bytes, they end at %d)"
+                                % (size, desc_end))
+            else:
+                desc = _struct(order, "qIIQ")
+                data_end = 0
+                last_offset, last_size = desc.unpack_from(raw, len(raw) - PAGE_DESC_SIZE)[:2]
+                for index in range(tail):
+                    offset, length = desc.unpack_from(raw, index * PAGE_DESC_SIZE)[:2]
+                    if offset >= desc_end and length > 0:
+                        data_end = max(data_end, offset + length)
+                if last_offset < desc_end or last_size == 0 or last_size > block_size:
+                    problems.append("the last page descriptor is empty or invalid (offset %d,"
+                                    " size %d): the dump was cut off" % (last_offset, last_size))
+                implied = max(implied, data_end)
     result["implied_size"] = implied
     return problems
 

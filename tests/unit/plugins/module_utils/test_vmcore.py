@@ -55,6 +55,9 @@ REAL = [
     ("makedumpfile-1.7.2-F-c-d1.flat.gz", "flattened", "kdump_compressed", "zlib", 1, 22669),
     ("makedumpfile-1.7.2-E-d1.elf.gz", "elf", None, None, None, 99588),
     ("makedumpfile-1.7.2-E-F-d1.flat.gz", "flattened", "elf", None, None, 99588),
+    ("makedumpfile-1.7.2-split-c-d0.part1.gz", "kdump_compressed", None, "zlib", 0, 20705),
+    # the second part of a two-way split of 64 pages holds no page: it ends after the bitmaps
+    ("makedumpfile-1.7.2-split-c-d0.part2.gz", "kdump_compressed", None, "zlib", 0, 12296),
 ]
 
 
@@ -87,6 +90,14 @@ def test_real_kdump_header_fields():
     assert result["incomplete_flag"] is False
     # the implied size is exactly the file: descriptors, page data, nothing missing
     assert result["implied_size"] == result["size"] == 20705
+
+
+@pytest.mark.parametrize("name, notes", [
+    ("makedumpfile-1.7.2-split-c-d0.part1.gz", ["split dump: pfn 0-64"]),
+    ("makedumpfile-1.7.2-split-c-d0.part2.gz", ["split dump: pfn 64-64"]),
+])
+def test_real_split_parts(name, notes):
+    assert inspect(fixture_bytes(name))["notes"] == notes
 
 
 @pytest.mark.parametrize("name", [r[0] for r in REAL])
