@@ -31,7 +31,7 @@ KVM_ARGS = ["-accel", "kvm", "-cpu", "host"]
 def cpu_flags(cpuinfo: str):
     flags = set()
     for line in cpuinfo.splitlines():
-        key, _, value = line.partition(":")
+        key, _sep, value = line.partition(":")
         if key.strip() in ("flags", "Features"):
             flags.update(value.split())
     return flags

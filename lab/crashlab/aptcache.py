@@ -54,7 +54,7 @@ def parse_apt_sources(text: str, deb822: bool):
                 if line[0] in " \t" and key:
                     fields[key] += " " + line.strip()
                     continue
-                key, _, value = line.partition(":")
+                key, _sep, value = line.partition(":")
                 key = key.strip().lower()
                 fields[key] = value.strip()
             if "deb" not in fields.get("types", "").split():

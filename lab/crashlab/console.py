@@ -33,7 +33,7 @@ def parse_tlog(text: str):
     """``[(unix time, line)]`` from the contents of a ``console.tlog``."""
     out = []
     for raw in text.splitlines():
-        stamp, _, line = raw.partition(" ")
+        stamp, _sep, line = raw.partition(" ")
         try:
             out.append((float(stamp), line))
         except ValueError:

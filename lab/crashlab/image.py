@@ -222,9 +222,8 @@ def ensure(release: str, force: bool = False) -> Image:
         return img
 
 
-def _run(cmd, **kw):
-    kw.setdefault("check", True)
-    return subprocess.run([str(c) for c in cmd], **kw)
+def _run(cmd, check=True, **kw):
+    return subprocess.run([str(c) for c in cmd], check=check, **kw)
 
 
 def _loop_devices():
@@ -286,7 +285,7 @@ class Builder:
         # partx adds the partition with BLKPG; devtmpfs creates /dev/loopNp1.
         _run(["partx", "-a", self.loop])
         self.part = self.loop + "p1"
-        for _ in range(50):
+        for _attempt in range(50):
             if os.path.exists(self.part):
                 break
             time.sleep(0.1)
@@ -317,7 +316,8 @@ class Builder:
         ]
         log("%s: mmdebstrap (%d packages + minbase) through the apt cache" % (r, len(PACKAGES)))
         with open(self.work / "mmdebstrap.log", "w") as logf:
-            p = subprocess.run(cmd, stdout=logf, stderr=subprocess.STDOUT, env=dict(os.environ, LC_ALL="C.UTF-8"))
+            p = subprocess.run(cmd, stdout=logf, stderr=subprocess.STDOUT, env=dict(os.environ, LC_ALL="C.UTF-8"),
+                               check=False)
         if p.returncode:
             tail = (self.work / "mmdebstrap.log").read_text(errors="replace").splitlines()[-30:]
             raise RuntimeError("mmdebstrap failed (%d):\n%s" % (p.returncode, "\n".join(tail)))

@@ -22,7 +22,7 @@ def alive(pid, marker=None) -> bool:
     if not pid:
         return False
     args = cmdline(int(pid))
-    for _ in range(20):
+    for _retry in range(20):
         # A process that has just exec'd shows an empty cmdline for a moment.
         if args != []:
             break

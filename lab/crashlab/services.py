@@ -52,13 +52,17 @@ class Services:
         """Start whatever is not running; return ``(apt cache port, switch socket dir)``."""
         self.dir.mkdir(parents=True, exist_ok=True)
         if not self.apt_running():
+            # Running guests' guestfwd points at the old port: take it again if it is free.
             old = self.apt_port()
-            self.apt_portfile.unlink(missing_ok=True)
-            procs.spawn_crashlab(["apt-cache", "serve", "--port", str(old or 0), "--port-file", str(self.apt_portfile),
-                                  "--marker", self.marker], self.apt_log, self.apt_pidfile)
-            pid = procs.read_pid(self.apt_pidfile)
-            _wait_for(lambda: self.apt_portfile.exists() or not procs.alive(pid), 15, "the apt cache to listen")
-            if not self.apt_portfile.exists():
+            for port in ([old] if old else []) + [0]:
+                self.apt_portfile.unlink(missing_ok=True)
+                procs.spawn_crashlab(["apt-cache", "serve", "--port", str(port), "--port-file",
+                                      str(self.apt_portfile), "--marker", self.marker], self.apt_log, self.apt_pidfile)
+                pid = procs.read_pid(self.apt_pidfile)
+                _wait_for(lambda: self.apt_portfile.exists() or not procs.alive(pid), 15, "the apt cache to listen")
+                if self.apt_portfile.exists():
+                    break
+            else:
                 raise LabError("apt cache did not start, see %s" % self.apt_log)
         if not self.switch_running():
             vde = shutil.which("vde_switch")

@@ -243,10 +243,10 @@ class Lab:
         socat = shutil.which("socat")
         if not socat:
             raise LabError("socat not found: install it (lab/host-packages.txt)")
-        for _ in range(5):
+        for _attempt in range(5):
             (d / "qemu.pid").unlink(missing_ok=True)
             argv = qemu_argv(rec, rec["accel_args"], apt_port, switch_dir, socat)
-            p = subprocess.run(argv, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+            p = subprocess.run(argv, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, check=False)
             if p.returncode == 0:
                 break
             if "host forwarding" in p.stderr:
@@ -272,7 +272,8 @@ class Lab:
     def ssh(self, name, command, timeout=120, input=None, connect_timeout=10):  # noqa: A002 - subprocess's name
         rec = self.record(name)
         return subprocess.run(self.ssh_argv(rec, connect_timeout) + ["--", command], input=input, text=True,
-                              capture_output=True, timeout=timeout, stdin=None if input is not None else subprocess.DEVNULL)
+                              capture_output=True, timeout=timeout, check=False,
+                              stdin=None if input is not None else subprocess.DEVNULL)
 
     def boot_id(self, name, timeout=30):
         try:

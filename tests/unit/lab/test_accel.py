@@ -29,7 +29,7 @@ def test_kvm_candidate(cpuinfo, modules, dev_kvm, expected, reason_part):
 
 def test_flag_must_be_a_whole_word():
     # "vmxnet" or "svm_lock" style tokens are not the vmx/svm flags
-    ok, _ = accel.kvm_candidate("flags\t: fpu vmxnet svm_lock\n", {"kvm"}, True)
+    ok, _reason = accel.kvm_candidate("flags\t: fpu vmxnet svm_lock\n", {"kvm"}, True)
     assert ok is False
 
 

@@ -98,7 +98,7 @@ def test_watch_timestamps_lines_and_drains_on_exit(tmp_path):
     polls = iter([True, False])
     console.watch(tmp_path, lambda: next(polls), poll=0)
     got = console.parse_tlog((tmp_path / "console.tlog").read_text())
-    assert [line for _, line in got] == ["GRUB", "[    0.0] Linux version 6.1.0 (x)", "partial"]
+    assert [line for _t, line in got] == ["GRUB", "[    0.0] Linux version 6.1.0 (x)", "partial"]
     assert (tmp_path / "console.offset").read_text() == str(len(b"GRUB\r\n[    0.0] Linux version 6.1.0 (x)\r\npartial"))
 
 
@@ -109,7 +109,7 @@ def test_watch_resumes_at_the_recorded_offset(tmp_path):
     with open(log, "ab") as f:
         f.write(b"Kernel panic - not syncing: x\n")
     console.watch(tmp_path, lambda: False, poll=0)
-    got = [line for _, line in console.parse_tlog((tmp_path / "console.tlog").read_text())]
+    got = [line for _t, line in console.parse_tlog((tmp_path / "console.tlog").read_text())]
     assert got == ["first", "Kernel panic - not syncing: x"]
 
 

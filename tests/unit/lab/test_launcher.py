@@ -51,7 +51,7 @@ def test_allocate_private(used, expected):
 
 def test_allocate_private_macs_are_unique_per_address():
     used, macs = set(), set()
-    for _ in range(100):
+    for _i in range(100):
         addr, _plen, mac = vm.allocate_private(used, "10.77.0.0/24", 11)
         used.add(addr)
         macs.add(mac)
