@@ -465,16 +465,20 @@ class TriageParser(object):
         if self.block is not None:
             self.block.region_start = 1
         for index, offset in _scan(text, len(lines)):
+            line = lines[index]
+            msg = _message(line).rstrip()
             block = self.block
             if block is not None:
+                if msg.startswith("CPU: ") and base + index + 1 - block.line <= BLOCK_SPAN:
+                    # A dump header inside the block: read with the block's text.
+                    continue
                 self._sync(block, offset)
                 if base + index + 1 - block.line > BLOCK_SPAN:
                     self.block = None
-            line = lines[index]
             self.index = index
             self.offset = offset
             self.line = line
-            self._line(_message(line).rstrip(), base + index + 1)
+            self._line(msg, base + index + 1)
         if self.block is not None:
             self._sync(self.block, len(text))
         self.lineno = base + len(lines)
