@@ -127,9 +127,10 @@ _SCAN_ANYWHERE = ("[#", "oom-killer", "[Hardware Error]")
 # --- headlines -----------------------------------------------------------------------------
 
 _PANIC = "Kernel panic - not syncing:"
-_NULL_DEREF = re.compile(
-    r"(?:BUG: (?:unable to handle )?kernel NULL pointer dereference"
-    r"|Unable to handle kernel NULL pointer dereference)"
+_NULL_DEREF = (
+    "BUG: kernel NULL pointer dereference",
+    "BUG: unable to handle kernel NULL pointer dereference",
+    "Unable to handle kernel NULL pointer dereference",
 )
 _DIE = re.compile(r": (?:[0-9a-f]{4}|[0-9a-f]{8}|[0-9a-f]{16}) \[#(\d+)\]")
 _SOFT = re.compile(r"CPU#(\d+) stuck for \d+s! \[(.*):(\d+)\]")
@@ -367,7 +368,7 @@ def _classify(msg):
         return "soft_lockup"
     if "Watchdog detected hard LOCKUP" in msg:
         return "hard_lockup"
-    if _NULL_DEREF.match(msg):
+    if msg.startswith(_NULL_DEREF):
         return "null_deref"
     if msg.startswith(("BUG: unable to handle", "Unable to handle kernel")):
         return "oops"
