@@ -9,9 +9,11 @@ Nothing here can crash this machine:
   other guard (pilot group or confirmation); the role also refuses local connections, and
   ``run_playbook`` itself refuses to start a run that targets a local connection with the
   confirmation set;
-* the confirmed runs target 192.0.2.1 (TEST-NET-1, RFC 5737: never routed) over ssh on port 9,
-  so the first task that touches "the host" fails to connect; they check that the failure path
-  writes the fail record and the report and stops the rollout.
+* the confirmed runs target ssh on a loopback port that this test process holds bound and never
+  listens on (the kernel refuses every connection to it, and nothing else can take the port
+  while the tests run), as a user that does not exist, so the first task that touches "the
+  host" fails to connect; they check that the failure path writes the fail record and the
+  report and stops the rollout. No traffic leaves loopback.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -19,6 +21,7 @@ __metaclass__ = type
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -28,7 +31,10 @@ REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
 TREE = os.path.join(REPO, ".tmp", "collections")
 PLAYBOOK = os.path.join(REPO, "playbooks", "panic_test.yml")
 ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-UNROUTABLE = "ansible_host=192.0.2.1 ansible_port=9 ansible_connection=ssh"
+_CLOSED = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+_CLOSED.bind(("127.0.0.1", 0))  # bound, never listening: connections to it are refused
+UNROUTABLE = "ansible_host=127.0.0.1 ansible_port=%d ansible_connection=ssh ansible_user=crashkit-nobody" % (
+    _CLOSED.getsockname()[1])
 CONFIRM = "yes-crash-it"
 
 
