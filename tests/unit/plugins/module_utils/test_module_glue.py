@@ -55,7 +55,7 @@ def test_existing_file_keeps_its_mode_and_second_run_is_unchanged(tmp_path):
 def test_check_mode_changes_nothing(tmp_path):
     target = tmp_path / "conf"
     target.write_text("A=0\n")
-    changed, diff, _ = apply_file(FakeModule(check_mode=True), str(target), "A=1\n")
+    changed, diff, _backup = apply_file(FakeModule(check_mode=True), str(target), "A=1\n")
     assert changed and diff["after"] == "A=1\n"
     assert target.read_text() == "A=0\n"
     assert sorted(os.listdir(str(tmp_path))) == ["conf"]
@@ -78,7 +78,7 @@ def test_failed_verification_leaves_the_file_and_no_temporary(tmp_path):
 def test_backup_of_the_previous_content(tmp_path):
     target = tmp_path / "conf"
     target.write_text("A=0\n")
-    _, _, backup = apply_file(FakeModule(), str(target), "A=1\n", backup=True)
+    backup = apply_file(FakeModule(), str(target), "A=1\n", backup=True)[2]
     assert open(backup).read() == "A=0\n"
     assert target.read_text() == "A=1\n"
 
