@@ -24,7 +24,16 @@ from pathlib import Path
 from crashlab import paths
 
 PROBE_SECONDS = 60
-TCG_ARGS = ["-accel", "tcg,thread=multi", "-cpu", "max"]
+# TCG's "max" CPU minus 5-level paging (4 levels like typical servers; measured ~10 % faster under
+# TCG on fork-heavy work) and minus SVM/VMX (guests would load kvm_amd for nothing).
+# CRASHKIT_LAB_TCG_CPU overrides the -cpu value.
+DEFAULT_TCG_CPU = "max,-la57,-svm,-vmx"
+
+
+def tcg_args():
+    return ["-accel", "tcg,thread=multi", "-cpu", os.environ.get("CRASHKIT_LAB_TCG_CPU") or DEFAULT_TCG_CPU]
+
+
 KVM_ARGS = ["-accel", "kvm", "-cpu", "host"]
 
 
@@ -96,11 +105,11 @@ def choose(disk: Path = None):
     forced = os.environ.get("CRASHKIT_LAB_ACCEL", "auto")
     if forced in ("tcg", "kvm"):
         return {"accel": forced, "reason": "forced by CRASHKIT_LAB_ACCEL",
-                "args": KVM_ARGS if forced == "kvm" else TCG_ARGS}
+                "args": KVM_ARGS if forced == "kvm" else tcg_args()}
     facts = host_facts()
     ok, reason = kvm_candidate(*facts)
     if not ok:
-        return {"accel": "tcg", "reason": reason, "args": TCG_ARGS}
+        return {"accel": "tcg", "reason": reason, "args": tcg_args()}
     cache_file = paths.cache_dir() / "accel.json"
     key = facts_key(*facts)
     cached = paths.read_json(cache_file, {})
@@ -113,5 +122,5 @@ def choose(disk: Path = None):
                 "args": KVM_ARGS}
     if cached.get("key") == key:
         return {"accel": "tcg", "reason": "KVM candidate but the probe boot showed no kernel banner in %ss" % PROBE_SECONDS,
-                "args": TCG_ARGS}
-    return {"accel": "tcg", "reason": reason + "; not probed yet (no image given)", "args": TCG_ARGS}
+                "args": tcg_args()}
+    return {"accel": "tcg", "reason": reason + "; not probed yet (no image given)", "args": tcg_args()}

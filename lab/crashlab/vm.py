@@ -11,6 +11,7 @@ Per lab (run dir) the state is plain files, one directory per VM under ``vms/<na
 
 Every QEMU runs as ``-name <marker>-<vm>``; ``cleanup`` kills by pidfile and by that marker.
 """
+import concurrent.futures
 import hashlib
 import ipaddress
 import os
@@ -185,7 +186,9 @@ class Lab:
             s["smp"] = int(s.get("smp") or DEFAULT_SMP)
         if len({s["name"] for s in specs}) != len(specs):
             raise LabError("duplicate VM names")
-        images = {r: image.ensure(r) for r in sorted({s["release"] for s in specs})}
+        releases = sorted({s["release"] for s in specs})
+        with concurrent.futures.ThreadPoolExecutor(len(releases)) as pool:
+            images = dict(zip(releases, pool.map(image.ensure, releases)))
         acc = accel.choose(next(iter(images.values())).disk)
         recs = []
         with paths.locked(self.lock_path):

@@ -46,16 +46,27 @@ def test_facts_key_changes_with_modules_and_flags():
     assert k1 != accel.facts_key(INTEL_VMX, {"kvm", "kvm_intel"}, False)
 
 
-@pytest.mark.parametrize("forced, args", [("tcg", accel.TCG_ARGS), ("kvm", accel.KVM_ARGS)])
+@pytest.mark.parametrize("forced, args", [
+    ("tcg", ["-accel", "tcg,thread=multi", "-cpu", "max,-la57,-svm,-vmx"]),
+    ("kvm", ["-accel", "kvm", "-cpu", "host"]),
+])
 def test_environment_forces_the_accelerator(monkeypatch, forced, args):
     monkeypatch.setenv("CRASHKIT_LAB_ACCEL", forced)
+    monkeypatch.delenv("CRASHKIT_LAB_TCG_CPU", raising=False)
     choice = accel.choose(None)
     assert choice["accel"] == forced
     assert choice["args"] == args
 
 
+def test_tcg_cpu_model_can_be_overridden(monkeypatch):
+    monkeypatch.setenv("CRASHKIT_LAB_ACCEL", "tcg")
+    monkeypatch.setenv("CRASHKIT_LAB_TCG_CPU", "qemu64")
+    assert accel.choose(None)["args"] == ["-accel", "tcg,thread=multi", "-cpu", "qemu64"]
+
+
 def test_non_candidate_host_gets_tcg_without_probing(monkeypatch):
     monkeypatch.setenv("CRASHKIT_LAB_ACCEL", "auto")
+    monkeypatch.delenv("CRASHKIT_LAB_TCG_CPU", raising=False)
     monkeypatch.setattr(accel, "host_facts", lambda: (PVM_HOST, {"kvm", "kvm_pvm"}, True))
 
     def no_probe(*_a, **_k):
@@ -64,7 +75,7 @@ def test_non_candidate_host_gets_tcg_without_probing(monkeypatch):
     monkeypatch.setattr(accel, "probe_boot", no_probe)
     choice = accel.choose("/nonexistent/disk.raw")
     assert choice["accel"] == "tcg"
-    assert choice["args"] == ["-accel", "tcg,thread=multi", "-cpu", "max"]
+    assert choice["args"] == ["-accel", "tcg,thread=multi", "-cpu", "max,-la57,-svm,-vmx"]
 
 
 @pytest.mark.parametrize("booted, expected", [(True, "kvm"), (False, "tcg")])
