@@ -41,9 +41,9 @@ crashlab image build --release "$release"
 step "start the lab: $clients client VMs + 1 dump-server VM"
 crashlab up --clients "$clients" --server 1 --release "$release" --inventory "$run/inventory.yml"
 
-step "playbooks/kdump_setup.yml"
+step "crashkit.kdump.kdump_setup (playbooks/kdump_setup.yml)"
 ANSIBLE_LOG_PATH="$results/kdump_setup.log" \
-  ansible-playbook -i "$run/inventory.yml" playbooks/kdump_setup.yml -e kdump_reboot_ok=true
+  ansible-playbook -i "$run/inventory.yml" crashkit.kdump.kdump_setup -e kdump_reboot_ok=true
 
 step "done"
 cat <<EOM
