@@ -95,6 +95,7 @@ def test_guest_files_serial_console_grub_and_apt(release):
     assert "Suites: %s-security\n" % release in sources
     assert files["root/.ssh/authorized_keys"] == PUB
     assert "MACAddress=%s" % image.NAT_MAC in files["etc/systemd/network/10-crashlab-nat.network"]
+    assert files["etc/initramfs-tools/conf.d/crashlab-modules"] == "MODULES=dep\n"
 
 
 def test_no_kdump_packages_are_baked_in():
