@@ -11,4 +11,6 @@ for f in /etc/default/grub /etc/default/grub.d/* /boot/grub/grub.cfg /etc/defaul
   fi
 done
 dpkg-query -W -f '${Package} ${Version} ${Status}\n' | sort | sha256sum | sed 's/^/dpkg /'
-systemctl list-unit-files --no-legend | sort | sha256sum | sed 's/^/units /'
+# Enabled units are symlinks under /etc/systemd/system (systemctl itself may not answer yet
+# right after boot).
+find /etc/systemd/system -type l -printf '%p -> %l\n' | sort | sha256sum | sed 's/^/units /'
