@@ -341,6 +341,10 @@ class Builder:
         uuid = _run(["blkid", "-s", "UUID", "-o", "value", self.part], capture_output=True, text=True).stdout.strip()
         (root / "etc/fstab").write_text("UUID=%s / ext4 errors=remount-ro 0 1\n" % uuid)
         self.uuid = uuid
+        # The image has no package lists (mmdebstrap removes them, they named the build-time
+        # URIs), but the empty lists dir has a fresh mtime: Ansible's apt `cache_valid_time`
+        # reads that as "updated just now" and skips the update. Make it look never updated.
+        os.utime(root / "var/lib/apt/lists", (0, 0))
 
     def _chroot_env(self):
         """Private /dev (tmpfs + the nodes GRUB needs + a by-uuid link), /proc, /sys."""
