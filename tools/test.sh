@@ -45,8 +45,9 @@ for s in "${stages[@]}"; do
       "$root/tools/sanity.sh"
       ;;
     lint)
-      stage "ansible-lint (production profile)"
+      stage "ansible-lint (production profile), changelog fragments"
       ansible-lint --profile production
+      antsibull-changelog lint
       ;;
     build)
       stage "collection build, install, ansible-doc"
