@@ -1,6 +1,6 @@
 """Command line of the lab: ``PYTHONPATH=lab python3 -m crashlab <command> ...``.
 
-Images:    image build --release R [--force] | image list
+Images:    image build --release R [--force] | image list | image prune [--dry-run]
 Launcher:  start NAME --release R [--memory M] [--smp N] | boot NAME | wait-ssh NAME...
            ssh NAME -- CMD | boot-id NAME | wait-reboot NAME [--boot-id ID]
            noreboot NAME [--undo] | panic NAME | events NAME [--wait EVENT]
@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from crashlab import RELEASES, console, image, inventory, paths, procs
+from crashlab import RELEASES, console, images, inventory, paths, procs
 from crashlab.services import LabError
 from crashlab.vm import DEFAULT_MEMORY, DEFAULT_SMP, Lab
 
@@ -38,18 +38,22 @@ def _err(msg):
 def cmd_image_build(args):
     for release in args.release:
         t0 = time.monotonic()
-        hit = image.current_image(release).exists() and not args.force
-        img = image.ensure(release, force=args.force)
+        hit = images.current_image(release).exists() and not args.force
+        img = images.ensure(release, force=args.force)
         _print_json({"release": release, "disk": str(img.disk), "cache_hit": hit,
                      "seconds": round(time.monotonic() - t0, 1), "kernels": img.manifest.get("kernels")})
 
 
 def cmd_image_list(args):
-    current = {r: image.current_image(r).dir for r in RELEASES}
+    current = {r: images.current_image(r).dir for r in RELEASES}
     _print_json([{"release": i.release, "dir": str(i.dir), "current": current.get(i.release) == i.dir,
                   "os": i.manifest.get("os"), "kernels": i.manifest.get("kernels"),
                   "built": i.manifest.get("built"), "build_seconds": i.manifest.get("build_seconds")}
-                 for i in image.list_images()])
+                 for i in images.list_images()])
+
+
+def cmd_image_prune(args):
+    _print_json({"removed" if not args.dry_run else "would_remove": [str(d) for d in images.prune(args.dry_run)]})
 
 
 def cmd_apt_cache_serve(args):
@@ -170,7 +174,7 @@ def cmd_cleanup(args):
 
 def cmd_accel(args):
     from crashlab import accel
-    disk = image.current_image(args.release).disk
+    disk = images.current_image(args.release).disk
     _print_json(accel.choose(disk if disk.exists() else None))
 
 
@@ -241,6 +245,9 @@ def build_parser():
     b.add_argument("--force", action="store_true", help="rebuild even if the recipe is unchanged")
     b.set_defaults(func=cmd_image_build)
     img.add_parser("list", help="images in the cache").set_defaults(func=cmd_image_list)
+    pr = img.add_parser("prune", help="remove images of old recipes that no running VM uses")
+    pr.add_argument("--dry-run", action="store_true")
+    pr.set_defaults(func=cmd_image_prune)
 
     ac = sub.add_parser("apt-cache", help="the host-side package cache").add_subparsers(dest="ac", required=True)
     s = ac.add_parser("serve", help="serve Debian's archive through the cache on 127.0.0.1")

@@ -1,6 +1,8 @@
-"""Base disk images: Debian 12 / 13 built with mmdebstrap from Debian's archive, booted by GRUB.
+"""The image builder: Debian 12 / 13 disks built with mmdebstrap from Debian's archive, booted by GRUB.
 
-``python3 -m crashlab image build --release bookworm|trixie``
+This file is the builder's recipe and code, and its content is part of every image's recipe
+hash: keep lookup, locking and cache housekeeping in ``images.py`` so editing them does not
+invalidate the images.
 
 The image is a sparse raw disk: msdos label, one ext4 partition, GRUB for BIOS (grub-pc)
 installed in the MBR by the guest's own grub-install, so ``/etc/default/grub`` +
@@ -8,21 +10,18 @@ installed in the MBR by the guest's own grub-install, so ``/etc/default/grub`` +
 systemd-networkd DHCP on the NAT NIC, sshd with the lab's key for root, apt pointed at the
 host-side package cache (``http://10.0.2.100``). No kdump packages: the roles install them.
 
-Images live in ``<cache>/images/<release>-<recipe hash>/`` (``disk.raw`` + ``manifest.json``).
-The hash covers everything that decides the image's content (release, packages, the files
-written into the guest, this builder's own source), so changing any of them builds a new
-image and an unchanged recipe is a cache hit. Builds run under a per-release lock.
+The recipe hash covers everything that decides the image's content (release, packages, the
+files written into the guest, this builder's own source), so changing any of them builds a new
+image and an unchanged recipe is a cache hit (see ``images.py``).
 """
 import hashlib
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from crashlab import RELEASES, aptcache, paths
 
 DISK_SIZE = "8G"
 PART_START_SECTOR = 2048  # 1 MiB: room for GRUB's core.img after the MBR
@@ -142,130 +141,23 @@ def builder_sources():
     return {here.name: here.read_bytes()}
 
 
-# --- ssh key ------------------------------------------------------------------------------------
-
-def ssh_key(cache: Path = None) -> Path:
-    """Path of the lab's private key (ed25519, generated once per cache dir)."""
-    cache = cache or paths.cache_dir()
-    key = cache / "ssh" / "id_ed25519"
-    if key.exists() and key.with_suffix(".pub").exists():
-        return key
-    with paths.locked(cache / "ssh.lock"):
-        if not key.exists():
-            key.parent.mkdir(parents=True, exist_ok=True)
-            os.chmod(key.parent, 0o700)
-            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "crashkit-lab", "-f", str(key)],
-                           check=True)
-    return key
-
-
-# --- image lookup -------------------------------------------------------------------------------
-
-class Image:
-    def __init__(self, release, directory: Path):
-        self.release = release
-        self.dir = Path(directory)
-        self.disk = self.dir / "disk.raw"
-        self.manifest_path = self.dir / "manifest.json"
-
-    @property
-    def manifest(self):
-        return paths.read_json(self.manifest_path, {})
-
-    def exists(self):
-        return self.manifest_path.exists() and self.disk.exists()
-
-
-def images_dir(cache: Path = None) -> Path:
-    return (cache or paths.cache_dir()) / "images"
-
-
-def current_image(release: str, cache: Path = None) -> Image:
-    cache = cache or paths.cache_dir()
-    pub = ssh_key(cache).with_suffix(".pub").read_text()
-    h = recipe_hash(recipe(release, pub), builder_sources())
-    return Image(release, images_dir(cache) / ("%s-%s" % (release, h)))
-
-
 def log(msg):
     sys.stderr.write("[image %s] %s\n" % (time.strftime("%H:%M:%S"), msg))
     sys.stderr.flush()
 
 
-def ensure(release: str, force: bool = False) -> Image:
-    """Return the current image of ``release``, building it if the recipe changed."""
-    if release not in RELEASES:
-        raise ValueError("release must be one of %s" % ", ".join(RELEASES))
-    img = current_image(release)
-    if img.exists() and not force:
-        return img
-    with paths.locked(images_dir() / (".%s.lock" % release)):
-        if img.exists() and not force:
-            log("%s: built by a concurrent run meanwhile: %s" % (release, img.dir))
-            return img
-        _teardown_stale(release)
-        work = images_dir() / (".build-%s-%d" % (release, os.getpid()))
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        t0 = time.monotonic()
-        server = aptcache.start_in_thread(paths.cache_dir() / "apt")
-        try:
-            manifest = Builder(release, work, server.server_address[1]).run()
-        except BaseException:
-            _teardown_stale(release)
-            raise
-        finally:
-            server.shutdown()
-            server.server_close()
-        manifest["build_seconds"] = round(time.monotonic() - t0, 1)
-        manifest["recipe_hash"] = img.dir.name.rsplit("-", 1)[1]
-        paths.write_json(work / "manifest.json", manifest)
-        if img.dir.exists():
-            shutil.rmtree(img.dir)
-        os.rename(work, img.dir)
-        log("%s: built in %.1f s: %s" % (release, manifest["build_seconds"], img.disk))
-        return img
-
-
-def _run(cmd, check=True, **kw):
+def run(cmd, check=True, **kw):
     return subprocess.run([str(c) for c in cmd], check=check, **kw)
 
 
-def _loop_devices():
-    """``{loop device: backing file}`` of the attached loop devices."""
-    out = _run(["losetup", "--list", "--noheadings", "--output", "NAME,BACK-FILE"],
-               capture_output=True, text=True).stdout
-    devs = {}
-    for line in out.splitlines():
-        parts = line.split(None, 1)
-        if len(parts) == 2:
-            devs[parts[0]] = parts[1].strip()
-    return devs
-
-
-def _teardown_stale(release):
-    """Undo what a killed build of ``release`` left: mounts, loop devices, its work dir."""
-    prefix = str(images_dir() / (".build-%s-" % release))
-    with open("/proc/mounts", encoding="utf-8") as f:
-        mounts = [line.split()[1].replace("\\040", " ") for line in f]
-    for m in sorted((m for m in mounts if m.startswith(prefix)), key=len, reverse=True):
-        _run(["umount", "-l", m], check=False)
-    for dev, back in _loop_devices().items():
-        if back.startswith(prefix):
-            _run(["partx", "-d", dev], check=False, stderr=subprocess.DEVNULL)
-            _run(["losetup", "-d", dev], check=False)
-    for d in images_dir().glob(".build-%s-*" % release):
-        shutil.rmtree(d, ignore_errors=True)
-
-
 class Builder:
-    def __init__(self, release, work: Path, cache_port: int):
+    def __init__(self, release, work: Path, cache_port: int, pubkey: str):
         self.release = release
         self.work = work
         self.mnt = work / "mnt"
         self.disk = work / "disk.raw"
         self.base = "http://127.0.0.1:%d" % cache_port
-        self.pubkey = ssh_key().with_suffix(".pub").read_text()
+        self.pubkey = pubkey
         self.loop = None
         self.part = None
         self.mounts = []
@@ -282,13 +174,13 @@ class Builder:
 
     def _partition(self):
         log("%s: disk %s, msdos label, ext4 partition" % (self.release, DISK_SIZE))
-        _run(["truncate", "-s", DISK_SIZE, self.disk])
-        _run(["sfdisk", "--quiet", self.disk], input="label: dos\nstart=%d, type=83, bootable\n" % PART_START_SECTOR,
-             text=True)
-        self.loop = _run(["losetup", "--find", "--show", self.disk], capture_output=True, text=True).stdout.strip()
+        run(["truncate", "-s", DISK_SIZE, self.disk])
+        run(["sfdisk", "--quiet", self.disk], input="label: dos\nstart=%d, type=83, bootable\n" % PART_START_SECTOR,
+            text=True)
+        self.loop = run(["losetup", "--find", "--show", self.disk], capture_output=True, text=True).stdout.strip()
         # The loop driver here has max_part=0: no partition nodes from the kernel's own scan.
         # partx adds the partition with BLKPG; devtmpfs creates /dev/loopNp1.
-        _run(["partx", "-a", self.loop])
+        run(["partx", "-a", self.loop])
         self.part = self.loop + "p1"
         for _attempt in range(50):
             if os.path.exists(self.part):
@@ -296,12 +188,12 @@ class Builder:
             time.sleep(0.1)
         else:
             raise RuntimeError("partition node %s did not appear" % self.part)
-        _run(["mkfs.ext4", "-q", "-L", "rootfs", self.part])
+        run(["mkfs.ext4", "-q", "-L", "rootfs", self.part])
         self.mnt.mkdir()
         self._mount([self.part, self.mnt])
 
     def _mount(self, args, target=None):
-        _run(["mount"] + list(args))
+        run(["mount"] + list(args))
         self.mounts.append(str(target or args[-1]))
 
     def _bootstrap(self):
@@ -338,7 +230,7 @@ class Builder:
         legacy = root / "etc/apt/sources.list"
         if legacy.exists():
             legacy.unlink()
-        uuid = _run(["blkid", "-s", "UUID", "-o", "value", self.part], capture_output=True, text=True).stdout.strip()
+        uuid = run(["blkid", "-s", "UUID", "-o", "value", self.part], capture_output=True, text=True).stdout.strip()
         (root / "etc/fstab").write_text("UUID=%s / ext4 errors=remount-ro 0 1\n" % uuid)
         self.uuid = uuid
         # The image has no package lists (mmdebstrap removes them, they named the build-time
@@ -364,7 +256,7 @@ class Builder:
 
     def _chroot(self, *cmd, **kw):
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C.UTF-8", "DEBIAN_FRONTEND": "noninteractive"}
-        return _run(["chroot", self.mnt] + list(cmd), env=env, **kw)
+        return run(["chroot", self.mnt] + list(cmd), env=env, **kw)
 
     def _install_grub(self):
         self._chroot_env()
@@ -399,11 +291,11 @@ class Builder:
 
     def _teardown(self):
         for m in reversed(self.mounts):
-            _run(["umount", m], check=False)
+            run(["umount", m], check=False)
         self.mounts = []
         if self.loop:
-            _run(["partx", "-d", self.loop], check=False, stderr=subprocess.DEVNULL)
-            _run(["losetup", "-d", self.loop], check=False)
+            run(["partx", "-d", self.loop], check=False, stderr=subprocess.DEVNULL)
+            run(["losetup", "-d", self.loop], check=False)
             self.loop = None
         subprocess.run(["sync"], check=False)
 
@@ -412,14 +304,3 @@ def _copy_node(src, dst):
     st = os.stat(src)
     os.mknod(dst, st.st_mode, st.st_rdev)
     os.chmod(dst, st.st_mode & 0o7777)
-
-
-def list_images():
-    out = []
-    for d in sorted(images_dir().glob("*-*")):
-        if d.name.startswith("."):
-            continue
-        img = Image(d.name.rsplit("-", 1)[0], d)
-        if img.exists():
-            out.append(img)
-    return out

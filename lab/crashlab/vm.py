@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-from crashlab import accel, console, image, paths, procs, qmp
+from crashlab import accel, console, image, images, paths, procs, qmp
 from crashlab.services import LabError, Services
 
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
@@ -188,8 +188,8 @@ class Lab:
             raise LabError("duplicate VM names")
         releases = sorted({s["release"] for s in specs})
         with concurrent.futures.ThreadPoolExecutor(len(releases)) as pool:
-            images = dict(zip(releases, pool.map(image.ensure, releases)))
-        acc = accel.choose(next(iter(images.values())).disk)
+            imgs = dict(zip(releases, pool.map(images.ensure, releases)))
+        acc = accel.choose(next(iter(imgs.values())).disk)
         recs = []
         with paths.locked(self.lock_path):
             for s in specs:
@@ -203,7 +203,7 @@ class Lab:
             used_ports = {r["port"] for r in others}
             used_addrs = {r["private_address"] for r in others}
             for s in specs:
-                img = images[s["release"]]
+                img = imgs[s["release"]]
                 addr, plen, mac = allocate_private(used_addrs)
                 used_addrs.add(addr)
                 d = self.vm_dir(s["name"])
@@ -216,7 +216,7 @@ class Lab:
                     "kernels": img.manifest.get("kernels"),
                     "accel": acc["accel"], "accel_reason": acc["reason"], "accel_args": acc["args"],
                     "private_address": addr, "private_prefixlen": plen, "private_mac": mac,
-                    "user": GUEST_USER, "identity_file": str(image.ssh_key()),
+                    "user": GUEST_USER, "identity_file": str(images.ssh_key()),
                     "console_log": str(d / "console.log"), "configured": False,
                     "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 }

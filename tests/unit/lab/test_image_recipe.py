@@ -3,7 +3,7 @@ import copy
 
 import pytest
 
-from crashlab import image
+from crashlab import image, images
 
 PUB = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk8 crashkit-lab\n"
 SOURCES = {"image.py": b"builder source v1"}
@@ -100,3 +100,10 @@ def test_guest_files_serial_console_grub_and_apt(release):
 
 def test_no_kdump_packages_are_baked_in():
     assert not [p for p in image.PACKAGES if "kdump" in p or "kexec" in p or "makedumpfile" in p]
+
+
+def test_prunable_keeps_current_and_open_images():
+    dirs = ["/c/images/bookworm-old1", "/c/images/bookworm-new", "/c/images/trixie-old", "/c/images/trixie-new"]
+    current = {"/c/images/bookworm-new", "/c/images/trixie-new"}
+    open_paths = {"/c/images/trixie-old/disk.raw", "/work/main/.tmp/lab/vms/x/disk.qcow2"}
+    assert images.prunable(dirs, current, open_paths) == ["/c/images/bookworm-old1"]
