@@ -19,7 +19,8 @@ LINUX_VERSION = re.compile(r"Linux version (\S+)")
 PANIC = re.compile(r"(?<!end )Kernel panic - not syncing: ?(.*?)\s*(?:\]---)?$")
 SAVED = re.compile(r"saved vmcore in (\S+)")
 FAILED = re.compile(r"failed to save vmcore")
-MAKEDUMPFILE = re.compile(r"running makedumpfile")
+DMESG_SAVED = re.compile(r"saved dmesg content in (\S+)")
+MAKEDUMPFILE = re.compile(r"running makedumpfile (.*)")
 RESTART = re.compile(r"reboot: Restarting system")
 POWER_DOWN = re.compile(r"reboot: Power down|reboot: System halted")
 
@@ -50,7 +51,8 @@ def parse_events(lines):
     * ``panic``: "Kernel panic - not syncing: <reason>" (``in_capture`` when the capture
       kernel itself panicked),
     * ``capture_kernel_boot``: the first "Linux version" after a panic (kdump's kernel),
-    * ``makedumpfile_start``, ``vmcore_saved`` (with ``path``), ``vmcore_failed``,
+    * ``makedumpfile_start`` (with ``args``: kdump-tools runs it twice, ``--dump-dmesg`` first),
+      ``dmesg_saved``, ``vmcore_saved`` (with ``path``), ``vmcore_failed``,
     * ``reboot`` ("reboot: Restarting system"), ``power_off``.
 
     A reboot ends a crash sequence: the next banner is a normal ``kernel_boot`` again.
@@ -74,8 +76,10 @@ def parse_events(lines):
             ev = {"event": "vmcore_saved", "path": SAVED.search(line).group(1)}
         elif FAILED.search(line):
             ev = {"event": "vmcore_failed"}
+        elif DMESG_SAVED.search(line):
+            ev = {"event": "dmesg_saved", "path": DMESG_SAVED.search(line).group(1)}
         elif MAKEDUMPFILE.search(line):
-            ev = {"event": "makedumpfile_start"}
+            ev = {"event": "makedumpfile_start", "args": MAKEDUMPFILE.search(line).group(1).rstrip(".")}
         elif RESTART.search(line):
             ev = {"event": "reboot"}
             panicked = in_capture = False

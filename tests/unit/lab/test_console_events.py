@@ -35,6 +35,7 @@ def test_full_kdump_sequence():
     assert evs[1]["in_capture"] is False
     assert evs[2]["kernel"] == "6.1.0-56-amd64"
     assert evs[4]["path"] == "/var/crash/202611220640."
+    assert evs[3]["args"] == "-F -c -d 31 /proc/vmcore | compress > /var/crash/x"
     assert [e["t"] for e in evs] == [100.0, 102.0, 104.0, 105.0, 106.0, 107.0, 108.0]
 
 
@@ -133,3 +134,18 @@ def test_real_console_trixie_boot_then_sysrq_panic():
     assert names(evs) == ["kernel_boot", "panic"]
     assert evs[0]["kernel"] == "6.12.117+deb13-amd64"
     assert evs[1]["reason"] == "sysrq triggered crash"
+
+
+def test_real_console_bookworm_kdump_cycle():
+    """A bookworm guest's real console: boot, kdump-tools installed, reboot with crashkernel,
+    sysrq-c, capture kernel, makedumpfile (dmesg, then the dump), vmcore saved, reboot (QEMU
+    then exited: reboot action "shutdown")."""
+    evs = _fixture_events("console-bookworm-kdump.tlog")
+    assert names(evs) == ["kernel_boot", "reboot", "kernel_boot", "panic", "capture_kernel_boot",
+                          "makedumpfile_start", "dmesg_saved", "makedumpfile_start", "vmcore_saved", "reboot"]
+    assert evs[3]["reason"] == "sysrq triggered crash"
+    assert evs[5]["args"].startswith("--dump-dmesg /proc/vmcore /var/crash/")
+    assert evs[7]["args"].startswith("-F -c -d 31 /proc/vmcore")
+    assert evs[8]["path"] == "/var/crash/202611220832."
+    times = [e["t"] for e in evs]
+    assert times == sorted(times)
