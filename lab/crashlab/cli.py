@@ -66,11 +66,15 @@ def cmd_apt_cache_serve(args):
 def cmd_start(args):
     lab = Lab()
     specs = [{"name": n, "release": args.release, "memory": args.memory, "smp": args.smp} for n in args.names]
-    recs = lab.start(specs, replace=args.replace)
+    secs = None
+    if args.no_wait:
+        recs = lab.start(specs, replace=args.replace)
+    else:
+        recs, secs = lab.start_and_wait(specs, args.timeout, replace=args.replace)
     out = {"vms": [{"name": r["name"], "port": r["port"], "private_address": r["private_address"],
                     "accel": r["accel"], "console_log": r["console_log"]} for r in recs]}
-    if not args.no_wait:
-        out["boot_to_ssh_seconds"] = lab.wait_ssh([r["name"] for r in recs], args.timeout)
+    if secs is not None:
+        out["boot_to_ssh_seconds"] = secs
     _print_json(out)
 
 
@@ -190,11 +194,8 @@ def cmd_create(args):
     platforms = json.loads(args.platforms)
     specs = [{"name": p["name"], "release": p.get("release", "bookworm"), "memory": p.get("memory"),
               "smp": p.get("smp")} for p in platforms]
-    lab = Lab()
     t0 = time.monotonic()
-    recs = lab.start(specs, replace=True)
-    secs = lab.wait_ssh([r["name"] for r in recs], args.timeout)
-    recs = [lab.record(r["name"]) for r in recs]
+    recs, secs = Lab().start_and_wait(specs, args.timeout, replace=True)
     paths.atomic_write(Path(args.instance_config), inventory.instance_config_yaml(recs), 0o600)
     _print_json({"instances": inventory.instance_config(recs), "boot_to_ssh_seconds": secs,
                  "accel": recs[0]["accel"] if recs else None, "seconds": round(time.monotonic() - t0, 1)})
@@ -208,9 +209,8 @@ def cmd_up(args):
     servers = ["server-%d" % i for i in range(1, args.server + 1)]
     specs = [{"name": n, "release": args.release, "memory": args.memory, "smp": args.smp} for n in clients + servers]
     t0 = time.monotonic()
-    lab.start(specs, replace=True)
-    secs = lab.wait_ssh(clients + servers, args.timeout)
-    recs = {n: lab.record(n) for n in clients + servers}
+    started, secs = lab.start_and_wait(specs, args.timeout, replace=True)
+    recs = {r["name"]: r for r in started}
     inv = Path(args.inventory).absolute()
     paths.atomic_write(inv, inventory.demo_inventory_yaml([recs[n] for n in clients], [recs[n] for n in servers]))
     results = lab.run / "results"
@@ -237,7 +237,7 @@ def cmd_down(args):
 def build_parser():
     p = argparse.ArgumentParser(prog="python3 -m crashlab", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     img = sub.add_parser("image", help="base images").add_subparsers(dest="image_command", required=True)
     b = img.add_parser("build", help="build (or reuse) the base image of a release")

@@ -228,6 +228,12 @@ class Lab:
                 recs.append(rec)
         return recs
 
+    def start_and_wait(self, specs, timeout, replace=False):
+        """:meth:`start` + :meth:`wait_ssh`; returns the configured records and boot seconds."""
+        names = [r["name"] for r in self.start(specs, replace=replace)]
+        secs = self.wait_ssh(names, timeout)
+        return [self.record(n) for n in names], secs
+
     def boot(self, name):
         """Start QEMU again on an existing (stopped) VM's disk."""
         with paths.locked(self.lock_path):
