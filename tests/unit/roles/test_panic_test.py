@@ -38,14 +38,14 @@ UNROUTABLE = "ansible_host=127.0.0.1 ansible_port=%d ansible_connection=ssh ansi
 CONFIRM = "yes-crash-it"
 
 
-def run_playbook(tmp_path, inventory, extra_vars, check):
+def run_playbook(tmp_path, inventory, extra_vars, check, playbook=PLAYBOOK):
     if "ansible_connection=local" in inventory and extra_vars.get("kdump_panic_confirm") == CONFIRM:
         raise AssertionError("refusing to run a confirmed panic test against a local connection")
     if "ansible_connection=local" in inventory and not check:
         raise AssertionError("runs against localhost must be in check mode")
     (tmp_path / "inventory").write_text(inventory)
     extra_vars = dict(extra_vars, kdump_panic_report_dir=str(tmp_path / "results"))
-    cmd = [ANSIBLE_PLAYBOOK, "-i", str(tmp_path / "inventory"), PLAYBOOK, "-e", json.dumps(extra_vars)]
+    cmd = [ANSIBLE_PLAYBOOK, "-i", str(tmp_path / "inventory"), playbook, "-e", json.dumps(extra_vars)]
     if check:
         cmd.append("--check")
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=TREE, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
@@ -143,3 +143,43 @@ def test_parallel_batch_merges_every_record(tmp_path):
     assert rc == 2
     report = json.loads((tmp_path / "results" / "run2" / "report.json").read_text())
     assert [(h["host"], h["status"]) for h in report["hosts"]] == [("pilot1", "fail"), ("pilot2", "fail")]
+
+
+TWO_PLAYS = """
+- name: First panic test
+  hosts: kdump_pilot
+  gather_facts: false
+  vars:
+    kdump_panic_run_id: first
+  tasks:
+    - name: Run the role, keep going after its failure
+      block:
+        - name: Panic test
+          ansible.builtin.include_role:
+            name: crashkit.kdump.panic_test
+      rescue:
+        - name: Go on
+          ansible.builtin.meta: clear_host_errors
+
+- name: Second panic test
+  hosts: kdump_pilot
+  gather_facts: false
+  vars:
+    kdump_panic_run_id: second
+  tasks:
+    - name: Panic test
+      ansible.builtin.include_role:
+        name: crashkit.kdump.panic_test
+"""
+
+
+def test_two_panic_test_plays_keep_their_own_run_ids(tmp_path):
+    """The run id chosen by the first play must not leak into the second one's report."""
+    inventory = "[kdump_pilot]\npilot1 %s\n" % UNROUTABLE
+    (tmp_path / "two.yml").write_text(TWO_PLAYS)
+    rc, output = run_playbook(tmp_path, inventory, {"kdump_panic_confirm": CONFIRM}, check=False,
+                              playbook=str(tmp_path / "two.yml"))
+    assert rc == 2, output
+    for run in ("first", "second"):
+        report = json.loads((tmp_path / "results" / run / "report.json").read_text())
+        assert [(h["host"], h["status"], h["run_id"]) for h in report["hosts"]] == [("pilot1", "fail", run)]
