@@ -1,0 +1,369 @@
+# -*- coding: utf-8 -*-
+# Copyright: crashkit.kdump contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# This module_utils is PRIVATE to the crashkit.kdump collection. It may change without notice.
+"""Copy one large file from a host into the store: streamed, hashed, resumable, atomic.
+
+Used on the controller by the ``vmcore_collect`` action plugin; nothing here imports Ansible.
+
+* ``ssh_command(options)``: the OpenSSH command line of a host from the ``ssh`` connection
+  plugin's options (the same options, in the same order, as the plugin's own command).
+* ``read_command(path, offset, become)``: the remote command that writes the file from
+  ``offset`` to stdout (``tail -c +N``: seeks on regular files, GNU coreutils and busybox),
+  under ``sudo -n`` when become is wanted, so a password prompt fails at once instead of hanging.
+* ``copy_stream(open_reader, source, final, ...)``: the copy itself. Writes ``<final>.part``
+  and a state file ``<final>.part.json`` (source path, size, mtime, SHA-256, bytes received:
+  also the progress a watcher can read), reads fixed-size chunks (memory is flat whatever the
+  size), hashes while writing, fsyncs, compares the SHA-256 with the source's and only then
+  renames to ``final``. A ``.part`` left by an interrupted run is resumed when the state says
+  it was copying the same source (same path, size, mtime, SHA-256): its kept prefix is hashed
+  first, then the copy continues from its length. Otherwise it starts over.
+* ``Throttle`` and ``Progress``: bandwidth limit and progress lines, with injectable clocks.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import json
+import os
+import shlex
+import time
+
+from ansible_collections.crashkit.kdump.plugins.module_utils._errors import HostError, KdumpError, ValidationError
+from ansible_collections.crashkit.kdump.plugins.module_utils._store import PART_SUFFIX, STATE_SUFFIX
+
+CHUNK = 1024 * 1024
+MIB = 1024 * 1024
+
+
+class TransferError(KdumpError):
+    """The copy failed; the message says why and whether a rerun resumes it."""
+
+
+# --- commands -----------------------------------------------------------------------------
+
+def split_args(value):
+    """``ssh_args``-style option text (or list) as a list of arguments."""
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value]
+    return shlex.split(value)
+
+
+def ssh_command(options):
+    """The ``ssh`` argv (without the remote command) for a host.
+
+    ``options``: ``ssh_executable``, ``host``, ``port``, ``remote_user``, ``private_key_file``,
+    ``ssh_args``, ``ssh_common_args``, ``ssh_extra_args``, ``host_key_checking``, ``timeout``,
+    ``control_path`` (an existing ControlMaster socket to reuse).
+    """
+    host = options.get("host")
+    if not host:
+        raise ValidationError("the ssh connection has no host to connect to")
+    cmd = [options.get("ssh_executable") or "ssh"]
+    cmd += split_args(options.get("ssh_args"))
+    if options.get("host_key_checking") is False:
+        cmd += ["-o", "StrictHostKeyChecking=no"]
+    if options.get("port") is not None:
+        cmd += ["-o", "Port=%s" % options["port"]]
+    if options.get("private_key_file"):
+        cmd += ["-o", 'IdentityFile="%s"' % os.path.expanduser(options["private_key_file"])]
+    cmd += ["-o", "KbdInteractiveAuthentication=no",
+            "-o", "PreferredAuthentications=gssapi-with-mic,gssapi-keyex,hostbased,publickey",
+            "-o", "PasswordAuthentication=no",
+            "-o", "BatchMode=yes"]
+    if options.get("remote_user"):
+        cmd += ["-o", 'User="%s"' % options["remote_user"]]
+    if options.get("timeout") is not None:
+        cmd += ["-o", "ConnectTimeout=%s" % options["timeout"]]
+    cmd += split_args(options.get("ssh_common_args"))
+    cmd += split_args(options.get("ssh_extra_args"))
+    if options.get("control_path") and not any(a.startswith("ControlPath") for a in cmd):
+        cmd += ["-o", 'ControlPath="%s"' % options["control_path"]]
+    cmd += ["-T", "-e", "none", "--", host]
+    return cmd
+
+
+def become_prefix(become, become_method, become_user, become_password, is_root=False):
+    """The argv prefix that reads as ``become_user`` non-interactively, or raise ``ValidationError``.
+
+    Only ``sudo`` without a password can be streamed; the caller falls back to chunked reads
+    through the connection for anything else.
+    """
+    if not become:
+        return []
+    user = become_user or "root"
+    if is_root and user == "root":
+        return []
+    if become_method != "sudo":
+        raise ValidationError("streaming with become needs become_method sudo, not %s" % become_method)
+    if become_password:
+        raise ValidationError("streaming with become needs passwordless sudo (a become password is set)")
+    return ["sudo", "-n", "-u", user, "--"]
+
+
+def read_command(path, offset, prefix=()):
+    """argv that writes ``path`` from byte ``offset`` to stdout."""
+    if offset < 0:
+        raise ValidationError("offset must not be negative")
+    return list(prefix) + ["tail", "-c", "+%d" % (offset + 1), "--", path]
+
+
+def shell_join(argv):
+    """One shell command line of ``argv`` (for the remote side of ssh)."""
+    return " ".join(shlex.quote(a) for a in argv)
+
+
+def chunk_command(path, offset, length, prefix=()):
+    """Shell command that writes ``length`` bytes of ``path`` from ``offset`` as base64."""
+    return "%s | head -c %d | base64" % (shell_join(read_command(path, offset, prefix)), length)
+
+
+SUDO_PASSWORD_HINTS = ("a password is required", "a terminal is required", "no tty present")
+
+
+def explain_failure(rc, stderr, transport):
+    """An operator's message for a reader that failed."""
+    text = (stderr or "").strip()
+    if any(h in text for h in SUDO_PASSWORD_HINTS):
+        return ("sudo on the host asks for a password, which a streamed copy cannot give: allow"
+                " passwordless sudo for the connecting user, or set transport=connection (%s)" % text)
+    if rc == 255 and transport == "ssh":
+        return "ssh to the host failed (exit 255): %s" % (text or "no message")
+    return "reading the file failed (exit %s): %s" % (rc, text or "no message")
+
+
+# --- throttling and progress --------------------------------------------------------------
+
+class Throttle(object):
+    """Sleep so the average rate stays at or below ``rate`` bytes per second (None: no limit)."""
+
+    def __init__(self, rate, clock=time.monotonic, sleep=time.sleep):
+        if rate is not None and rate <= 0:
+            raise ValidationError("bandwidth limit must be positive")
+        self.rate = rate
+        self.clock = clock
+        self.sleep = sleep
+        self.start = clock()
+        self.sent = 0
+
+    def delay_for(self, nbytes):
+        """Seconds to wait after ``nbytes`` more were sent (pure arithmetic)."""
+        self.sent += nbytes
+        if self.rate is None:
+            return 0.0
+        due = self.start + self.sent / float(self.rate)
+        return max(0.0, due - self.clock())
+
+    def account(self, nbytes):
+        wait = self.delay_for(nbytes)
+        if wait > 0:
+            self.sleep(wait)
+
+
+def format_size(nbytes):
+    if nbytes >= 1024 * MIB:
+        return "%.2f GiB" % (nbytes / float(1024 * MIB))
+    return "%.1f MiB" % (nbytes / float(MIB))
+
+
+class Progress(object):
+    """Emits a line every ``interval`` bytes (and at the end) through ``emit(text, done, total)``."""
+
+    def __init__(self, label, total, start_at, interval, emit, clock=time.monotonic):
+        self.label = label
+        self.total = total
+        self.done = start_at
+        self.start_at = start_at
+        self.interval = interval
+        self.emit = emit
+        self.clock = clock
+        self.started = clock()
+        self.next_at = start_at + interval if interval else None
+
+    def line(self):
+        elapsed = max(self.clock() - self.started, 1e-6)
+        rate = (self.done - self.start_at) / elapsed
+        pct = 100.0 * self.done / self.total if self.total else 100.0
+        return "%s: %s of %s (%.0f%%), %s/s" % (self.label, format_size(self.done), format_size(self.total),
+                                                pct, format_size(rate))
+
+    def update(self, nbytes):
+        self.done += nbytes
+        if self.next_at is not None and self.done >= self.next_at:
+            while self.next_at <= self.done:
+                self.next_at += self.interval
+            self.emit(self.line(), self.done, self.total)
+
+    def finish(self):
+        if self.emit is not None:
+            self.emit(self.line(), self.done, self.total)
+
+
+# --- the copy -----------------------------------------------------------------------------
+
+def _write_json(path, data):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as handle:
+        json.dump(data, handle, sort_keys=True)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _read_json(path):
+    try:
+        with open(path) as handle:
+            data = json.load(handle)
+        return data if isinstance(data, dict) else None
+    except (IOError, OSError, ValueError):
+        return None
+
+
+def fsync_dir(path):
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def sha256_file(path, chunk=CHUNK, limit=None):
+    """SHA-256 hex digest of ``path`` (of its first ``limit`` bytes), read in chunks."""
+    digest = hashlib.sha256()
+    remaining = limit
+    with open(path, "rb") as handle:
+        while remaining is None or remaining > 0:
+            data = handle.read(chunk if remaining is None else min(chunk, remaining))
+            if not data:
+                break
+            digest.update(data)
+            if remaining is not None:
+                remaining -= len(data)
+    return digest.hexdigest()
+
+
+def source_key(source):
+    """What identifies the source version a ``.part`` belongs to."""
+    return {"path": source["path"], "size": int(source["size"]), "mtime": int(source["mtime"]),
+            "sha256": source["sha256"]}
+
+
+def resume_offset(state, part_size, source):
+    """Bytes of a ``.part`` that can be kept: its size when ``state`` matches ``source``, else 0."""
+    if not state or part_size is None or part_size <= 0:
+        return 0
+    if state.get("source") != source_key(source):
+        return 0
+    if part_size > int(source["size"]):
+        return 0
+    return part_size
+
+
+def copy_stream(open_reader, source, final, chunk=CHUNK, throttle=None, progress=None):
+    """Copy ``source`` (dict: ``path``, ``size``, ``mtime``, ``sha256``) to ``final``.
+
+    ``open_reader(offset)`` returns an object with ``read(n)`` (bytes, ``b""`` at the end) and
+    ``close()`` (returns ``None`` or raises ``TransferError``). Returns a dict with ``resumed_from``,
+    ``bytes`` (received in this run) and ``sha256``. On any failure the ``.part`` and its state
+    stay for a rerun, except after a checksum mismatch, when both are removed.
+    """
+    part = final + PART_SUFFIX
+    state_path = final + STATE_SUFFIX
+    directory = os.path.dirname(final)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o750)
+    key = source_key(source)
+    try:
+        part_size = os.path.getsize(part)
+    except OSError:
+        part_size = None
+    offset = resume_offset(_read_json(state_path), part_size, source)
+    digest = hashlib.sha256()
+    if offset:
+        with open(part, "rb") as handle:
+            remaining = offset
+            while remaining:
+                data = handle.read(min(chunk, remaining))
+                if not data:
+                    break
+                digest.update(data)
+                remaining -= len(data)
+    state = {"source": key, "received": offset, "resumed_from": offset, "updated": int(time.time())}
+    _write_json(state_path, state)
+    received = 0
+    mode = "r+b" if offset else "wb"
+    reader = open_reader(offset)
+    try:
+        with open(part, mode) as out:
+            if offset:
+                out.seek(offset)
+                out.truncate()
+            last_state = offset
+            while True:
+                data = reader.read(chunk)
+                if not data:
+                    break
+                out.write(data)
+                digest.update(data)
+                received += len(data)
+                if offset + received > key["size"]:
+                    raise TransferError("%s grew while it was copied (more than %d bytes): the source changed"
+                                        % (key["path"], key["size"]))
+                if throttle is not None:
+                    throttle.account(len(data))
+                if progress is not None:
+                    progress.update(len(data))
+                if offset + received - last_state >= 64 * MIB:
+                    out.flush()
+                    state.update(received=offset + received, updated=int(time.time()))
+                    _write_json(state_path, state)
+                    last_state = offset + received
+            out.flush()
+            os.fsync(out.fileno())
+    finally:
+        reader.close()
+    total = offset + received
+    if total != key["size"]:
+        state.update(received=total, updated=int(time.time()))
+        _write_json(state_path, state)
+        raise TransferError("%s: received %d of %d bytes; run again to resume" % (key["path"], total, key["size"]))
+    got = digest.hexdigest()
+    if got != key["sha256"]:
+        for path in (part, state_path):
+            if os.path.exists(path):
+                os.unlink(path)
+        raise TransferError("%s: SHA-256 of the copy (%s) differs from the source's (%s); the partial copy was"
+                            " removed, run again to copy it anew" % (key["path"], got, key["sha256"]))
+    os.chmod(part, 0o640)
+    os.replace(part, final)
+    fsync_dir(directory)
+    os.unlink(state_path)
+    if progress is not None:
+        progress.finish()
+    return {"resumed_from": offset, "bytes": received, "sha256": got}
+
+
+class FileReader(object):
+    """Reads a local file from an offset (the local connection without privilege change)."""
+
+    def __init__(self, path, offset):
+        try:
+            self.handle = open(path, "rb")
+        except (IOError, OSError) as exc:
+            raise HostError("cannot read %s: %s" % (path, exc))
+        self.handle.seek(offset)
+
+    def read(self, n):
+        return self.handle.read(n)
+
+    def close(self):
+        self.handle.close()

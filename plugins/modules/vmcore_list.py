@@ -1,0 +1,281 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: crashkit.kdump contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: vmcore_list
+short_description: List a host's crash directories with file sizes, SHA-256 and the host's identity
+version_added: 0.1.0
+description:
+  - Lists the crash directories directly below O(path) (C(/var/crash/<stamp>) on a host,
+    C(<root>/<host>/<stamp>) on a dump server) and every regular file in them (also in
+    subdirectories such as the evidence bundle), with size, modification time and SHA-256.
+  - Files are hashed in 1 MiB chunks; memory does not grow with the size of a dump.
+  - A directory whose dump still has the temporary name of its writer (C(dump-incomplete),
+    C(vmcore-incomplete)) is being written or its capture failed; it is listed under
+    RV(skipped), not under RV(crashes), unless O(include_incomplete) is set.
+  - Returns the host's stable identity (host name and C(/etc/machine-id)), the one the central
+    store files the host's crashes under.
+  - This is the host side of M(crashkit.kdump.vmcore_collect); it is useful on its own to see
+    what a host holds.
+author:
+  - crashkit maintainers (@crashkit)
+extends_documentation_fragment:
+  - crashkit.kdump.attributes
+  - crashkit.kdump.attributes.info_module
+options:
+  path:
+    description: The crash directory root.
+    type: path
+    default: /var/crash
+  crashes:
+    description: Only these crash directory names (default all).
+    type: list
+    elements: str
+  checksum:
+    description: Compute the SHA-256 of every file listed.
+    type: bool
+    default: true
+  known:
+    description:
+      - Files whose SHA-256 is already known (for example from the central store's manifests),
+        each a dict with C(path) (absolute), C(size), C(mtime) and C(sha256). A file whose size
+        and modification time are unchanged is not read again.
+    type: list
+    elements: dict
+    default: []
+  include_incomplete:
+    description: Also list directories whose dump still has a temporary name.
+    type: bool
+    default: false
+notes:
+  - Kernel release and crash time come from the dump's own headers (see M(crashkit.kdump.vmcore_check)).
+seealso:
+  - module: crashkit.kdump.vmcore_collect
+  - module: crashkit.kdump.vmcore_check
+"""
+
+EXAMPLES = r"""
+- name: What crash dumps does the host hold
+  crashkit.kdump.vmcore_list:
+  register: crash_list
+
+- name: List one host's dumps on the dump server without hashing them
+  crashkit.kdump.vmcore_list:
+    path: /srv/crash/web1
+    checksum: false
+  delegate_to: dumpserver
+"""
+
+RETURN = r"""
+exists:
+  description: Whether O(path) exists.
+  returned: always
+  type: bool
+host:
+  description: Identity of the host the module ran on.
+  returned: always
+  type: dict
+  contains:
+    hostname:
+      description: The host name.
+      type: str
+    machine_id:
+      description: C(/etc/machine-id), null when it is missing or invalid.
+      type: str
+    host_id:
+      description: The store directory name of the host (C(<short host name>-<machine id[:12]>)).
+      type: str
+  sample: {hostname: web1, machine_id: 4a5c3e8f2b1d4c6e9f0a1b2c3d4e5f60, host_id: web1-4a5c3e8f2b1d}
+crashes:
+  description: Crash directories, oldest first.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The directory name.
+      type: str
+    dir:
+      description: The directory path.
+      type: str
+    crash_id:
+      description: The name as a store directory name.
+      type: str
+    time:
+      description: Crash time (epoch) from the dump, else the newest file's modification time.
+      type: int
+    crash_time:
+      description: Crash time from the dump's headers, null when unknown.
+      type: int
+    kernel_release:
+      description: Release of the crashed kernel from the dump's headers.
+      type: str
+    complete:
+      description: Whether every dump file in it is complete by its headers.
+      type: bool
+    reason:
+      description: Why not.
+      type: str
+    files:
+      description: Regular files, with C(path) relative to the directory, C(size), C(mtime), C(sha256) (null without O(checksum)) and C(hashed) (false when taken from O(known)).
+      type: list
+      elements: dict
+  sample:
+    - name: "202405181200"
+      dir: /var/crash/202405181200
+      crash_id: "202405181200"
+      time: 1716033611
+      complete: true
+      files:
+        - {path: dmesg.202405181200, size: 61234, mtime: 1716033650, sha256: 9f86d0..., hashed: true}
+skipped:
+  description: Directories left out, each with C(name), C(dir) and C(reason).
+  returned: always
+  type: list
+  elements: dict
+"""
+
+import os
+import socket
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.crashkit.kdump.plugins.module_utils import _store, _vmcore
+from ansible_collections.crashkit.kdump.plugins.module_utils._module import domain_errors, read_text
+from ansible_collections.crashkit.kdump.plugins.module_utils._transfer import sha256_file
+
+MAX_DEPTH = 3
+MACHINE_ID_FILES = ("/etc/machine-id", "/var/lib/dbus/machine-id")
+
+
+def identity():
+    machine = None
+    for path in MACHINE_ID_FILES:
+        machine = _store.normalize_machine_id(read_text(path))
+        if machine:
+            break
+    hostname = socket.gethostname()
+    return {"hostname": hostname, "machine_id": machine, "host_id": _store.host_id(hostname, machine)}
+
+
+def walk_files(directory, depth=MAX_DEPTH):
+    """(relative path, stat) of the regular files below ``directory``, no symlinks followed."""
+    found = []
+    pending = [("", 0)]
+    while pending:
+        rel, level = pending.pop()
+        full = os.path.join(directory, rel) if rel else directory
+        for name in sorted(os.listdir(full)):
+            child_rel = os.path.join(rel, name) if rel else name
+            child = os.path.join(directory, child_rel)
+            st = os.lstat(child)
+            if os.path.islink(child):
+                continue
+            if os.path.isdir(child):
+                if level + 1 < depth:
+                    pending.append((child_rel, level + 1))
+                continue
+            if not os.path.isfile(child):
+                continue
+            if name.endswith((_store.PART_SUFFIX, _store.STATE_SUFFIX)) or name == _store.MANIFEST_NAME:
+                continue
+            found.append((child_rel, st))
+    return sorted(found)
+
+
+def describe(directory, name, params, known):
+    names = os.listdir(directory)
+    temporary = [n for n in names if (_vmcore.dump_name(n) or (None, True))[1] is False]
+    records = _vmcore.describe_dir(directory, names)
+    files = []
+    for rel, st in walk_files(directory):
+        path = os.path.join(directory, rel)
+        entry = {"path": rel, "size": st.st_size, "mtime": int(st.st_mtime), "sha256": None, "hashed": False}
+        if params["checksum"]:
+            hint = known.get(path)
+            if hint and hint.get("size") == st.st_size and hint.get("mtime") == int(st.st_mtime) and hint.get("sha256"):
+                entry["sha256"] = hint["sha256"]
+            else:
+                entry["sha256"] = sha256_file(path)
+                entry["hashed"] = True
+        files.append(entry)
+    crash_time = next((r["crash_time"] for r in records if r.get("crash_time")), None)
+    release = next((r["kernel_release"] for r in records if r.get("kernel_release")), None)
+    problems = ["%s: %s" % (r["name"], r["reason"]) for r in records if not r["complete"]]
+    newest = max([f["mtime"] for f in files] or [0])
+    crash = {
+        "name": name,
+        "dir": directory,
+        "crash_id": _store.crash_id(name),
+        "time": int(crash_time) if crash_time else newest,
+        "crash_time": int(crash_time) if crash_time else None,
+        "kernel_release": release,
+        "complete": bool(records) and not problems,
+        "reason": "; ".join(problems) if problems else (None if records else "no dump file in the directory"),
+        "files": files,
+    }
+    skip = None
+    if temporary and not params["include_incomplete"]:
+        skip = "%s still has its temporary name: being written, or the capture failed" % ", ".join(sorted(temporary))
+    elif not records and _vmcore.pick_dmesg(names)[0] is None:
+        skip = "neither a dump nor a kernel log in it"
+    elif not files:
+        skip = "no files"
+    return crash, skip
+
+
+def run(module):
+    params = module.params
+    known = {}
+    for item in params["known"]:
+        if isinstance(item, dict) and item.get("path"):
+            known[item["path"]] = item
+    result = {"changed": False, "host": identity(), "crashes": [], "skipped": []}
+    root = params["path"]
+    result["exists"] = os.path.isdir(root)
+    if not result["exists"]:
+        return result
+    wanted = set(params["crashes"]) if params["crashes"] is not None else None
+    for name in sorted(os.listdir(root)):
+        directory = os.path.join(root, name)
+        if os.path.islink(directory) or not os.path.isdir(directory):
+            continue
+        if wanted is not None and name not in wanted:
+            continue
+        try:
+            crash, skip = describe(directory, name, params, known)
+        except (IOError, OSError) as exc:
+            result["skipped"].append({"name": name, "dir": directory, "reason": "cannot read: %s" % exc})
+            continue
+        if skip:
+            result["skipped"].append({"name": name, "dir": directory, "reason": skip})
+        else:
+            result["crashes"].append(crash)
+    result["crashes"].sort(key=lambda c: (c["time"], c["name"]))
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type="path", default="/var/crash"),
+            crashes=dict(type="list", elements="str"),
+            checksum=dict(type="bool", default=True),
+            known=dict(type="list", elements="dict", default=[]),
+            include_incomplete=dict(type="bool", default=False),
+        ),
+        supports_check_mode=True,
+    )
+    with domain_errors(module):
+        result = run(module)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
