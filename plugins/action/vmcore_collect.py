@@ -29,6 +29,7 @@ from ansible_collections.crashkit.kdump.plugins.module_utils import _store, _tra
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import KdumpError
 
 display = Display()
+BUNDLE_PREFIX = "crashkit-bundle/"
 
 ARGUMENT_SPEC = dict(
     src=dict(type="path", default="/var/crash"),
@@ -350,7 +351,13 @@ class ActionModule(ActionBase):
             pending.append(dict(entry, path=rel))
         record["files"] = [e["path"] for e in pending]
         same_source = manifest is not None and manifest["source_dir"] == crash["dir"]
-        if not pending and same_source:
+        current = set(_store.safe_relpath(e["path"]) for e in crash["files"])
+        # A rebuilt bundle supersedes the old one: its files that are gone go from the store too.
+        # Anything else no longer on the host (a dump deleted there) stays in the store.
+        rebuilt = any(p.startswith(BUNDLE_PREFIX) for p in current)
+        stale = sorted(p for p in old if p not in current and rebuilt and p.startswith(BUNDLE_PREFIX))
+        record["removed"] = stale
+        if not pending and not stale and same_source:
             record["status"] = "present"
             return record
         if check:
@@ -372,6 +379,10 @@ class ActionModule(ActionBase):
             record["bytes_copied"] += done["bytes"]
             record["resumed_bytes"] += done["resumed_from"]
         files = dict(old)
+        for path in stale:
+            files.pop(path, None)
+            if os.path.isfile(os.path.join(directory, path)):
+                os.unlink(os.path.join(directory, path))
         for entry in crash["files"]:
             files[_store.safe_relpath(entry["path"])] = dict(entry, path=_store.safe_relpath(entry["path"]))
         new_manifest = _store.build_manifest(host, {
