@@ -18,7 +18,7 @@ description:
   - The log of a crash is its bundle's C(crashkit-bundle/dmesg.txt), else the log saved with the
     dump (C(vmcore-dmesg.txt), C(dmesg.txt), C(dmesg.<stamp>)).
   - Logs that cannot be triaged are listed in the report, they do not fail the task.
-  - Runs where the store is, normally the controller (C(delegate_to: localhost), C(run_once)).
+  - "Runs where the store is, normally the controller (C(delegate_to: localhost), C(run_once))."
 author:
   - crashkit maintainers (@crashkit)
 extends_documentation_fragment:
