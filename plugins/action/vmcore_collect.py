@@ -124,6 +124,7 @@ class ActionModule(ActionBase):
                 raise AnsibleActionFail("%s must not be negative" % name)
         self.task_vars = task_vars or {}
         self.args = args
+        self._parent = os.getppid()
         try:
             result.update(self._collect())
         except KdumpError as exc:
@@ -263,6 +264,13 @@ class ActionModule(ActionBase):
             raise
         return handle
 
+    def _orphaned(self):
+        """ansible-playbook's workers run in their own session: when the controller process is
+        killed, the worker would go on copying alone. Stop instead (the .part stays)."""
+        if os.getppid() != self._parent:
+            return "the ansible-playbook process that started the copy is gone"
+        return None
+
     def _emit(self, text, _done, _total):
         display.display("vmcore_collect %s: %s" % (self.task_vars.get("inventory_hostname", "?"), text))
 
@@ -375,7 +383,7 @@ class ActionModule(ActionBase):
                 progress = _transfer.Progress("%s/%s" % (crash["crash_id"], entry["path"]), entry["size"], 0,
                                               interval, self._emit)
             done = _transfer.copy_stream(self._opener(opener_kind, prefix, source), source, final,
-                                         throttle=throttle, progress=progress)
+                                         throttle=throttle, progress=progress, should_stop=self._orphaned)
             record["bytes_copied"] += done["bytes"]
             record["resumed_bytes"] += done["resumed_from"]
         files = dict(old)

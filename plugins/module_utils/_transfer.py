@@ -268,13 +268,14 @@ def resume_offset(state, part_size, source):
     return part_size
 
 
-def copy_stream(open_reader, source, final, chunk=CHUNK, throttle=None, progress=None):
+def copy_stream(open_reader, source, final, chunk=CHUNK, throttle=None, progress=None, should_stop=None):
     """Copy ``source`` (dict: ``path``, ``size``, ``mtime``, ``sha256``) to ``final``.
 
     ``open_reader(offset)`` returns an object with ``read(n)`` (bytes, ``b""`` at the end) and
     ``close()`` (returns ``None`` or raises ``TransferError``). Returns a dict with ``resumed_from``,
     ``bytes`` (received in this run) and ``sha256``. On any failure the ``.part`` and its state
-    stay for a rerun, except after a checksum mismatch, when both are removed.
+    stay for a rerun, except after a checksum mismatch, when both are removed. ``should_stop()``
+    is asked after every chunk; a true value (a message) stops the copy with that message.
     """
     part = final + PART_SUFFIX
     state_path = final + STATE_SUFFIX
@@ -322,6 +323,10 @@ def copy_stream(open_reader, source, final, chunk=CHUNK, throttle=None, progress
                     throttle.account(len(data))
                 if progress is not None:
                     progress.update(len(data))
+                stop = should_stop() if should_stop is not None else None
+                if stop:
+                    raise TransferError("%s: stopped after %d bytes: %s; run again to resume"
+                                        % (key["path"], offset + received, stop))
                 if offset + received - last_state >= 64 * MIB:
                     out.flush()
                     state.update(received=offset + received, updated=int(time.time()))

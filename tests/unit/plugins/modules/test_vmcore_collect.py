@@ -1,0 +1,395 @@
+# -*- coding: utf-8 -*-
+# Copyright: crashkit.kdump contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""vmcore_collect, vmcore_list, vmcore_bundle, vmcore_report and playbooks/collect.yml end to end,
+with the real ansible-playbook against the local connection on temporary crash directories.
+
+* checksums on both ends equal, manifest, second run changed=false, check mode copies nothing;
+* ansible-playbook SIGKILLed (its whole process group) in the middle of a throttled copy leaves
+  no file under its final name, and the rerun resumes the .part and ends with equal checksums;
+* the connection transport (chunked, base64, through the connection plugin);
+* retention in the store and on the host (dry run, then for real; only verified copies);
+* the playbook: bundle, collect, triage of the store's copy, fleet report.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import re
+import time
+
+import pytest
+
+REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", ".."))
+TREE = os.path.join(REPO, ".tmp", "collections")
+FIXTURES = os.path.join(REPO, "tests", "unit", "fixtures")
+ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+STAMP = "202405181200"
+
+
+def sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def make_crash(root, stamp=STAMP, big=4 * 1024 * 1024):
+    crash = root / stamp
+    crash.mkdir(parents=True)
+    with gzip.open(os.path.join(FIXTURES, "vmcore", "makedumpfile-1.7.2-F-c-d1.flat.gz")) as src:
+        data = src.read()
+    # A real flattened dump followed by padding the parser ignores is still a dump name and size
+    # large enough to interrupt; the padding is random so a wrong offset shows in the checksum.
+    (crash / ("dump." + stamp)).write_bytes(data)
+    shutil.copy(os.path.join(FIXTURES, "triage", "sysrq_debian12.log"), str(crash / ("dmesg." + stamp)))
+    (crash / "big.bin").write_bytes(os.urandom(big))
+    return crash
+
+
+def env_for(tmp_path):
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=TREE, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+               ANSIBLE_HOME=str(tmp_path / "ansible-home"), ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"),
+               ANSIBLE_RETRY_FILES_ENABLED="False", PWD=str(tmp_path))
+    env.pop("ANSIBLE_CONFIG", None)
+    return env
+
+
+def dump_task(tmp_path, expr):
+    """A task that writes ``expr`` (JSON) to out.json, unchanged and also in check mode."""
+    return {"ansible.builtin.copy": {"content": "{{ %s | to_json }}" % expr, "dest": str(tmp_path / "out.json")},
+            "check_mode": False, "changed_when": False}
+
+
+def playbook(tmp_path, tasks):
+    path = tmp_path / "play.json"
+    path.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False,
+                                 "tasks": tasks + [dump_task(tmp_path, "r")]}]))
+    return str(path)
+
+
+def command(tmp_path, play, check=False, extra=None):
+    cmd = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=%s" % sys.executable,
+           play]
+    if extra:
+        cmd += ["-e", json.dumps(extra)]
+    if check:
+        cmd.append("--check")
+    return cmd
+
+
+def run(tmp_path, play, check=False, extra=None):
+    result = subprocess.run(command(tmp_path, play, check, extra), cwd=str(tmp_path), env=env_for(tmp_path),
+                            capture_output=True, text=True, timeout=600, check=False)
+    out = tmp_path / "out.json"
+    data = json.loads(out.read_text()) if out.exists() else {}
+    if out.exists():
+        out.unlink()
+    recap = re.search(r"^localhost\s+: ok=(\d+)\s+changed=(\d+)", result.stdout, re.M)
+    if recap is None:
+        raise AssertionError(result.stdout + result.stderr)
+    data["_changed_tasks"] = int(recap.group(2))
+    data["_output"] = result.stdout + result.stderr
+    return result.returncode, data
+
+
+def task_results(data):
+    return [data]
+
+
+def collect_task(tmp_path, **args):
+    args.setdefault("src", str(tmp_path / "crash"))
+    args.setdefault("store", str(tmp_path / "store"))
+    return {"crashkit.kdump.vmcore_collect": args, "register": "r"}
+
+
+def store_files(store):
+    found = []
+    for directory, _dirs, files in os.walk(str(store)):
+        for name in files:
+            found.append(os.path.relpath(os.path.join(directory, name), str(store)))
+    return sorted(found)
+
+
+def assert_store_matches(crash, crash_store):
+    manifest = json.loads((crash_store / "manifest.json").read_text())
+    assert sorted(f["path"] for f in manifest["files"]) == store_files(crash)
+    for entry in manifest["files"]:
+        assert entry["sha256"] == sha256(str(crash / entry["path"])) == sha256(str(crash_store / entry["path"]))
+        assert entry["size"] == os.path.getsize(str(crash / entry["path"]))
+    return manifest
+
+
+def test_collect_verify_idempotent_and_check_mode(tmp_path):
+    crash = make_crash(tmp_path / "crash")
+    play = playbook(tmp_path, [collect_task(tmp_path, progress_mib=1)])
+    rc, data = run(tmp_path, play, check=True)
+    res = task_results(data)[0]
+    assert rc == 0 and res["changed"] is True
+    assert res["crashes"][0]["status"] == "would_copy"
+    assert not (tmp_path / "store").exists()
+
+    rc, data = run(tmp_path, play)
+    res = task_results(data)[0]
+    assert rc == 0 and res["changed"] is True and res["transport"] == "local"
+    host_id = res["host_id"]
+    assert host_id == res["host"]["host_id"] and "." not in host_id.split("-")[0]
+    record = res["crashes"][0]
+    assert record["status"] == "copied" and record["crash_id"] == STAMP
+    assert record["bytes_copied"] == sum(os.path.getsize(str(crash / n)) for n in os.listdir(str(crash)))
+    manifest = assert_store_matches(crash, tmp_path / "store" / host_id / STAMP)
+    assert manifest["kernel_release"] == "6.1.0-18-amd64" and manifest["crash_time"] == 1716000000
+    assert manifest["source_dir"] == str(crash)
+    assert not [f for f in store_files(tmp_path / "store") if f.endswith((".part", ".part.json", ".tmp"))]
+
+    rc, data = run(tmp_path, play)
+    res = task_results(data)[0]
+    assert rc == 0 and res["changed"] is False and res["crashes"][0]["status"] == "present"
+
+    # A new file in the crash directory: only it is copied.
+    (crash / "vmcore-dmesg.txt").write_text("extra\n")
+    rc, data = run(tmp_path, play)
+    res = task_results(data)[0]
+    assert res["changed"] is True and res["crashes"][0]["files"] == ["vmcore-dmesg.txt"]
+    assert_store_matches(crash, tmp_path / "store" / host_id / STAMP)
+
+
+def descendants(root):
+    """PIDs of every process below ``root`` (from /proc), parents first."""
+    children = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as handle:
+                ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(name))
+    found, pending = [], [root]
+    while pending:
+        pid = pending.pop(0)
+        for child in children.get(pid, []):
+            found.append(child)
+            pending.append(child)
+    return found
+
+
+def test_killed_mid_transfer_leaves_no_final_file_and_the_rerun_resumes(tmp_path):
+    crash = make_crash(tmp_path / "crash", big=12 * 1024 * 1024)
+    # 2 MiB/s: the 12 MiB file takes about 6 s, long enough to kill the run in the middle.
+    play = playbook(tmp_path, [collect_task(tmp_path, bandwidth_limit=2048, progress_mib=1)])
+    proc = subprocess.Popen(command(tmp_path, play), cwd=str(tmp_path), env=env_for(tmp_path),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    part = None
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        parts = [f for f in store_files(tmp_path / "store") if f.endswith("big.bin.part")] \
+            if (tmp_path / "store").exists() else []
+        if parts and os.path.getsize(str(tmp_path / "store" / parts[0])) >= 3 * 1024 * 1024:
+            part = parts[0]
+            break
+        time.sleep(0.1)
+    # ansible-playbook's workers call setsid(): kill the whole tree, the worker doing the copy first.
+    for pid in reversed(descendants(proc.pid)):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert part, "the copy never got under way"
+    files = store_files(tmp_path / "store")
+    host_id = part.split("/")[0]
+    crash_store = tmp_path / "store" / host_id / STAMP
+    assert not (crash_store / "big.bin").exists()
+    assert not (crash_store / "manifest.json").exists()
+    kept = os.path.getsize(str(crash_store / "big.bin.part"))
+    assert 0 < kept < 12 * 1024 * 1024
+    # Whatever does carry a final name is complete and verified.
+    for name in files:
+        if name.endswith(("dump." + STAMP, "dmesg." + STAMP)):
+            assert sha256(str(tmp_path / "store" / name)) == sha256(str(crash / os.path.basename(name)))
+
+    rc, data = run(tmp_path, playbook(tmp_path, [collect_task(tmp_path)]))
+    res = task_results(data)[0]
+    assert rc == 0, res["_output"]
+    record = res["crashes"][0]
+    assert record["status"] == "copied"
+    assert record["resumed_bytes"] >= kept - 64 * 1024 * 1024 and record["resumed_bytes"] > 0
+    assert_store_matches(crash, crash_store)
+    assert not [f for f in store_files(tmp_path / "store") if f.endswith((".part", ".part.json"))]
+
+
+def test_connection_transport(tmp_path):
+    crash = make_crash(tmp_path / "crash", big=3 * 1024 * 1024 + 7)
+    rc, data = run(tmp_path, playbook(tmp_path, [collect_task(tmp_path, transport="connection", chunk_mib=1)]))
+    res = task_results(data)[0]
+    assert rc == 0 and res["transport"] == "connection"
+    assert_store_matches(crash, tmp_path / "store" / res["host_id"] / STAMP)
+
+
+def test_retention_in_the_store_and_on_the_host(tmp_path):
+    crashes = [make_crash(tmp_path / "crash", stamp, big=1024) for stamp in ("202401010000", "202402010000",
+                                                                           "202403010000")]
+    for number, crash in enumerate(crashes):
+        (crash / ("dump." + crash.name)).write_bytes(b"not a dump %d" % number)
+        for path in crash.iterdir():
+            os.utime(str(path), (1700000000 + number * 1000, 1700000000 + number * 1000))
+    rc, data = run(tmp_path, playbook(tmp_path, [collect_task(tmp_path, keep_on_host=1, retention_dry_run=True)]))
+    res = task_results(data)[0]
+    assert rc == 0
+    assert res["retention"]["dry_run"] is True
+    assert [d["name"] for d in res["retention"]["host"]["drop"]] == ["202402010000", "202401010000"]
+    assert all(c.exists() for c in crashes)
+
+    # The store copy of one crash is damaged: the host keeps that crash.
+    store = tmp_path / "store" / res["host_id"]
+    (store / "202401010000" / "big.bin").write_bytes(b"x" * 1024)
+    rc, data = run(tmp_path, playbook(tmp_path, [collect_task(tmp_path, keep_on_host=1)]))
+    res = task_results(data)[0]
+    assert rc == 0 and res["changed"] is True
+    assert [d["name"] for d in res["retention"]["host"]["drop"]] == ["202402010000"]
+    assert not crashes[1].exists() and crashes[0].exists() and crashes[2].exists()
+    assert "does not match" in [k for k in res["retention"]["host"]["keep"] if k["name"] == "202401010000"][0]["reason"]
+
+    rc, data = run(tmp_path, playbook(tmp_path, [collect_task(tmp_path, store_keep=1, verify_store=True)]))
+    res = task_results(data)[0]
+    assert rc == 0
+    assert sorted(d["crash_id"] for d in res["retention"]["store"]["drop"]) == ["202401010000", "202402010000"]
+    assert sorted(n for n in os.listdir(str(store)) if not n.startswith(".")) == ["202403010000"]
+
+
+def test_playbook_bundles_collects_triages_and_reports(tmp_path):
+    crash = make_crash(tmp_path / "crash", big=1024)
+    extra = {"kdump_collect_src": str(tmp_path / "crash"), "kdump_store_dir": str(tmp_path / "store"),
+             "kdump_change_id": "CHG-42", "kdump_change_text": "test change",
+             "ansible_python_interpreter": sys.executable}
+    wrapper = tmp_path / "wrapper.json"
+    wrapper.write_text(json.dumps([
+        {"ansible.builtin.import_playbook": os.path.join(REPO, "playbooks", "collect.yml")},
+        {"hosts": "localhost", "gather_facts": False,
+         "tasks": [dump_task(tmp_path, "{'triage': kdump_collect_triage | default(none)}")]}]))
+    play = str(wrapper)
+    rc, data = run(tmp_path, play, extra=extra)
+    assert rc == 0, data["_output"]
+    facts = data["triage"]
+    assert [(t["crash_id"], t["kind"], t["function"]) for t in facts] == [(STAMP, "sysrq", "sysrq_handle_crash")]
+    host_id = [n for n in os.listdir(str(tmp_path / "store")) if not n.startswith("report")][0]
+    crash_store = tmp_path / "store" / host_id / STAMP
+    assert not (crash_store / "big.bin").exists()
+    assert not (crash_store / "manifest.json").exists()
+    kept = os.path.getsize(str(crash_store / "big.bin.part"))
+    assert 0 < kept < 12 * 1024 * 1024
+    # Whatever does carry a final name is complete and verified.
+    for name in files:
+        if name.endswith(("dump." + STAMP, "dmesg." + STAMP)):
+            assert sha256(str(tmp_path / "store" / name)) == sha256(str(crash / os.path.basename(name)))
+
+    rc, data = run(tmp_path, playbook(tmp_path, [collect_task(tmp_path)]))
+    res = task_results(data)[0]
+    assert rc == 0, res["_output"]
+    record = res["crashes"][0]
+    assert record["status"] == "copied"
+    assert record["resumed_bytes"] >= kept - 64 * 1024 * 1024 and record["resumed_bytes"] > 0
+    assert_store_matches(crash, crash_store)
+    assert not [f for f in store_files(tmp_path / "store") if f.endswith((".part", ".part.json"))]
+
+
+def test_connection_transport(tmp_path):
+    crash = make_crash(tmp_path / "crash", big=3 * 1024 * 1024 + 7)
+    rc, data = run(tmp_path, playbook(tmp_path, [collect_task(tmp_path, transport="connection", chunk_mib=1)]))
+    res = task_results(data)[0]
+    assert rc == 0 and res["transport"] == "connection"
+    assert_store_matches(crash, tmp_path / "store" / res["host_id"] / STAMP)
+
+
+def test_retention_in_the_store_and_on_the_host(tmp_path):
+    crashes = [make_crash(tmp_path / "crash", stamp, big=1024) for stamp in ("202401010000", "202402010000",
+                                                                           "202403010000")]
+    for number, crash in enumerate(crashes):
+        (crash / ("dump." + crash.name)).write_bytes(b"not a dump %d" % number)
+        for path in crash.iterdir():
+            os.utime(str(path), (1700000000 + number * 1000, 1700000000 + number * 1000))
+    rc, data = run(tmp_path, playbook(tmp_path, [collect_task(tmp_path, keep_on_host=1, retention_dry_run=True)]))
+    res = task_results(data)[0]
+    assert rc == 0
+    assert res["retention"]["dry_run"] is True
+    assert [d["name"] for d in res["retention"]["host"]["drop"]] == ["202402010000", "202401010000"]
+    assert all(c.exists() for c in crashes)
+
+    # The store copy of one crash is damaged: the host keeps that crash.
+    store = tmp_path / "store" / res["host_id"]
+    (store / "202401010000" / "big.bin").write_bytes(b"x" * 1024)
+    rc, data = run(tmp_path, playbook(tmp_path, [collect_task(tmp_path, keep_on_host=1)]))
+    res = task_results(data)[0]
+    assert rc == 0 and res["changed"] is True
+    assert [d["name"] for d in res["retention"]["host"]["drop"]] == ["202402010000"]
+    assert not crashes[1].exists() and crashes[0].exists() and crashes[2].exists()
+    assert "does not match" in [k for k in res["retention"]["host"]["keep"] if k["name"] == "202401010000"][0]["reason"]
+
+    rc, data = run(tmp_path, playbook(tmp_path, [collect_task(tmp_path, store_keep=1, verify_store=True)]))
+    res = task_results(data)[0]
+    assert rc == 0
+    assert sorted(d["crash_id"] for d in res["retention"]["store"]["drop"]) == ["202401010000", "202402010000"]
+    assert sorted(n for n in os.listdir(str(store)) if not n.startswith(".")) == ["202403010000"]
+
+
+def test_playbook_bundles_collects_triages_and_reports(tmp_path):
+    crash = make_crash(tmp_path / "crash", big=1024)
+    extra = {"kdump_collect_src": str(tmp_path / "crash"), "kdump_store_dir": str(tmp_path / "store"),
+             "kdump_change_id": "CHG-42", "kdump_change_text": "test change",
+             "ansible_python_interpreter": sys.executable}
+    wrapper = tmp_path / "wrapper.json"
+    wrapper.write_text(json.dumps([
+        {"ansible.builtin.import_playbook": os.path.join(REPO, "playbooks", "collect.yml")},
+        {"hosts": "localhost", "gather_facts": False,
+         "tasks": [dump_task(tmp_path, "{'triage': kdump_collect_triage | default(none)}")]}]))
+    play = str(wrapper)
+    rc, data = run(tmp_path, play, extra=extra)
+    assert rc == 0, data["_output"]
+    facts = data["triage"]
+    assert [(t["crash_id"], t["kind"], t["function"]) for t in facts] == [(STAMP, "sysrq", "sysrq_handle_crash")]
+    host_id = [n for n in os.listdir(str(tmp_path / "store")) if not n.startswith("report")][0]
+    crash_store = tmp_path / "store" / host_id / STAMP
+    assert_store_matches(crash, crash_store)
+    bundle = json.loads((crash_store / "crashkit-bundle" / "bundle.json").read_text())
+    assert bundle["kernel_release"] == "6.1.0-18-amd64"
+    assert bundle["build_id"] == "4c3d8b1f2a9e7d6c5b4a39281706f5e4d3c2b1a0"
+    assert bundle["uptime_at_crash"] == 123.456901
+    assert bundle["crashed_crashkernel"] == ["crashkernel=384M-:256M"]
+    assert bundle["change"] == {"change_id": "CHG-42", "change_text": "test change"}
+    assert bundle["triage"]["function"] == "sysrq_handle_crash"
+    assert bundle["dumps"][0]["sha256"] == sha256(str(crash / ("dump." + STAMP)))
+    assert "journal" in bundle["missing"] or (crash_store / "crashkit-bundle" / "journal.txt").exists()
+    subprocess.run(["sha256sum", "--quiet", "-c", "SHA256SUMS"], cwd=str(crash_store / "crashkit-bundle"), check=True)
+    assert (crash_store / "crashkit-bundle.tar.gz").exists()
+    report = json.loads((tmp_path / "store" / "report.json").read_text())
+    assert report["crashes"] == 1 and report["groups"][0]["function"] == "sysrq_handle_crash"
+    assert "sysrq_handle_crash" in (tmp_path / "store" / "report.md").read_text()
+
+    rc, data = run(tmp_path, play, extra=extra)
+    assert rc == 0 and data["_changed_tasks"] == 0, data["_output"]
+
+    rc, data = run(tmp_path, play, check=True, extra=extra)
+    assert rc == 0 and data["_changed_tasks"] == 0, data["_output"]
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"chunk_mib": 0}, "chunk_mib must be at least 1"),
+    ({"transport": "ssh"}, "does not fit the connection"),
+    ({"store_keep": 0}, "at least 1"),
+])
+def test_bad_options(tmp_path, args, message):
+    make_crash(tmp_path / "crash", big=10)
+    rc, data = run(tmp_path, playbook(tmp_path, [collect_task(tmp_path, **args)]))
+    assert rc == 2 and message in data["_output"]
