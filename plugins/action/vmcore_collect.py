@@ -469,4 +469,3 @@ class ActionModule(ActionBase):
                     raise AnsibleActionFail("deleting %s on the host failed: %s" % (crash["dir"], res.get("msg")))
             final["drop"].append(dict(item, path=crash["dir"]))
         return final
-

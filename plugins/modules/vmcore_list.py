@@ -123,7 +123,9 @@ crashes:
       description: Why not.
       type: str
     files:
-      description: Regular files, with C(path) relative to the directory, C(size), C(mtime), C(sha256) (null without O(checksum)) and C(hashed) (false when taken from O(known)).
+      description:
+        - Regular files, with C(path) relative to the directory, C(size), C(mtime), C(sha256)
+          (null without O(checksum)) and C(hashed) (false when taken from O(known)).
       type: list
       elements: dict
   sample:

@@ -52,7 +52,9 @@ report:
   returned: always
   type: dict
 crashes:
-  description: One entry per crash of the store with C(host_id), C(crash_id), C(log), C(signature), C(kind), C(function) (null when it could not be triaged) and C(error).
+  description:
+    - One entry per crash of the store with C(host_id), C(crash_id), C(log), C(signature), C(kind),
+      C(function) (null when it could not be triaged) and C(error).
   returned: always
   type: list
   elements: dict

@@ -259,7 +259,7 @@ def test_progress_lines():
     clock = [0.0]
     progress = _transfer.Progress("c/dump", 10 * _transfer.MIB, 0, 4 * _transfer.MIB,
                                   lambda text, done, total: lines.append(text), clock=lambda: clock[0])
-    for _ in range(10):
+    for _step in range(10):
         clock[0] += 1
         progress.update(_transfer.MIB)
     progress.finish()

@@ -225,7 +225,7 @@ def test_killed_mid_transfer_leaves_no_final_file_and_the_rerun_resumes(tmp_path
     assert rc == 0, res["_output"]
     record = res["crashes"][0]
     assert record["status"] == "copied"
-    assert record["resumed_bytes"] >= kept - 64 * 1024 * 1024 and record["resumed_bytes"] > 0
+    assert record["resumed_bytes"] == kept
     assert_store_matches(crash, crash_store)
     assert not [f for f in store_files(tmp_path / "store") if f.endswith((".part", ".part.json"))]
 
@@ -239,83 +239,8 @@ def test_connection_transport(tmp_path):
 
 
 def test_retention_in_the_store_and_on_the_host(tmp_path):
-    crashes = [make_crash(tmp_path / "crash", stamp, big=1024) for stamp in ("202401010000", "202402010000",
-                                                                           "202403010000")]
-    for number, crash in enumerate(crashes):
-        (crash / ("dump." + crash.name)).write_bytes(b"not a dump %d" % number)
-        for path in crash.iterdir():
-            os.utime(str(path), (1700000000 + number * 1000, 1700000000 + number * 1000))
-    rc, data = run(tmp_path, playbook(tmp_path, [collect_task(tmp_path, keep_on_host=1, retention_dry_run=True)]))
-    res = task_results(data)[0]
-    assert rc == 0
-    assert res["retention"]["dry_run"] is True
-    assert [d["name"] for d in res["retention"]["host"]["drop"]] == ["202402010000", "202401010000"]
-    assert all(c.exists() for c in crashes)
-
-    # The store copy of one crash is damaged: the host keeps that crash.
-    store = tmp_path / "store" / res["host_id"]
-    (store / "202401010000" / "big.bin").write_bytes(b"x" * 1024)
-    rc, data = run(tmp_path, playbook(tmp_path, [collect_task(tmp_path, keep_on_host=1)]))
-    res = task_results(data)[0]
-    assert rc == 0 and res["changed"] is True
-    assert [d["name"] for d in res["retention"]["host"]["drop"]] == ["202402010000"]
-    assert not crashes[1].exists() and crashes[0].exists() and crashes[2].exists()
-    assert "does not match" in [k for k in res["retention"]["host"]["keep"] if k["name"] == "202401010000"][0]["reason"]
-
-    rc, data = run(tmp_path, playbook(tmp_path, [collect_task(tmp_path, store_keep=1, verify_store=True)]))
-    res = task_results(data)[0]
-    assert rc == 0
-    assert sorted(d["crash_id"] for d in res["retention"]["store"]["drop"]) == ["202401010000", "202402010000"]
-    assert sorted(n for n in os.listdir(str(store)) if not n.startswith(".")) == ["202403010000"]
-
-
-def test_playbook_bundles_collects_triages_and_reports(tmp_path):
-    crash = make_crash(tmp_path / "crash", big=1024)
-    extra = {"kdump_collect_src": str(tmp_path / "crash"), "kdump_store_dir": str(tmp_path / "store"),
-             "kdump_change_id": "CHG-42", "kdump_change_text": "test change",
-             "ansible_python_interpreter": sys.executable}
-    wrapper = tmp_path / "wrapper.json"
-    wrapper.write_text(json.dumps([
-        {"ansible.builtin.import_playbook": os.path.join(REPO, "playbooks", "collect.yml")},
-        {"hosts": "localhost", "gather_facts": False,
-         "tasks": [dump_task(tmp_path, "{'triage': kdump_collect_triage | default(none)}")]}]))
-    play = str(wrapper)
-    rc, data = run(tmp_path, play, extra=extra)
-    assert rc == 0, data["_output"]
-    facts = data["triage"]
-    assert [(t["crash_id"], t["kind"], t["function"]) for t in facts] == [(STAMP, "sysrq", "sysrq_handle_crash")]
-    host_id = [n for n in os.listdir(str(tmp_path / "store")) if not n.startswith("report")][0]
-    crash_store = tmp_path / "store" / host_id / STAMP
-    assert not (crash_store / "big.bin").exists()
-    assert not (crash_store / "manifest.json").exists()
-    kept = os.path.getsize(str(crash_store / "big.bin.part"))
-    assert 0 < kept < 12 * 1024 * 1024
-    # Whatever does carry a final name is complete and verified.
-    for name in files:
-        if name.endswith(("dump." + STAMP, "dmesg." + STAMP)):
-            assert sha256(str(tmp_path / "store" / name)) == sha256(str(crash / os.path.basename(name)))
-
-    rc, data = run(tmp_path, playbook(tmp_path, [collect_task(tmp_path)]))
-    res = task_results(data)[0]
-    assert rc == 0, res["_output"]
-    record = res["crashes"][0]
-    assert record["status"] == "copied"
-    assert record["resumed_bytes"] >= kept - 64 * 1024 * 1024 and record["resumed_bytes"] > 0
-    assert_store_matches(crash, crash_store)
-    assert not [f for f in store_files(tmp_path / "store") if f.endswith((".part", ".part.json"))]
-
-
-def test_connection_transport(tmp_path):
-    crash = make_crash(tmp_path / "crash", big=3 * 1024 * 1024 + 7)
-    rc, data = run(tmp_path, playbook(tmp_path, [collect_task(tmp_path, transport="connection", chunk_mib=1)]))
-    res = task_results(data)[0]
-    assert rc == 0 and res["transport"] == "connection"
-    assert_store_matches(crash, tmp_path / "store" / res["host_id"] / STAMP)
-
-
-def test_retention_in_the_store_and_on_the_host(tmp_path):
-    crashes = [make_crash(tmp_path / "crash", stamp, big=1024) for stamp in ("202401010000", "202402010000",
-                                                                           "202403010000")]
+    stamps = ("202401010000", "202402010000", "202403010000")
+    crashes = [make_crash(tmp_path / "crash", stamp, big=1024) for stamp in stamps]
     for number, crash in enumerate(crashes):
         (crash / ("dump." + crash.name)).write_bytes(b"not a dump %d" % number)
         for path in crash.iterdir():
