@@ -96,6 +96,8 @@ def test_guest_files_serial_console_grub_and_apt(release):
     assert files["root/.ssh/authorized_keys"] == PUB
     assert "MACAddress=%s" % image.NAT_MAC in files["etc/systemd/network/10-crashlab-nat.network"]
     assert files["etc/initramfs-tools/conf.d/crashlab-modules"] == "MODULES=dep\n"
+    # package triggers do not rebuild the guest's own initrd (update-initramfs reads this)
+    assert "update_initramfs=no\n" in files["etc/initramfs-tools/update-initramfs.conf"].splitlines(True)
 
 
 def test_no_kdump_packages_are_baked_in():
