@@ -6,7 +6,10 @@ double-quoted with JSON escapes, which YAML accepts).
 import json
 import re
 
-SSH_COMMON_ARGS = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+# Keepalives: a guest that reboots leaves ssh's TCP connection open on QEMU's user-mode NAT
+# (nothing resets it); without them a ControlMaster, and the reboot module behind it, wait forever.
+SSH_COMMON_ARGS = ("-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+                   " -o ServerAliveInterval=10 -o ServerAliveCountMax=6")
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 
