@@ -247,7 +247,9 @@ def _message(line):
     """The line without its prefixes (cheap path for ``[   12.345678] message``)."""
     if line[:1] == "[" and line[1:2] in " 0123456789":
         end = line.find("] ")
-        if 0 < end < 48:
+        # A second bracket may be the printk caller id (CONFIG_PRINTK_CALLER, "[  T2615] ", as
+        # Debian 13's kernel logs): the full prefix pattern strips both.
+        if 0 < end < 48 and line[end + 2:end + 3] != "[":
             return line[end + 2:]
     match = _PREFIX.match(line)
     return line[match.end():]

@@ -37,6 +37,9 @@ FORMS = [
      "sysrq triggered crash"),
     ("sysrq_debian13.log", "sysrq", "sysrq_handle_crash", None, ["W"], "bash", 1893, 1,
      "sysrq triggered crash"),
+    # the log kdump-tools 1.10.7 saved in the lab (Debian 13 VM): printk caller ids ("[ T2615]")
+    ("sysrq_debian13_lab_caller.log", "sysrq", "sysrq_handle_crash", None, [], "sh", 2615, 0,
+     "sysrq triggered crash"),
     ("sysrq_rhel7.log", "sysrq", "sysrq_handle_crash", None, [], "bash", 3051, 1,
      "BUG: unable to handle kernel NULL pointer dereference at           (null)"),
     ("null_deref_module.log", "null_deref", "mydrv_fill_buffer", "mydrv", ["O", "E"], "cat", 4211,
