@@ -183,3 +183,40 @@ def test_two_panic_test_plays_keep_their_own_run_ids(tmp_path):
     for run in ("first", "second"):
         report = json.loads((tmp_path / "results" / run / "report.json").read_text())
         assert [(h["host"], h["status"], h["run_id"]) for h in report["hosts"]] == [("pilot1", "fail", run)]
+
+
+STALE_THEN_TEST = """
+- name: What an earlier panic test of this host left behind in the same playbook run
+  hosts: kdump_pilot
+  gather_facts: false
+  tasks:
+    - name: Stale facts of an earlier test
+      ansible.builtin.set_fact:
+        __kdump_panic_dump: {path: /var/crash/old/dump.old, size: 1}
+        __kdump_panic_boot_id_after: stale-boot-id
+        __kdump_panic_back_time: 1
+
+- name: A later panic test of the same host
+  hosts: kdump_pilot
+  gather_facts: false
+  vars:
+    kdump_panic_run_id: later
+  tasks:
+    - name: Panic test
+      ansible.builtin.include_role:
+        name: crashkit.kdump.panic_test
+"""
+
+
+def test_a_later_test_does_not_report_an_earlier_tests_dump(tmp_path):
+    """Facts outlive a play: the later test's fail record must not carry the earlier dump."""
+    inventory = "[kdump_pilot]\npilot1 %s\n" % UNROUTABLE
+    (tmp_path / "stale.yml").write_text(STALE_THEN_TEST)
+    rc, output = run_playbook(tmp_path, inventory, {"kdump_panic_confirm": CONFIRM}, check=False,
+                              playbook=str(tmp_path / "stale.yml"))
+    assert rc == 2, output
+    [host] = json.loads((tmp_path / "results" / "later" / "report.json").read_text())["hosts"]
+    assert host["status"] == "fail"
+    assert host["dump"] is None
+    assert host["boot_id_after"] is None
+    assert host["back_time"] is None
