@@ -6,7 +6,7 @@ Launcher:  start NAME --release R [--memory M] [--smp N] | boot NAME | wait-ssh 
            noreboot NAME [--undo] | panic NAME | events NAME [--wait EVENT]
            stop NAME... | destroy NAME... | status | cleanup [--all] | accel
 Molecule:  create --platforms JSON --instance-config PATH | destroy NAME... --instance-config PATH
-Demo:      up --clients N --server 1 --release R --inventory PATH | down
+Demo:      up --clients N --server 1 --release R --inventory PATH [--target ssh|local] | down
 Services:  apt-cache serve (started by the launcher)
 """
 import argparse
@@ -212,7 +212,8 @@ def cmd_up(args):
     started, secs = lab.start_and_wait(specs, args.timeout, replace=True)
     recs = {r["name"]: r for r in started}
     inv = Path(args.inventory).absolute()
-    paths.atomic_write(inv, inventory.demo_inventory_yaml([recs[n] for n in clients], [recs[n] for n in servers]))
+    paths.atomic_write(inv, inventory.demo_inventory_yaml([recs[n] for n in clients], [recs[n] for n in servers],
+                                                           args.target))
     results = lab.run / "results"
     results.mkdir(parents=True, exist_ok=True)
     _print_json({"inventory": str(inv), "run_dir": str(lab.run), "results_dir": str(results),
@@ -343,6 +344,8 @@ def build_parser():
     s.add_argument("--clients", type=int, default=2)
     s.add_argument("--server", type=int, default=1)
     s.add_argument("--inventory", required=True)
+    s.add_argument("--target", choices=["ssh", "local"], default="ssh",
+                   help="where the clients' dumps go: the first server over ssh (default) or /var/crash")
     vm_opts(s, single_default_smp=1)
     s.set_defaults(func=cmd_up)
 

@@ -86,15 +86,29 @@ def host_vars(rec):
     }
 
 
-def demo_inventory(clients, servers):
-    """Groups ``kdump_clients``, ``kdump_dump_servers`` and ``kdump_pilot`` (the first client)."""
+def demo_inventory(clients, servers, target="ssh"):
+    """Groups ``kdump_clients``, ``kdump_dump_servers`` and ``kdump_pilot`` (the first client).
+
+    With ``target="ssh"`` and a server, the clients send their dumps to the first server over the
+    private network (``kdump_target`` type ssh to its private address, ``kdump_dump_server_host``
+    its inventory name); with ``"local"`` they keep them in ``/var/crash``.
+    """
+    if target not in ("ssh", "local"):
+        raise ValueError("target must be ssh or local, got %r" % (target,))
+    client_group = {"hosts": {r["name"]: host_vars(r) for r in clients}}
+    if target == "ssh" and servers:
+        client_group["vars"] = {
+            "kdump_target": {"type": "ssh", "host": servers[0]["private_address"], "user": "kdumprecv",
+                             "path": "/var/crash"},
+            "kdump_dump_server_host": servers[0]["name"],
+        }
     return {"all": {"children": {
-        "kdump_clients": {"hosts": {r["name"]: host_vars(r) for r in clients}},
+        "kdump_clients": client_group,
         "kdump_dump_servers": {"hosts": {r["name"]: host_vars(r) for r in servers}},
         "kdump_pilot": {"hosts": {clients[0]["name"]: {}} if clients else {}},
     }}}
 
 
-def demo_inventory_yaml(clients, servers) -> str:
+def demo_inventory_yaml(clients, servers, target="ssh") -> str:
     return "# Written by `python3 -m crashlab up`; the lab's VMs (see lab/README.md)\n" + dump_yaml(
-        demo_inventory(clients, servers))
+        demo_inventory(clients, servers, target))

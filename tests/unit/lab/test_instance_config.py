@@ -73,3 +73,23 @@ def test_demo_inventory_groups_and_host_vars():
 def test_demo_inventory_without_clients_has_an_empty_pilot_group():
     inv = yaml.safe_load(inventory.demo_inventory_yaml([], [rec("server-1", 31003, "10.77.0.13")]))
     assert inv["all"]["children"]["kdump_pilot"]["hosts"] == {}
+
+
+def test_demo_inventory_points_the_clients_at_the_first_server_over_ssh():
+    clients = [rec("client-1", 31001, "10.77.0.11")]
+    servers = [rec("server-1", 31003, "10.77.0.13")]
+    group = yaml.safe_load(inventory.demo_inventory_yaml(clients, servers))["all"]["children"]["kdump_clients"]
+    assert group["vars"]["kdump_target"] == {"type": "ssh", "host": "10.77.0.13", "user": "kdumprecv",
+                                             "path": "/var/crash"}
+    assert group["vars"]["kdump_dump_server_host"] == "server-1"
+
+
+def test_demo_inventory_local_target_or_no_server_leaves_the_default_target():
+    clients = [rec("client-1", 31001, "10.77.0.11")]
+    servers = [rec("server-1", 31003, "10.77.0.13")]
+    local = yaml.safe_load(inventory.demo_inventory_yaml(clients, servers, "local"))
+    assert "vars" not in local["all"]["children"]["kdump_clients"]
+    alone = yaml.safe_load(inventory.demo_inventory_yaml(clients, []))
+    assert "vars" not in alone["all"]["children"]["kdump_clients"]
+    with pytest.raises(ValueError):
+        inventory.demo_inventory(clients, servers, "nfs")
