@@ -12,6 +12,11 @@
 * ``group_logs(paths)``: triage many kernel log files and return the report.
 * ``render_markdown(report)``: the report as a Markdown page.
 * ``infer_origin(path)``: host and time a kdump directory name tells (``<host>-<stamp>``).
+* ``read_panic_results(directory)``: the latest panic-test record of each host found in the
+  results directory of the ``panic_test`` role (``<dir>/<run id>/hosts/<host>.json``).
+* ``normalize_readiness(entries)``: checked per-host kdump readiness entries.
+* ``host_rows(readiness, panic_results)``: one row per host merging both; ``FleetReport`` puts
+  them under ``hosts`` (with a ``panic_tests`` summary) when given ``set_hosts(...)``.
 
 Crash times are ISO 8601 strings as found (log syslog prefix or dump directory name); first and
 last seen compare them as text, which orders them correctly when they share a time zone
@@ -21,10 +26,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
+import math
 import os
 import re
+import time
 
-from ansible_collections.crashkit.kdump.plugins.module_utils._errors import KdumpError
+from ansible_collections.crashkit.kdump.plugins.module_utils._errors import KdumpError, ValidationError
 from ansible_collections.crashkit.kdump.plugins.module_utils._triage import triage_file
 
 EXAMPLES_PER_GROUP = 3
@@ -37,6 +45,18 @@ _RHEL_STAMP = re.compile(
     r"^(?P<host>.+)-(?P<date>\d{4}-\d\d-\d\d)-(?P<time>\d\d:\d\d:\d\d)$"
 )
 _DMESG_STAMP = re.compile(r"^dmesg\.(?P<stamp>\d{12})$")
+
+# Panic-test records (roles/panic_test/tasks/report.yml): <dir>/<run id>/hosts/<host>.json.
+PANIC_RECORD_MAX_BYTES = 1024 * 1024
+PANIC_TEXT_KEYS = ("status", "reason", "step", "run_id", "test_id", "kernel_release")
+PANIC_TIME_KEYS = ("started", "trigger_time", "back_time", "finished")
+PANIC_DUMP_TEXT_KEYS = ("path", "host", "format", "kernel_release")
+PANIC_DUMP_NUMBER_KEYS = ("size", "mtime", "crash_time")
+_TRUE_WORDS = ("true", "yes", "on", "y", "1", "active")
+# systemctl is-active answers: only "active" is up; "unknown" (and empty text) tells nothing.
+_FALSE_WORDS = ("false", "no", "off", "n", "0", "inactive", "failed", "dead", "activating",
+                "deactivating", "reloading", "refreshing", "maintenance")
+_UNKNOWN_WORDS = ("", "unknown")
 
 
 def _stamp_iso(stamp):
@@ -66,6 +86,243 @@ def _version_key(release):
             for part in re.split(r"(\d+)", release) if part]
 
 
+def _utc_iso(epoch):
+    """``YYYY-MM-DDTHH:MM:SSZ`` of epoch seconds, ``None`` when there is no usable time."""
+    if epoch is None:
+        return None
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _number(value):
+    """A finite number from a number or numeric text (``None`` for anything else)."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        number = value
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    if isinstance(number, float):
+        if math.isnan(number) or math.isinf(number):
+            return None
+        if number == int(number):
+            return int(number)
+    return number
+
+
+def _text(value):
+    """Text of a scalar (``None`` for null, empty text, mappings and lists)."""
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    text = value if isinstance(value, str) else str(value)
+    return text if text.strip() else None
+
+
+def _panic_record(raw, host, source):
+    """The fields of one raw panic-test record the fleet report shows; lenient."""
+    record = {"host": host}
+    for key in PANIC_TEXT_KEYS:
+        record[key] = _text(raw.get(key))
+    record["status"] = (record["status"] or "unknown").strip().lower()
+    for key in PANIC_TIME_KEYS:
+        record[key] = _number(raw.get(key))
+    dump = raw.get("dump")
+    if isinstance(dump, dict) and dump:
+        record["dump"] = dict([(key, _text(dump.get(key))) for key in PANIC_DUMP_TEXT_KEYS]
+                              + [(key, _number(dump.get(key))) for key in PANIC_DUMP_NUMBER_KEYS])
+    else:
+        record["dump"] = None
+    when = next((record[key] for key in ("finished", "back_time", "trigger_time", "started")
+                 if record[key] is not None), None)
+    record["when"] = _utc_iso(when)
+    record["source"] = source
+    return record
+
+
+def _panic_order(record):
+    """Sort key of a record: ``finished``, then ``started``; a missing time is the oldest."""
+    return tuple((0, 0) if record[key] is None else (1, record[key]) for key in ("finished", "started"))
+
+
+def _listdir(path):
+    try:
+        return sorted(os.listdir(path))
+    except (IOError, OSError):
+        return []
+
+
+def read_panic_results(directory):
+    """The latest panic-test record of each host under ``directory``.
+
+    ``directory`` is the results directory of the ``panic_test`` role: one directory per run,
+    each with ``hosts/<host>.json`` records. A missing directory gives no records. A record that
+    cannot be read, is too big, is not JSON or not a JSON object is skipped and listed under
+    ``unreadable``. Records are compared by ``finished``, then ``started`` (epoch seconds, numbers
+    or numeric text); on a tie the later run directory (by name) wins.
+
+    Returns ``{"directory", "runs", "records", "latest": {host: record}, "unreadable": [{"source",
+    "error"}]}``; sources are relative to ``directory``.
+    """
+    results = {"directory": directory, "runs": 0, "records": 0, "latest": {}, "unreadable": []}
+    if not directory or not os.path.exists(directory):
+        return results
+    if not os.path.isdir(directory):
+        results["unreadable"].append({"source": directory, "error": "not a directory"})
+        return results
+    for run in _listdir(directory):
+        hosts_dir = os.path.join(directory, run, "hosts")
+        if run.startswith(".") or not os.path.isdir(hosts_dir):
+            continue
+        results["runs"] += 1
+        for name in _listdir(hosts_dir):
+            if name.startswith(".") or not name.endswith(".json"):
+                continue
+            path = os.path.join(hosts_dir, name)
+            source = os.path.join(run, "hosts", name)
+            if not os.path.isfile(path):
+                continue
+            try:
+                if os.path.getsize(path) > PANIC_RECORD_MAX_BYTES:
+                    raise ValueError("bigger than %d bytes" % PANIC_RECORD_MAX_BYTES)
+                with open(path, "rb") as handle:
+                    raw = json.loads(handle.read().decode("utf-8"))
+                if not isinstance(raw, dict):
+                    raise ValueError("not a JSON object")
+            except (IOError, OSError, ValueError, RecursionError) as exc:
+                results["unreadable"].append({"source": source, "error": str(exc) or type(exc).__name__})
+                continue
+            host = (_text(raw.get("host")) or name[:-len(".json")]).strip()
+            record = _panic_record(raw, host, source)
+            results["records"] += 1
+            current = results["latest"].get(host)
+            if current is None or _panic_order(record) >= _panic_order(current):
+                results["latest"][host] = record
+    return results
+
+
+def _flag(value, where):
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in _UNKNOWN_WORDS:
+            return None
+        if word in _TRUE_WORDS:
+            return True
+        if word in _FALSE_WORDS:
+            return False
+    raise ValidationError("%s must be a boolean, not %r" % (where, value))
+
+
+def _target_text(value, where):
+    """A dump target as text; a mapping as ``kdump_info`` returns it becomes ``type user@host:path``."""
+    if value is None or isinstance(value, str):
+        return _text(value)
+    if isinstance(value, dict):
+        kind = _text(value.get("type"))
+        host = _text(value.get("host"))
+        user = _text(value.get("user"))
+        place = _text(value.get("path")) or _text(value.get("device"))
+        remote = ("%s@%s" % (user, host) if user else host) if host else None
+        if remote and place:
+            remote = "%s:%s" % (remote, place)
+        elif place:
+            remote = place
+        return " ".join(part for part in (kind, remote) if part) or None
+    raise ValidationError("%s must be text or a mapping, not %r" % (where, value))
+
+
+def normalize_readiness(entries):
+    """Checked readiness entries, one per host (the last entry of a host wins), sorted by host.
+
+    Each entry is a mapping with ``host`` (required text) and optional ``ready``, ``loaded``,
+    ``service_active`` (booleans, also as yes/no/true/false text; ``service_active`` also takes
+    what ``systemctl is-active`` answers: ``active`` is true, ``unknown`` null, the others
+    false), ``reserved_mb`` (a number >= 0), ``service``
+    (text), ``target`` (text, or a target mapping as ``kdump_info`` returns it) and ``problems``
+    (a list of texts or one text). Other keys are ignored.
+    """
+    if entries is None:
+        return []
+    if not isinstance(entries, (list, tuple)):
+        raise ValidationError("readiness must be a list of mappings, not %r" % (entries,))
+    found = {}
+    for index, entry in enumerate(entries):
+        where = "readiness[%d]" % index
+        if not isinstance(entry, dict):
+            raise ValidationError("%s must be a mapping, not %r" % (where, entry))
+        host = entry.get("host")
+        if not isinstance(host, str) or not host.strip():
+            raise ValidationError("%s needs the host name (text) in host" % where)
+        host = host.strip()
+        where = "%s (%s)" % (where, host)
+        row = {"host": host}
+        for key in ("ready", "loaded"):
+            row[key] = _flag(entry.get(key), "%s: %s" % (where, key))
+        reserved = entry.get("reserved_mb")
+        row["reserved_mb"] = _number(reserved)
+        if (reserved is not None and reserved != "" and row["reserved_mb"] is None) or (
+                row["reserved_mb"] is not None and row["reserved_mb"] < 0):
+            raise ValidationError("%s: reserved_mb must be a number >= 0, not %r" % (where, reserved))
+        service = entry.get("service")
+        if isinstance(service, (dict, list)):
+            raise ValidationError("%s: service must be text" % where)
+        row["service"] = _text(service)
+        row["service_active"] = _flag(entry.get("service_active"), "%s: service_active" % where)
+        row["target"] = _target_text(entry.get("target"), "%s: target" % where)
+        problems = entry.get("problems")
+        if problems is None:
+            problems = []
+        elif isinstance(problems, str):
+            problems = [problems]
+        elif not isinstance(problems, (list, tuple)):
+            raise ValidationError("%s: problems must be a list of texts" % where)
+        row["problems"] = [text for text in (_text(item) for item in problems) if text]
+        found[host] = row
+    return [found[host] for host in sorted(found)]
+
+
+def host_rows(readiness=None, panic_results=None):
+    """One row per host of ``readiness`` (normalised) or ``panic_results`` (``read_panic_results``).
+
+    Each row is ``{"host", "readiness", "panic_test"}``; a host missing from one side has
+    ``None`` there. Sorted by host.
+    """
+    ready = dict((row["host"], row) for row in (readiness or []))
+    latest = (panic_results or {}).get("latest") or {}
+    rows = []
+    for host in sorted(set(ready) | set(latest)):
+        item = ready.get(host)
+        rows.append({
+            "host": host,
+            "readiness": dict((key, value) for key, value in item.items() if key != "host") if item else None,
+            "panic_test": dict((key, value) for key, value in latest[host].items() if key != "host")
+            if host in latest else None,
+        })
+    return rows
+
+
+def panic_summary(panic_results=None):
+    """``{"directory", "runs", "records", "hosts", "unreadable"}`` of ``read_panic_results``."""
+    results = panic_results or {}
+    return {
+        "directory": results.get("directory"),
+        "runs": results.get("runs", 0),
+        "records": results.get("records", 0),
+        "hosts": len(results.get("latest") or {}),
+        "unreadable": list(results.get("unreadable") or []),
+    }
+
+
 class _Group(object):
     __slots__ = ("record", "count", "hosts", "releases", "first", "last", "examples",
                  "reasons")
@@ -89,6 +346,13 @@ class FleetReport(object):
         self.failures = []
         self.crashes = 0
         self.hosts = set()
+        self.rows = []
+        self.panic_tests = panic_summary()
+
+    def set_hosts(self, readiness=None, panic_results=None):
+        """Per-host readiness (raw entries, checked here) and ``read_panic_results`` output."""
+        self.rows = host_rows(normalize_readiness(readiness), panic_results)
+        self.panic_tests = panic_summary(panic_results)
 
     def add(self, record, host=None, crash_time=None, source=None):
         """Count one triage record; ``host``/``crash_time`` override the record's own."""
@@ -143,6 +407,8 @@ class FleetReport(object):
             "signature_count": len(groups),
             "groups": groups,
             "failed": list(self.failures),
+            "hosts": list(self.rows),
+            "panic_tests": dict(self.panic_tests),
         }
 
 
@@ -211,6 +477,69 @@ def _short_list(items, limit=5):
     return text
 
 
+def _yes_no(value):
+    if value is None:
+        return "-"
+    return "yes" if value else "no"
+
+
+def _plural(count, word, many=None):
+    return "%d %s" % (count, word if count == 1 else (many or word + "s"))
+
+
+def _panic_detail(test):
+    """Why a panic test did not pass, else where its dump is."""
+    if test["status"] != "pass" and test.get("reason"):
+        if test.get("step"):
+            return "%s (step: %s)" % (test["reason"], test["step"])
+        return test["reason"]
+    dump = test.get("dump") or {}
+    if dump.get("path"):
+        where = "%s:%s" % (dump["host"], dump["path"]) if dump.get("host") else dump["path"]
+        if dump.get("size") is not None:
+            return "dump %s (%.1f MiB)" % (where, dump["size"] / 1048576.0)
+        return "dump %s" % where
+    return test.get("reason")
+
+
+def _host_summary(rows):
+    ready = sum(1 for row in rows if (row["readiness"] or {}).get("ready") is True)
+    not_ready = sum(1 for row in rows if (row["readiness"] or {}).get("ready") is False)
+    statuses = {}
+    for row in rows:
+        status = row["panic_test"]["status"] if row["panic_test"] else "none"
+        statuses[status] = statuses.get(status, 0) + 1
+    order = sorted(statuses, key=lambda s: ({"pass": 0, "fail": 1, "none": 3}.get(s, 2), s))
+    return "%s: %d ready, %d not ready, %d unknown; latest panic test: %s." % (
+        _plural(len(rows), "host"), ready, not_ready, len(rows) - ready - not_ready,
+        ", ".join("%d %s" % (statuses[status], _cell(status)) for status in order))
+
+
+def _render_hosts(rows):
+    lines = ["## Hosts", ""]
+    lines.append("| Host | Ready | Crash kernel loaded | Reserved MiB | Target | Panic test | When (UTC) "
+                 "| Reason / dump |")
+    lines.append("|---|---|---|---:|---|---|---|---|")
+    for row in rows:
+        ready = row["readiness"] or {}
+        test = row["panic_test"]
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            _cell(row["host"]), _yes_no(ready.get("ready")), _yes_no(ready.get("loaded")),
+            _cell(ready.get("reserved_mb")), _cell(ready.get("target")),
+            _cell(test["status"] if test else None), _cell(test["when"] if test else None),
+            _cell(_panic_detail(test) if test else None)))
+    lines.append("")
+    problems = [(row["host"], problem) for row in rows
+                for problem in (row["readiness"] or {}).get("problems") or []]
+    if problems:
+        lines.append("Readiness problems:")
+        lines.append("")
+        for host, problem in problems:
+            lines.append("- %s: %s" % (_cell(host), _cell(problem)))
+        lines.append("")
+    return lines
+
+
 def render_markdown(report, title="Kernel crash report"):
     """Render a ``report()`` result as a Markdown page."""
     lines = ["# %s" % _cell(title), ""]
@@ -221,6 +550,13 @@ def render_markdown(report, title="Kernel crash report"):
     if report["failed"]:
         lines.append("%d log%s could not be triaged (listed at the end)." % (
             len(report["failed"]), "" if len(report["failed"]) == 1 else "s"))
+    rows = report.get("hosts") or []
+    unreadable = (report.get("panic_tests") or {}).get("unreadable") or []
+    if rows:
+        lines.append(_host_summary(rows))
+    if unreadable:
+        lines.append("%s could not be read (listed at the end)." % _plural(
+            len(unreadable), "panic-test record"))
     lines.append("")
     if report["groups"]:
         lines.append("| # | Signature | Kind | Function | Reason | Crashes | Hosts | Kernels "
@@ -253,10 +589,18 @@ def render_markdown(report, title="Kernel crash report"):
             if example.get("source"):
                 lines.append("- Example: %s" % _code(example["source"]))
         lines.append("")
+    if rows:
+        lines.extend(_render_hosts(rows))
     if report["failed"]:
         lines.append("## Logs that could not be triaged")
         lines.append("")
         for failure in report["failed"]:
+            lines.append("- %s: %s" % (_code(failure["source"]), _cell(failure["error"])))
+        lines.append("")
+    if unreadable:
+        lines.append("## Panic-test records that could not be read")
+        lines.append("")
+        for failure in unreadable:
             lines.append("- %s: %s" % (_code(failure["source"]), _cell(failure["error"])))
         lines.append("")
     return "\n".join(lines)

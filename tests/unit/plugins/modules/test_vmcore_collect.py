@@ -27,6 +27,9 @@ import re
 import time
 
 import pytest
+from ansible.module_utils import basic
+
+from ansible_collections.crashkit.kdump.plugins.modules import vmcore_report
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", ".."))
 TREE = os.path.join(REPO, ".tmp", "collections")
@@ -318,3 +321,165 @@ def test_bad_options(tmp_path, args, message):
     make_crash(tmp_path / "crash", big=10)
     rc, data = run(tmp_path, playbook(tmp_path, [collect_task(tmp_path, **args)]))
     assert rc == 2 and message in data["_output"]
+
+
+# vmcore_report: per-host readiness (option readiness) and the latest panic test of each host
+# (option panic_results: <dir>/<run id>/hosts/<host>.json as roles/panic_test writes them).
+
+RUN_A, RUN_B = "20240518T120000", "20240601T090000"
+
+
+def panic_record(host, run_id, status, finished, reason=None):
+    return {
+        "host": host, "status": status, "reason": reason, "step": None if status == "pass" else "Crash the host",
+        "run_id": run_id, "test_id": "%s-%s-k3x9q2mz" % (host, run_id), "kernel_release": "6.1.0-18-amd64",
+        "boot_id_before": "4f1c6a0e-8d8e-4b8f-9a51-3b1c2d7e9f00", "boot_id_after": None,
+        "started": finished - 130, "trigger_time": finished - 120, "trigger_delay": 3,
+        "back_time": finished - 20 if status == "pass" else None, "finished": finished,
+        "dump": {"path": "/srv/crash/%s/202405181200/dump.202405181200" % host, "host": "dumpsrv1",
+                 "size": 48234496, "format": "flattened", "inner_format": "kdump_compressed",
+                 "mtime": finished - 70, "kernel_release": "6.1.0-18-amd64", "crash_time": finished - 117,
+                 "dmesg_path": None, "dmesg_match": True} if status == "pass" else None,
+    }
+
+
+def write_panic_results(root):
+    files = {
+        RUN_A + "/hosts/web1.json": json.dumps(panic_record("web1", RUN_A, "fail", 1716033720, "no dump appeared")),
+        RUN_B + "/hosts/web1.json": json.dumps(panic_record("web1", RUN_B, "pass", 1717232520)),
+        RUN_B + "/hosts/lab7.json": json.dumps(panic_record("lab7", RUN_B, "fail", 1717232410, "unreachable: timeout")),
+        RUN_B + "/hosts/broken.json": '{"host": "broken", "status": ',
+    }
+    for relative, text in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n")
+    return str(root)
+
+
+READINESS = [
+    {"host": "web1", "loaded": True, "reserved_mb": 144, "service": "kdump-tools", "service_active": True,
+     "target": "ssh kdumprecv@10.0.0.5:/var/crash", "ready": True, "problems": []},
+    {"host": "db1", "loaded": False, "reserved_mb": 0, "service": "kdump", "service_active": False,
+     "target": "local /var/crash", "ready": False, "problems": ["No memory is reserved for the crash kernel."]},
+]
+
+
+def run_report_module(capsys, monkeypatch, args, check_mode=False):
+    if check_mode:
+        args = dict(args, _ansible_check_mode=True)
+    monkeypatch.setattr(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode("utf-8"))
+    monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy")
+    with pytest.raises(SystemExit) as exit_info:
+        vmcore_report.main()
+    result = json.loads(capsys.readouterr().out)
+    result["rc"] = exit_info.value.code
+    return result
+
+
+@pytest.mark.parametrize("panic, readiness, rows, unreadable, md_lines", [
+    pytest.param("results", READINESS, {
+        "db1": (False, None, None),
+        "lab7": (None, "fail", RUN_B),
+        "web1": (True, "pass", RUN_B),
+    }, 1, [
+        "| db1 | no | no | 0 | local /var/crash | - | - | - |",
+        "| lab7 | - | - | - | - | fail | 2024-06-01T09:00:10Z | unreachable: timeout (step: Crash the host) |",
+        "| web1 | yes | yes | 144 | ssh kdumprecv@10.0.0.5:/var/crash | pass | 2024-06-01T09:02:00Z "
+        "| dump dumpsrv1:/srv/crash/web1/202405181200/dump.202405181200 (46.0 MiB) |",
+        "- db1: No memory is reserved for the crash kernel.",
+        "1 panic-test record could not be read (listed at the end).",
+    ], id="readiness-and-panic-results"),
+    pytest.param("missing", READINESS, {"db1": (False, None, None), "web1": (True, None, None)}, 0, [
+        "| web1 | yes | yes | 144 | ssh kdumprecv@10.0.0.5:/var/crash | - | - | - |",
+    ], id="missing-panic-results-directory"),
+    pytest.param("results", None, {
+        "lab7": (None, "fail", RUN_B), "web1": (None, "pass", RUN_B),
+    }, 1, ["| lab7 | - | - | - | - | fail | 2024-06-01T09:00:10Z | unreachable: timeout (step: Crash the host) |"],
+        id="panic-results-only"),
+    pytest.param(None, None, {}, 0, [], id="neither"),
+])
+def test_report_module_hosts(tmp_path, capsys, monkeypatch, panic, readiness, rows, unreadable, md_lines):
+    store = tmp_path / "store"
+    store.mkdir()
+    args = {"store": str(store)}
+    if panic == "results":
+        args["panic_results"] = write_panic_results(tmp_path / "panic-test-results")
+    elif panic == "missing":
+        args["panic_results"] = str(tmp_path / "panic-test-results")
+    if readiness is not None:
+        args["readiness"] = readiness
+
+    result = run_report_module(capsys, monkeypatch, args, check_mode=True)
+    assert result["rc"] == 0 and result["changed"] is True, result
+    assert not (store / "report.json").exists()
+
+    result = run_report_module(capsys, monkeypatch, args)
+    assert result["rc"] == 0 and result["changed"] is True, result
+    report = json.loads((store / "report.json").read_text())
+    assert report == result["report"]
+    assert (report["crashes"], report["groups"], report["failed"]) == (0, [], [])
+    got = dict((row["host"], ((row["readiness"] or {}).get("ready"),
+                              (row["panic_test"] or {}).get("status"),
+                              (row["panic_test"] or {}).get("run_id"))) for row in report["hosts"])
+    assert got == rows
+    assert len(report["panic_tests"]["unreadable"]) == unreadable
+    page = (store / "report.md").read_text().splitlines()
+    for line in md_lines:
+        assert line in page
+    assert ("## Hosts" in page) == bool(rows)
+
+    result = run_report_module(capsys, monkeypatch, args)
+    assert result["rc"] == 0 and result["changed"] is False
+
+
+@pytest.mark.parametrize("readiness, message", [
+    ([{"ready": True}], "readiness[0] needs the host name"),
+    ([{"host": "web1", "reserved_mb": "lots"}], "readiness[0] (web1): reserved_mb must be a number >= 0"),
+    ([{"host": "web1", "loaded": "perhaps"}], "readiness[0] (web1): loaded must be a boolean"),
+])
+def test_report_module_bad_readiness(tmp_path, capsys, monkeypatch, readiness, message):
+    store = tmp_path / "store"
+    store.mkdir()
+    result = run_report_module(capsys, monkeypatch, {"store": str(store), "readiness": readiness})
+    assert result["rc"] == 1 and result["failed"] is True and message in result["msg"]
+    assert os.listdir(str(store)) == []
+
+
+def test_report_playbook_with_readiness_and_panic_results(tmp_path):
+    """End to end with ansible-playbook: a collected crash, readiness built as the EXAMPLES do."""
+    make_crash(tmp_path / "crash", big=1024)
+    results = write_panic_results(tmp_path / "panic-test-results")
+    readiness_fact = {"ansible.builtin.set_fact": {"kdump_readiness": {
+        "host": "{{ inventory_hostname }}", "ready": "{{ info.ready }}", "problems": "{{ info.problems }}",
+        "loaded": "{{ info.crash_kernel.loaded }}", "reserved_mb": "{{ info.crash_kernel.reserved_mb }}",
+        "service": "{{ info.service.name }}", "service_active": "{{ info.service.active }}",
+        "target": "{{ info.config.target }}"}},
+        "vars": {"info": {"ready": False, "problems": ["No crash kernel is loaded."],
+                          "crash_kernel": {"loaded": False, "reserved_mb": 0},
+                          "service": {"name": "kdump-tools", "active": "inactive"},
+                          "config": {"target": {"type": "local", "path": "/var/crash"}}}}}
+    report_task = {"crashkit.kdump.vmcore_report": {
+        "store": str(tmp_path / "store"), "panic_results": results,
+        "readiness": "{{ ansible_play_hosts | map('extract', hostvars, 'kdump_readiness') | list }}"},
+        "register": "r"}
+    play = playbook(tmp_path, [collect_task(tmp_path), readiness_fact, report_task])
+    rc, data = run(tmp_path, play)
+    assert rc == 0, data["_output"]
+    report = json.loads((tmp_path / "store" / "report.json").read_text())
+    assert report == data["report"]
+    assert report["crashes"] == 1 and report["groups"][0]["function"] == "sysrq_handle_crash"
+    rows = dict((row["host"], row) for row in report["hosts"])
+    assert sorted(rows) == ["lab7", "localhost", "web1"]
+    assert rows["localhost"]["readiness"] == {
+        "ready": False, "loaded": False, "reserved_mb": 0, "service": "kdump-tools", "service_active": False,
+        "target": "local /var/crash", "problems": ["No crash kernel is loaded."]}
+    assert rows["localhost"]["panic_test"] is None
+    assert rows["web1"]["readiness"] is None and rows["web1"]["panic_test"]["status"] == "pass"
+    assert rows["web1"]["panic_test"]["source"] == RUN_B + "/hosts/web1.json"
+    page = (tmp_path / "store" / "report.md").read_text().splitlines()
+    assert "| localhost | no | no | 0 | local /var/crash | - | - | - |" in page
+    assert "- localhost: No crash kernel is loaded." in page
+
+    rc, data = run(tmp_path, play)
+    assert rc == 0 and data["changed"] is False, data["_output"]
