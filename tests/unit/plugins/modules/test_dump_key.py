@@ -187,6 +187,13 @@ def test_check_without_paramiko(capsys, tmp_path, monkeypatch):
     assert result["failed"] and "paramiko" in result["msg"]
 
 
+def test_check_mode_does_not_need_paramiko(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(module, "HAS_PARAMIKO", False)
+    result = run_module(capsys, {"path": str(tmp_path / "k"), "server": "dumps", "check": True}, check_mode=True)
+    assert result["rc"] == 0 and result["connectivity"]["skipped"]
+    assert not (tmp_path / "k").exists()
+
+
 def test_check_is_skipped_in_check_mode(capsys, tmp_path):
     result = run_module(capsys, {"path": str(tmp_path / "k"), "server": "127.0.0.1", "port": 1,
                                  "server_host_keys": [SERVER_ED], "check": True,
