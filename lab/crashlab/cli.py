@@ -212,8 +212,8 @@ def cmd_up(args):
     started, secs = lab.start_and_wait(specs, args.timeout, replace=True)
     recs = {r["name"]: r for r in started}
     inv = Path(args.inventory).absolute()
-    paths.atomic_write(inv, inventory.demo_inventory_yaml([recs[n] for n in clients], [recs[n] for n in servers],
-                                                           args.target))
+    text = inventory.demo_inventory_yaml([recs[n] for n in clients], [recs[n] for n in servers], args.target)
+    paths.atomic_write(inv, text)
     results = lab.run / "results"
     results.mkdir(parents=True, exist_ok=True)
     _print_json({"inventory": str(inv), "run_dir": str(lab.run), "results_dir": str(results),
