@@ -1,10 +1,15 @@
 #!/bin/sh
-# Print a fingerprint of everything crashkit.kdump.setup may touch on a Debian host.
+# Print a fingerprint of everything crashkit.kdump.setup and crashkit.kdump.dump_server may
+# touch on a Debian host.
 # Used to prove that a --check run changed nothing.
 set -eu
 for f in /etc/default/grub /etc/default/grub.d/* /boot/grub/grub.cfg /etc/default/kdump-tools \
-         /etc/sysctl.d/* /proc/cmdline /sys/kernel/kexec_crash_size; do
-  if [ -e "$f" ]; then
+         /etc/sysctl.d/* /proc/cmdline /sys/kernel/kexec_crash_size \
+         /etc/passwd /etc/group /root/.ssh/* /var/lib/kdumprecv/.ssh/authorized_keys \
+         /usr/local/libexec/crashkit-dump-receiver /srv/crash; do
+  if [ -d "$f" ]; then
+    printf '%s directory %s\n' "$f" "$(stat -c '%a %U:%G' "$f")"
+  elif [ -e "$f" ]; then
     printf '%s %s\n' "$f" "$(sha256sum < "$f" | cut -d' ' -f1)"
   else
     printf '%s absent\n' "$f"
