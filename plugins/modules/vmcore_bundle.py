@@ -31,6 +31,15 @@ description:
     before the crashed one (C(/var/log/dpkg.log*), or C(rpm -qa) install times); C(kdump/), the
     kdump configuration files; C(system.json), the current C(/proc/cmdline), its
     C(crashkernel=), C(/sys/kernel/kexec_crash_size) and C(kexec_crash_loaded), kernel release."
+  - "C(crash/): deep triage (O(deep_triage)). Where C(crash) is installed and the crashed
+    kernel's debug vmlinux is found (O(debug_vmlinux), else by the kernel release in the
+    family's place: Debian C(/usr/lib/debug/boot/vmlinux-<release>) from
+    C(linux-image-<release>-dbg), RHEL family C(/usr/lib/debug/lib/modules/<release>/vmlinux)
+    from C(kernel-debuginfo), SUSE C(/usr/lib/debug/boot/vmlinux-<release>.debug)), and its GNU
+    build id equals the dump's C(BUILD-ID), C(crash) is run headless on the dump with
+    O(crash_commands) (C(sys), C(bt), C(log), C(ps)), one file per command
+    (C(crash/01-sys.txt)...). C(bundle.json) C(deep_triage) says what was done or why not, with
+    the panic string and task of C(sys) and the backtrace's functions."
   - "C(change.json): the operator's change record (O(change_id), O(change_text)), when given."
   - "C(SHA256SUMS): the SHA-256 of every other file of the bundle (C(sha256sum -c SHA256SUMS))."
   - The bundle is rebuilt only when the crash directory's files, the change record or the
@@ -92,6 +101,32 @@ options:
     type: list
     elements: path
     default: [/etc/default/kdump-tools, /etc/kdump.conf, /etc/sysconfig/kdump]
+  deep_triage:
+    description:
+      - Run C(crash) on the dump when C(crash) and the matching debug vmlinux are installed
+        (see C(crash/) above). Without them the bundle says why in C(deep_triage.reason); it is
+        rebuilt once a debug vmlinux is installed.
+    type: bool
+    default: true
+  debug_vmlinux:
+    description:
+      - The crashed kernel's debug vmlinux, for an analysis host that keeps it elsewhere
+        (for example extracted from the C(-dbg) package). Default is the family's path for the
+        dump's kernel release.
+      - It must be an ELF file whose build id is the dump's; a mismatch is reported in
+        C(deep_triage), never fed to C(crash).
+    type: path
+  crash_commands:
+    description:
+      - The C(crash) commands to run, each with plain arguments only (no redirection, pipes,
+        shell escapes or quotes).
+    type: list
+    elements: str
+    default: [sys, bt, log, ps]
+  crash_timeout:
+    description: Seconds after which C(crash) is stopped (C(timeout)); its output so far is kept.
+    type: int
+    default: 900
   force:
     description: Rebuild even when the bundle is up to date.
     type: bool
@@ -100,6 +135,10 @@ notes:
   - Run with become; crash directories and the journal are readable by root only.
   - The journal's boot choice needs the crash time from the dump (kdump-compressed, ELF and
     flattened dumps carry it in C(VMCOREINFO)).
+  - "Deep triage reads the dump (C(crash) needs some seconds and up to a few hundred MiB of
+    memory per dump) and needs the debug vmlinux, several hundred MiB per kernel: install
+    it on the dump server or an analysis host rather than on every host, and build the bundle
+    there (O(host_facts=false), O(dest) outside a collected store copy)."
 seealso:
   - module: crashkit.kdump.vmcore_collect
   - module: crashkit.kdump.vmcore_triage
@@ -113,6 +152,14 @@ EXAMPLES = r"""
     change_text: kernel upgrade to 6.1.0-21 on the web tier
   become: true
   register: bundle
+
+- name: Deep triage on an analysis host, with a debug vmlinux extracted from the -dbg package
+  crashkit.kdump.vmcore_bundle:
+    crash_dir: /srv/crash-store/web1-4c3d8b1f2a9e/202405181200
+    dest: /srv/analysis/web1-202405181200
+    host_facts: false
+    debug_vmlinux: /srv/debug/6.1.0-56-amd64/vmlinux
+  become: true
 
 - name: Bundle on the dump server (no host facts there)
   crashkit.kdump.vmcore_bundle:
@@ -149,6 +196,14 @@ summary:
     uptime_at_crash: 501.751965
     triage: {kind: sysrq, function: sysrq_handle_crash, signature: 0f3b9c2d4e5a6b7c}
     missing: {journal: "the only boot that started before the crash is the current one"}
+    deep_triage:
+      status: done
+      vmlinux: /usr/lib/debug/boot/vmlinux-6.1.0-56-amd64
+      dump: dump.202405181200
+      panic: "Kernel panic - not syncing: sysrq triggered crash"
+      task: {pid: 2686, command: sh, cpu: 0}
+      backtrace: [machine_kexec, __crash_kexec, panic, sysrq_handle_crash, __handle_sysrq.cold]
+      files: [crash/01-sys.txt, crash/02-bt.txt, crash/03-log.txt, crash/04-ps.txt]
 """
 
 import json
@@ -160,7 +215,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.crashkit.kdump.plugins.module_utils import _bundle, _store, _vmcore
+from ansible_collections.crashkit.kdump.plugins.module_utils import _bundle, _deeptriage, _store, _vmcore
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import KdumpError
 from ansible_collections.crashkit.kdump.plugins.module_utils._module import domain_errors, read_text
 from ansible_collections.crashkit.kdump.plugins.module_utils._triage import triage_file
@@ -310,6 +365,83 @@ def add_system(module, work):
     return system, configs
 
 
+def add_deep(module, work, dumps, release, build_id):
+    """Run crash on the dump (deep triage); returns the bundle's ``deep_triage`` record."""
+    params = module.params
+    if not params["deep_triage"]:
+        return {"status": "off"}
+    vmlinux = params["debug_vmlinux"]
+    if vmlinux:
+        if not os.path.isfile(vmlinux):
+            return {"status": "skipped", "reason": "debug_vmlinux %s does not exist" % vmlinux}
+    else:
+        vmlinux = _deeptriage.find_vmlinux(release)
+        if not vmlinux:
+            searched = _deeptriage.vmlinux_candidates(release)
+            return {"status": "skipped",
+                    "reason": "no debug vmlinux of %s (looked for %s); Debian: apt-get install "
+                              "linux-image-%s-dbg" % (release, ", ".join(searched) or "nothing: kernel release unknown",
+                                                      release)}
+    record = {"vmlinux": vmlinux}
+    crash = module.get_bin_path("crash")
+    if not crash:
+        return dict(record, status="skipped", reason="crash is not installed")
+    dump = _deeptriage.pick_dump(dumps)
+    if dump is None:
+        return dict(record, status="skipped", reason="no complete kdump-compressed, ELF or flattened dump to open")
+    record["dump"] = dump["name"]
+    try:
+        record["vmlinux_build_id"] = _deeptriage.elf_build_id(vmlinux)
+    except KdumpError as exc:
+        return dict(record, status="failed", reason=str(exc))
+    if build_id and record["vmlinux_build_id"] and record["vmlinux_build_id"] != build_id:
+        return dict(record, status="skipped",
+                    reason="the debug vmlinux is of another build (build id %s, the dump's %s)"
+                           % (record["vmlinux_build_id"], build_id))
+    checked = _deeptriage.check_commands(params["crash_commands"])
+    outdir = os.path.join(work, "crash")
+    os.mkdir(outdir)
+    script = os.path.join(work, ".crash-script")
+    with open(script, "w") as handle:
+        handle.write(_deeptriage.command_script(checked, outdir))
+    cmd = [crash, "-s", "--no_scroll", "-i", script, vmlinux, dump["path"]]
+    timeout = module.get_bin_path("timeout")
+    if timeout:
+        cmd = [timeout, str(params["crash_timeout"])] + cmd
+    started = time.time()
+    rc, out, err = module.run_command(cmd, data="\n", binary_data=True)
+    os.unlink(script)
+    record["seconds"] = round(time.time() - started, 1)
+    record["commands"] = [command for command, _name in checked]
+    with open(os.path.join(outdir, "crash.out"), "w") as handle:
+        handle.write(out + err)
+    files = ["crash/crash.out"]
+    outputs = {}
+    for command, name in checked:
+        path = os.path.join(outdir, name)
+        if os.path.isfile(path):
+            files.append("crash/" + name)
+            with open(path, "r", errors="replace") as handle:
+                outputs[command.split()[0]] = handle.read()
+    record["files"] = sorted(files)
+    record["errors"] = _deeptriage.errors_in(out + err)
+    if "sys" in outputs:
+        sys_info = _deeptriage.parse_sys(outputs["sys"])
+        record["panic"] = sys_info.get("panic")
+        record["sys"] = sys_info
+    if "bt" in outputs:
+        bt = _deeptriage.parse_bt(outputs["bt"])
+        record["task"] = {"pid": bt["pid"], "command": bt["command"], "cpu": bt["cpu"]}
+        record["backtrace"] = bt["functions"]
+    if rc != 0:
+        reason = "crash exited with status %d" % rc
+        if rc == 124 and timeout:
+            reason = "crash was stopped after crash_timeout=%d s" % params["crash_timeout"]
+        tail = (err.strip() or out.strip()).splitlines()[-3:]
+        return dict(record, status="failed", reason="%s: %s" % (reason, " / ".join(tail)))
+    return dict(record, status="done")
+
+
 def build(module, crash_dir, work, key):
     params = module.params
     names = os.listdir(crash_dir)
@@ -349,6 +481,9 @@ def build(module, crash_dir, work, key):
     summary.update(kernel_release=release, build_id=build_id, crash_time=crash_time)
     if not build_id:
         missing["build_id"] = "the dump carries no VMCOREINFO BUILD-ID"
+    summary["deep_triage"] = add_deep(module, work, dumps, release, build_id)
+    if summary["deep_triage"]["status"] in ("skipped", "failed"):
+        missing["deep_triage"] = summary["deep_triage"]["reason"]
     if params["host_facts"]:
         previous = add_journal(module, work, crash_time, summary, missing)
         if previous is not None:
@@ -396,10 +531,21 @@ def run(module):
     crash_dir = os.path.abspath(params["crash_dir"])
     if not os.path.isdir(crash_dir):
         module.fail_json(msg="crash directory %s does not exist" % crash_dir)
+    if params["deep_triage"]:
+        _deeptriage.check_commands(params["crash_commands"])
     dest = os.path.abspath(params["dest"] or os.path.join(crash_dir, BUNDLE_DIR))
     archive = dest + ".tar.gz" if params["archive"] else None
     options = {k: params[k] for k in ("host_facts", "change_id", "change_text", "dmesg_from_dump", "hash_dump",
-                                      "journal_max_mib", "package_window_days", "kdump_config_files")}
+                                      "journal_max_mib", "package_window_days", "kdump_config_files",
+                                      "deep_triage", "debug_vmlinux", "crash_commands")}
+    if params["deep_triage"]:
+        # Installing crash or a debug vmlinux later makes the bundle out of date: deep triage
+        # then runs on the next build.
+        options["deep_inputs"] = [bool(module.get_bin_path("crash"))] + [
+            list(f) for f in _deeptriage.installed_vmlinux_files()]
+        if params["debug_vmlinux"] and os.path.isfile(params["debug_vmlinux"]):
+            st = os.stat(params["debug_vmlinux"])
+            options["deep_inputs"].append([params["debug_vmlinux"], st.st_size, int(st.st_mtime)])
     key = _bundle.inputs_key(source_files(crash_dir, dest, archive), options)
     result = {"changed": False, "path": dest, "archive": archive}
     current = None if params["force"] else up_to_date(dest, archive, key)
@@ -450,12 +596,18 @@ def main():
             package_window_days=dict(type="int", default=7),
             kdump_config_files=dict(type="list", elements="path",
                                     default=["/etc/default/kdump-tools", "/etc/kdump.conf", "/etc/sysconfig/kdump"]),
+            deep_triage=dict(type="bool", default=True),
+            debug_vmlinux=dict(type="path"),
+            crash_commands=dict(type="list", elements="str", default=list(_deeptriage.DEFAULT_COMMANDS)),
+            crash_timeout=dict(type="int", default=900),
             force=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
     if module.params["journal_max_mib"] < 1:
         module.fail_json(msg="journal_max_mib must be at least 1")
+    if module.params["crash_timeout"] < 1:
+        module.fail_json(msg="crash_timeout must be at least 1")
     with domain_errors(module):
         result = run(module)
     module.exit_json(**result)
