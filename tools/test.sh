@@ -2,7 +2,7 @@
 # The whole test suite, in order, failing fast:
 #   1. unit tests (pytest)            4. collection build + install + ansible-doc
 #   2. ansible-test sanity            5. ansible-builder create (execution environment)
-#   3. ansible-lint (production)      6. Molecule scenarios in real VMs
+#   3. ansible-lint, changelog build  6. Molecule scenarios in real VMs
 # Installs what it needs first (tools/bootstrap.sh). Run as root on Debian 12.
 #
 #   tools/test.sh                  # everything
@@ -50,6 +50,19 @@ for s in "${stages[@]}"; do
       stage "ansible-lint (production profile), changelog fragments"
       ansible-lint --profile production
       antsibull-changelog lint
+      # The release changelog builds from the fragments (in a copy: the checkout keeps them) and
+      # names every module.
+      cl="$work/changelog/ansible_collections/crashkit/kdump"
+      mkdir -p "$cl"
+      tar -c --exclude=./.git --exclude=./.tmp --exclude=./.venv . | tar -x -C "$cl"
+      (cd "$cl" && ANSIBLE_COLLECTIONS_PATH="$work/changelog" antsibull-changelog release --date "$(date -u +%F)" 2>&1 \
+        | grep -v 'no release_summary' || true)
+      test -s "$cl/CHANGELOG.rst"
+      test -z "$(ls "$cl/changelogs/fragments")"
+      for f in plugins/modules/*.py; do
+        grep -q "crashkit.kdump.$(basename "$f" .py) - " "$cl/CHANGELOG.rst" || { echo "CHANGELOG.rst does not list $f" >&2; exit 1; }
+      done
+      echo "CHANGELOG.rst builds from $(ls changelogs/fragments | wc -l) fragments: $cl/CHANGELOG.rst"
       ;;
     build)
       stage "collection build, install, ansible-doc"
