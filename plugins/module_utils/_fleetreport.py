@@ -10,6 +10,9 @@
   triaged, ``report()`` the JSON-able result. Memory grows with the number of distinct
   signatures and hosts, not with the number of records.
 * ``group_logs(paths)``: triage many kernel log files and return the report.
+* ``triage_many(paths)``: ``(path, record, error)`` of many logs, in order; from 256 logs on the
+  work is spread over a pool of forked processes (one per CPU), which is where a fleet's worth
+  of logs spends its time (bench/triage.py).
 * ``render_markdown(report)``: the report as a Markdown page.
 * ``infer_origin(path)``: host and time a kdump directory name tells (``<host>-<stamp>``).
 * ``read_panic_results(directory)``: the latest panic-test record of each host found in the
@@ -420,23 +423,63 @@ def build_report(records):
     return fleet.report()
 
 
-def group_logs(paths):
+PARALLEL_MIN_LOGS = 256
+_CHUNK = 32
+
+
+def _triage_one(path):
+    try:
+        return triage_file(path, keep_excerpt=False), None
+    except KdumpError as exc:
+        return None, str(exc)
+
+
+def _pool(workers):
+    try:
+        import multiprocessing
+        return multiprocessing.get_context("fork").Pool(workers)
+    except (ImportError, OSError, ValueError):
+        # no fork (not Linux), no semaphores (/dev/shm missing in some containers): serial
+        return None
+
+
+def triage_many(paths, workers=None, min_parallel=PARALLEL_MIN_LOGS):
+    """Yield ``(path, record, error)`` for every path, in order (``error`` is None or a message).
+
+    ``workers`` processes (default: the CPU count) triage the logs when there are at least
+    ``min_parallel`` of them; fewer logs, one CPU or no process pool: in this process.
+    """
+    paths = list(paths)
+    if workers is None:
+        workers = os.cpu_count() or 1
+    pool = _pool(workers) if workers > 1 and len(paths) >= min_parallel else None
+    if pool is None:
+        for path in paths:
+            record, error = _triage_one(path)
+            yield path, record, error
+        return
+    try:
+        for path, (record, error) in zip(paths, pool.imap(_triage_one, paths, _CHUNK)):
+            yield path, record, error
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def group_logs(paths, workers=None, min_parallel=PARALLEL_MIN_LOGS):
     """Triage every kernel log of ``paths`` and group them by signature.
 
     Each item is a path or a ``(host, path)`` pair. Without an explicit host, the host is the one
     named by the log's syslog prefix, else by the dump directory name (``infer_origin``). Logs
-    that cannot be read or show no crash are listed under ``failed``.
+    that cannot be read or show no crash are listed under ``failed``. ``workers`` and
+    ``min_parallel``: see ``triage_many``.
     """
     fleet = FleetReport()
-    for item in paths:
-        if isinstance(item, (tuple, list)):
-            host, path = item
-        else:
-            host, path = None, item
-        try:
-            record = triage_file(path, keep_excerpt=False)
-        except KdumpError as exc:
-            fleet.add_failure(path, exc)
+    items = [tuple(item) if isinstance(item, (tuple, list)) else (None, item) for item in paths]
+    results = triage_many([path for _host, path in items], workers, min_parallel)
+    for (host, path), (_path, record, error) in zip(items, results):
+        if error is not None:
+            fleet.add_failure(path, error)
             continue
         dir_host, dir_time = infer_origin(path)
         fleet.add(record, host=host or record.get("host") or dir_host,

@@ -168,9 +168,9 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.crashkit.kdump.plugins.module_utils import _store
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import KdumpError
 from ansible_collections.crashkit.kdump.plugins.module_utils._fleetreport import (
-    FleetReport, read_panic_results, render_markdown)
+    FleetReport, read_panic_results, render_markdown, triage_many)
 from ansible_collections.crashkit.kdump.plugins.module_utils._module import apply_file, domain_errors, read_text
-from ansible_collections.crashkit.kdump.plugins.module_utils._triage import find_bundle_log, triage_file
+from ansible_collections.crashkit.kdump.plugins.module_utils._triage import find_bundle_log
 
 
 def store_crashes(store):
@@ -210,20 +210,26 @@ def run(module):
     crashes = []
     for host, crash, directory, manifest in store_crashes(store):
         entry = {"host_id": host, "crash_id": crash, "log": None, "signature": None, "kind": None,
-                 "function": None, "error": None}
+                 "function": None, "error": None, "directory": directory}
         when = manifest.get("crash_time")
-        iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when)) if when else None
+        entry["iso"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when)) if when else None
         try:
             entry["log"] = crash_log(directory)
-            record = triage_file(entry["log"], keep_excerpt=False)
         except KdumpError as exc:
             entry["error"] = str(exc)
-            fleet.add_failure(entry["log"] or directory, exc)
-            crashes.append(entry)
+        crashes.append(entry)
+    # Many crashes are triaged by a process pool (triage_many), in order.
+    triaged = triage_many([entry["log"] for entry in crashes if entry["log"]])
+    for entry in crashes:
+        directory, iso = entry.pop("directory"), entry.pop("iso")
+        record = None
+        if entry["log"]:
+            _path, record, entry["error"] = next(triaged)
+        if record is None:
+            fleet.add_failure(entry["log"] or directory, entry["error"])
             continue
         entry.update(signature=record["signature"], kind=record["kind"], function=record["function"])
-        fleet.add(record, host=host, crash_time=iso, source=os.path.relpath(entry["log"], store))
-        crashes.append(entry)
+        fleet.add(record, host=entry["host_id"], crash_time=iso, source=os.path.relpath(entry["log"], store))
     report = fleet.report()
     json_path = os.path.join(store, "report.json")
     md_path = os.path.join(store, "report.md")

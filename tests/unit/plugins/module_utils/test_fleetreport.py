@@ -492,3 +492,34 @@ def test_markdown_without_hosts_is_unchanged(fleet):
     legacy = dict(fleet)
     del legacy["hosts"], legacy["panic_tests"]
     assert fr.render_markdown(legacy) == page
+
+
+def test_parallel_triage_gives_the_serial_report(tmp_path, monkeypatch):
+    names = sorted(n for n in os.listdir(FIXTURES) if n.endswith(".log"))
+    paths = []
+    for i in range(120):
+        paths.append(_install(tmp_path, "host%03d-2024051%d0000" % (i, i % 10), "dmesg.txt", names[i % len(names)]))
+    paths.insert(7, str(tmp_path / "missing"))
+    pools = []
+    real_pool = fr._pool
+
+    def counting_pool(workers):
+        pools.append(workers)
+        return real_pool(workers)
+    monkeypatch.setattr(fr, "_pool", counting_pool)
+    serial = fr.group_logs(paths, workers=1)
+    assert pools == []
+    parallel = fr.group_logs(paths, workers=3, min_parallel=10)
+    assert pools == [3]
+    assert parallel == serial
+    assert serial["crashes"] + len(serial["failed"]) == len(paths)
+    assert [f["source"] for f in parallel["failed"]][0] == str(tmp_path / "missing")
+
+
+def test_triage_many_in_order_and_serial_without_a_pool(tmp_path, monkeypatch):
+    names = sorted(n for n in os.listdir(FIXTURES) if n.endswith(".log"))[:4]
+    paths = [_install(tmp_path, "h%d" % i, "dmesg.txt", name) for i, name in enumerate(names)]
+    monkeypatch.setattr(fr, "_pool", lambda workers: None)
+    out = list(fr.triage_many(paths, workers=4, min_parallel=1))
+    assert [p for p, _r, _e in out] == paths
+    assert all(r is not None or e for _p, r, e in out)
