@@ -55,14 +55,17 @@ for s in "${stages[@]}"; do
       cl="$work/changelog/ansible_collections/crashkit/kdump"
       mkdir -p "$cl"
       tar -c --exclude=./.git --exclude=./.tmp --exclude=./.venv . | tar -x -C "$cl"
-      (cd "$cl" && ANSIBLE_COLLECTIONS_PATH="$work/changelog" antsibull-changelog release --date "$(date -u +%F)" 2>&1 \
-        | grep -v 'no release_summary' || true)
+      if ! (cd "$cl" && ANSIBLE_COLLECTIONS_PATH="$work/changelog" \
+            antsibull-changelog release --date "$(date -u +%F)" > "$work/changelog.log" 2>&1); then
+        cat "$work/changelog.log" >&2
+        exit 1
+      fi
       test -s "$cl/CHANGELOG.rst"
-      test -z "$(ls "$cl/changelogs/fragments")"
+      test -z "$(find "$cl/changelogs/fragments" -type f)"
       for f in plugins/modules/*.py; do
         grep -q "crashkit.kdump.$(basename "$f" .py) - " "$cl/CHANGELOG.rst" || { echo "CHANGELOG.rst does not list $f" >&2; exit 1; }
       done
-      echo "CHANGELOG.rst builds from $(ls changelogs/fragments | wc -l) fragments: $cl/CHANGELOG.rst"
+      echo "CHANGELOG.rst builds from $(find changelogs/fragments -type f | wc -l) fragments: $cl/CHANGELOG.rst"
       ;;
     build)
       stage "collection build, install, ansible-doc"

@@ -93,7 +93,7 @@ def test_build_id_missing_file(tmp_path):
 @pytest.mark.skipif(not shutil.which("readelf"), reason="binutils' readelf is not installed")
 @pytest.mark.parametrize("binary", ["/bin/sh", "/usr/bin/env"])
 def test_build_id_equals_readelf_on_real_binaries(binary):
-    out = subprocess.run(["readelf", "-n", os.path.realpath(binary)], capture_output=True, text=True).stdout
+    out = subprocess.run(["readelf", "-n", os.path.realpath(binary)], capture_output=True, text=True, check=True).stdout
     expected = [line.split(":", 1)[1].strip() for line in out.splitlines() if "Build ID:" in line]
     assert deep.elf_build_id(os.path.realpath(binary)) == (expected[0] if expected else None)
 
@@ -138,8 +138,8 @@ def test_installed_vmlinux_files(tmp_path):
 @pytest.mark.parametrize("commands, expected", [
     (["sys", "bt", "log", "ps"], [("sys", "01-sys.txt"), ("bt", "02-bt.txt"), ("log", "03-log.txt"),
                                   ("ps", "04-ps.txt")]),
-    (["bt -a", "kmem -i", "  foreach   bt "], [("bt -a", "01-bt.txt"), ("kmem -i", "02-kmem.txt"),
-                                              ("foreach bt", "03-foreach.txt")]),
+    (["bt -a", "kmem -i", "  foreach   bt "],
+     [("bt -a", "01-bt.txt"), ("kmem -i", "02-kmem.txt"), ("foreach bt", "03-foreach.txt")]),
     (["struct task_struct.comm ffff890586812100", "dis -l sysrq_handle_crash+0x16"],
      [("struct task_struct.comm ffff890586812100", "01-struct.txt"),
       ("dis -l sysrq_handle_crash+0x16", "02-dis.txt")]),
