@@ -63,6 +63,7 @@ options:
     description:
       - The bundle directory; the archive is this path with C(.tar.gz) appended.
       - Default C(<crash_dir>/crashkit-bundle), so M(crashkit.kdump.vmcore_collect) copies it with the dump.
+      - Missing parent directories are made; the one holding the bundle gets mode 0750.
     type: path
   archive:
     description: Also write the C(.tar.gz) archive.
@@ -557,6 +558,9 @@ def run(module):
         result.update(summary=None, files=None)
         return result
     parent = os.path.dirname(dest)
+    if not os.path.isdir(parent):
+        # a dest elsewhere (an analysis host): its parent directories, private like the bundle
+        os.makedirs(parent, mode=0o750)
     work = tempfile.mkdtemp(prefix=".%s." % os.path.basename(dest), dir=parent)
     try:
         os.chmod(work, 0o750)

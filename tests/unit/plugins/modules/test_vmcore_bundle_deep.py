@@ -152,6 +152,16 @@ def test_found_by_release_in_the_family_path_and_rebuilt_when_it_appears(capsys,
     assert second["summary"]["deep_triage"]["vmlinux"] == str(installed)
 
 
+def test_dest_elsewhere_gets_its_parent_directories(capsys, monkeypatch, lab):
+    dest = lab["tmp"] / "analysis" / "web1" / "202611221025"
+    result = run_module(capsys, monkeypatch, dict(lab["args"], dest=str(dest)))
+    assert result["rc"] == 0, result
+    assert result["path"] == str(dest)
+    assert (dest / "bundle.json").is_file() and (dest / "crash" / "01-sys.txt").is_file()
+    assert oct(dest.parent.stat().st_mode & 0o777) == "0o750"
+    assert not os.path.exists(os.path.join(lab["crash_dir"], "crashkit-bundle"))
+
+
 @pytest.mark.parametrize("change, status, reason", [
     ("other_build", "skipped", "another build (build id 00112233"),
     ("not_elf", "failed", "is not an ELF file"),
