@@ -24,6 +24,7 @@ import re
 import struct
 
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import KdumpError
+from ansible_collections.crashkit.kdump.plugins.module_utils._vmcore import parse_notes
 
 # Where the debug vmlinux of kernel <release> is, per family (the -dbg / -debuginfo packages).
 VMLINUX_PATTERNS = (
@@ -89,22 +90,6 @@ def installed_vmlinux_files(root="/"):
     return result
 
 
-def _notes(data, order):
-    notes = []
-    pos = 0
-    header = struct.Struct(order + "III")
-    while pos + header.size <= len(data):
-        namesz, descsz, ntype = header.unpack_from(data, pos)
-        pos += header.size
-        desc_start = pos + ((namesz + 3) & ~3)
-        desc_end = desc_start + descsz
-        if desc_end > len(data):
-            break
-        notes.append((data[pos:pos + namesz].rstrip(b"\x00"), ntype, data[desc_start:desc_end]))
-        pos = desc_start + ((descsz + 3) & ~3)
-    return notes
-
-
 def elf_build_id(path):
     """The GNU build id (hex) of an ELF file from its PT_NOTE segments, None when it has none.
 
@@ -142,9 +127,9 @@ def elf_build_id(path):
                 if p_type != _PT_NOTE or not 0 < p_filesz <= _NOTE_LIMIT:
                     continue
                 handle.seek(p_offset)
-                for name, ntype, desc in _notes(handle.read(p_filesz), order):
-                    if name == b"GNU" and ntype == _NT_GNU_BUILD_ID and desc:
-                        return desc.hex() if hasattr(desc, "hex") else "".join("%02x" % c for c in bytearray(desc))
+                for name, ntype, desc in parse_notes(handle.read(p_filesz), order):
+                    if name == "GNU" and ntype == _NT_GNU_BUILD_ID and desc:
+                        return "".join("%02x" % c for c in bytearray(desc))
     except (IOError, OSError) as exc:
         raise KdumpError("cannot read %s: %s" % (path, exc))
     return None
