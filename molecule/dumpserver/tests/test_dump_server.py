@@ -6,7 +6,7 @@ import os
 import pytest
 import yaml
 
-CLIENTS = {"kdump-trixie"}
+CLIENTS = {"kdump-bookworm"}
 
 
 @pytest.fixture(autouse=True)

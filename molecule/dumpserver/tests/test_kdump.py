@@ -1,5 +1,5 @@
 """Verify a converged kdump client VM: the crash kernel is reserved and loaded, the config sources
-right (local target on kdump-bookworm, the dump server over ssh on kdump-trixie)."""
+right (the dump server over ssh on kdump-bookworm, a local target on kdump-trixie)."""
 
 import os
 import shlex
@@ -7,8 +7,8 @@ import shlex
 import pytest
 import yaml
 
-# kdump-trixie sends its dumps to kdump-dumpsrv over ssh (molecule.yml host_vars).
-SSH_CLIENTS = {"kdump-trixie": "kdump-dumpsrv"}
+# kdump-bookworm sends its dumps to kdump-dumpsrv over ssh (molecule.yml host_vars).
+SSH_CLIENTS = {"kdump-bookworm": "kdump-dumpsrv"}
 
 
 def _private_address(name):
