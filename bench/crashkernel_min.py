@@ -1,0 +1,221 @@
+"""crashkernel minimum benchmark: bisect the smallest reservation that still captures a dump, and
+set it beside crashkit.kdump.crashkernel's recommendation and the distribution's default.
+
+    .venv/bin/python bench/crashkernel_min.py [--release bookworm] [--memory 1024] \
+        [--target local --target ssh] [--low 64] [--high 384] [--step 8]
+
+Needs root and the lab (lab/README.md). For one release and one memory size, boots a client VM
+per target (and a Debian 12 dump server for the ssh target) in a lab run directory of its own
+(``.tmp/bench-ckmin``), sets the hosts up with ``playbooks/kdump_setup.yml`` and a fixed
+reservation of ``--high`` MiB, then asks ``crashkit.kdump.crashkernel`` for its recommendation for
+that target (policy ``estimate``, as the setup role uses it by default).
+
+A trial at N MiB, on a freshly booted client: ``kdump-config unload``, shrink the reservation
+to N MiB through ``/sys/kernel/kexec_crash_size`` (the kernel gives the rest back; only a
+smaller size is accepted, so every trial starts from a fresh boot), ``kdump-config load``, then
+sysrq ``c``. Pass: the console shows kdump-tools' ``saved vmcore in`` (the dump complete, local
+or on the server). Fail: the crash kernel cannot be loaded at that size, the capture kernel
+panics (typically "System is deadlocked on memory" while unpacking its initramfs), kdump-tools
+reports ``failed to save vmcore``, or nothing is saved within ``--trial-timeout`` seconds. A
+failed capture hangs, so the harness resets the VM (QMP ``system_reset``); a passed one reboots
+by itself. The first trial is at ``--high`` (it must pass), then a binary search over the
+``--step`` MiB grid from ``--low``.
+
+Shrinking at run time gives the capture kernel exactly the memory a ``crashkernel=N`` boot would
+(the reservation's place differs, its size does not), at one boot per trial instead of two.
+
+Writes bench/results/crashkernel_min-<release>-<MiB>.json (every trial with its console
+verdict, the minimum per target, the recommendation, the distribution default, the ratios) and
+prints the goal check: the recommendation never below the minimum and at most 1.3x minimum +
+32 MiB.
+"""
+import argparse
+import concurrent.futures
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "lab"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+os.environ["PATH"] = os.path.dirname(os.path.abspath(sys.executable)) + os.pathsep + os.environ.get("PATH", "")
+
+from crashlab import console, inventory  # noqa: E402 - lab/ is put on the path above
+from crashlab.vm import Lab  # noqa: E402
+from fleet import play  # noqa: E402
+
+MIB = 1 << 20
+# What the distribution's kdump-tools puts on the command line (/etc/default/grub.d/kdump-tools.cfg).
+DISTRO_DEFAULT = {"bookworm": ("384M-:128M", 128), "trixie": ("512M-:192M", 192)}
+
+
+def recommendation(inv, host, target, log):
+    """``recommended_mb`` of crashkit.kdump.crashkernel on ``host`` for ``target``."""
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
+    proc = subprocess.run(["ansible", "-i", inv, host, "-b", "-m", "crashkit.kdump.crashkernel", "-a",
+                           "target_type=%s" % target], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, check=False)
+    with open(log, "a") as handle:
+        handle.write(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        sys.exit("crashkit.kdump.crashkernel on %s failed, see %s" % (host, log))
+    result = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"][host]
+    return {"recommended": result["recommended"], "recommended_mb": result["recommended_mb"],
+            "estimate_breakdown": result.get("estimate_breakdown")}
+
+
+def wait_verdict(lab, name, sent, timeout):
+    """``(passed, detail)`` from the console events after ``sent``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for e in console.vm_events(lab.vm_dir(name)):
+            if e["t"] < sent:
+                continue
+            if e["event"] == "vmcore_saved":
+                return True, e["line"]
+            if e["event"] == "vmcore_failed" or (e["event"] == "panic" and e.get("in_capture")):
+                return False, e["line"]
+        time.sleep(2)
+    return False, "nothing saved within %d s; console: %s" % (timeout, lab.console_tail(name, 3))
+
+
+def trial(lab, name, mb, timeout):
+    """One capture with ``mb`` MiB reserved; returns the trial record. The VM is back on ssh after it."""
+    t0 = time.monotonic()
+    boot_id = lab.boot_id(name)
+    proc = lab.ssh(name, "kdump-config unload >/dev/null 2>&1; echo %d > /sys/kernel/kexec_crash_size; "
+                         "cat /sys/kernel/kexec_crash_size; kdump-config load >/dev/null 2>&1; "
+                         "cat /sys/kernel/kexec_crash_loaded" % (mb * MIB), timeout=600)
+    lines = proc.stdout.split()
+    record = {"mb": mb, "reserved_bytes": int(lines[0]) if lines else None}
+    if proc.returncode != 0 or len(lines) != 2 or int(lines[0]) != mb * MIB:
+        sys.exit("%s: could not shrink the reservation to %d MiB: %s %s" % (name, mb, proc.stdout, proc.stderr))
+    if lines[1] != "1":
+        record.update(passed=False, detail="kdump-config load failed at this size")
+        lab.ssh(name, "systemctl reboot", timeout=60)
+    else:
+        sent = lab.panic(name)
+        passed, detail = wait_verdict(lab, name, sent, timeout)
+        record.update(passed=passed, detail=detail, seconds_to_verdict=round(time.time() - sent, 1))
+        if not passed:
+            lab.qmp(name, "system_reset")
+    lab.wait_reboot(name, boot_id, timeout=1800)
+    record["seconds"] = round(time.monotonic() - t0, 1)
+    print("%s: %d MiB %s (%s)" % (name, mb, "pass" if record["passed"] else "FAIL", record["detail"][:120]),
+          flush=True)
+    return record
+
+
+def bisect(lab, name, grid, high, timeout):
+    """Smallest grid value that passes, assuming a pass at ``high`` and monotonicity."""
+    trials = [trial(lab, name, high, timeout)]
+    if not trials[0]["passed"]:
+        return None, trials
+    lo, hi = -1, len(grid)  # grid[lo] fails (virtually, below the grid), grid[hi] = high passes
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        t = trial(lab, name, grid[mid], timeout)
+        trials.append(t)
+        if t["passed"]:
+            hi = mid
+        else:
+            lo = mid
+    minimum = grid[hi] if hi < len(grid) else high
+    return {"minimum_mb": minimum, "largest_failing_mb": grid[lo] if lo >= 0 else None}, trials
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
+    parser.add_argument("--release", default="bookworm", choices=sorted(DISTRO_DEFAULT))
+    parser.add_argument("--memory", type=int, default=1024)
+    parser.add_argument("--target", action="append", choices=("local", "ssh"), help="repeatable; default both")
+    parser.add_argument("--low", type=int, default=64)
+    parser.add_argument("--high", type=int, default=384)
+    parser.add_argument("--step", type=int, default=8)
+    parser.add_argument("--trial-timeout", type=int, default=900)
+    parser.add_argument("--run", default=os.path.join(ROOT, ".tmp", "bench-ckmin"))
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--output")
+    args = parser.parse_args()
+    targets = args.target or ["local", "ssh"]
+    output = args.output or os.path.join(ROOT, "bench", "results", "crashkernel_min-%s-%d.json" % (
+        args.release, args.memory))
+    os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(ROOT, ".tmp", "collections"))
+    raw = os.path.join(os.path.dirname(output), "raw")
+    os.makedirs(raw, exist_ok=True)
+    log = os.path.join(raw, "crashkernel_min-%s-%d.log" % (args.release, args.memory))
+    open(log, "w").close()
+    grid = list(range(args.low, args.high, args.step))
+    lab = Lab(args.run)
+    clients = {t: "ck-%s-%s-%d" % (t, args.release[:4], args.memory) for t in targets}
+    specs = [{"name": n, "release": args.release, "memory": args.memory, "smp": 1} for n in clients.values()]
+    if "ssh" in targets:
+        specs.append({"name": "ck-server", "release": "bookworm", "memory": 768, "smp": 1})
+    print("booting %s" % ", ".join(s["name"] for s in specs), flush=True)
+    recs, _ = lab.start_and_wait(specs, 1800, replace=True)
+    by_name = {r["name"]: r for r in recs}
+    results = {}
+    try:
+        invs = {}
+        for t, n in clients.items():
+            invs[t] = os.path.join(args.run, "inventory-%s.yml" % t)
+            servers = [by_name["ck-server"]] if t == "ssh" else []
+            with open(invs[t], "w") as handle:
+                handle.write(inventory.demo_inventory_yaml([by_name[n]], servers, t))
+        print("kdump_setup.yml with crashkernel=%dM (fixed, for the trials) on %s" % (
+            args.high, ", ".join(clients.values())), flush=True)
+        with concurrent.futures.ThreadPoolExecutor(len(clients)) as pool:
+            list(pool.map(lambda t: play(["crashkit.kdump.kdump_setup", "-e", "kdump_reboot_ok=true",
+                                          "-e", "kdump_crashkernel_policy=fixed",
+                                          "-e", "kdump_crashkernel_size=%dM" % args.high], invs[t], log), clients))
+        # what the module recommends on the set-up host (kdump-tools and its initramfs in place)
+        for t, n in clients.items():
+            results[t] = {"host": n, "crashkit": recommendation(invs[t], n, t, log)}
+        with concurrent.futures.ThreadPoolExecutor(len(clients)) as pool:
+            futures = {t: pool.submit(bisect, lab, n, grid, args.high, args.trial_timeout) for t, n in clients.items()}
+            for t, f in futures.items():
+                found, trials = f.result()
+                results[t]["trials"] = trials
+                results[t].update(found or {"minimum_mb": None})
+    finally:
+        if not args.keep:
+            for r in recs:
+                lab.destroy(r["name"])
+            lab.services.stop()
+    distro_value, distro_mb = DISTRO_DEFAULT[args.release]
+    for t, r in results.items():
+        minimum, rec = r.get("minimum_mb"), r["crashkit"]["recommended_mb"]
+        r["distro_default"] = {"value": distro_value, "mb": distro_mb,
+                               "captures": minimum is not None and distro_mb >= minimum}
+        r["goal_bound_mb"] = 1.3 * minimum + 32 if minimum else None
+        r["ratio_recommended_to_minimum"] = rec / minimum if minimum else None
+        r["goal_met"] = bool(minimum and minimum <= rec <= 1.3 * minimum + 32)
+    result = {
+        "benchmark": "crashkernel_min", "release": args.release, "memory_mib": args.memory,
+        "grid": {"low": args.low, "high": args.high, "step": args.step}, "targets": results,
+        "goal": "recommendation >= minimum and <= 1.3x minimum + 32 MiB",
+        "goal_met": all(r["goal_met"] for r in results.values()),
+        "machine": {"python": platform.python_version(), "platform": platform.platform(),
+                    "cpus": os.cpu_count(), "load_average": os.getloadavg(),
+                    "guests": "lab VMs under TCG (python -m crashlab), 1 vCPU each"},
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    with open(output, "w") as handle:
+        json.dump(result, handle, indent=2)
+        handle.write("\n")
+    for t, r in results.items():
+        print("%s %d MiB %s: minimum %s MiB (largest failing %s), crashkit recommends %s MiB (%s), "
+              "bound %s; %s default %s = %d MiB %s; goal %s" % (
+                  args.release, args.memory, t, r.get("minimum_mb"), r.get("largest_failing_mb"),
+                  r["crashkit"]["recommended_mb"], r["crashkit"]["recommended"],
+                  "%.0f" % r["goal_bound_mb"] if r["goal_bound_mb"] else "-", args.release, distro_value, distro_mb,
+                  "captures" if r["distro_default"]["captures"] else "does NOT capture",
+                  "met" if r["goal_met"] else "missed"))
+    print("results: %s (playbook output: %s)" % (output, log))
+
+
+if __name__ == "__main__":
+    main()
