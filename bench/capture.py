@@ -91,8 +91,8 @@ MILESTONES = ("capture_kernel_boot", "makedumpfile_start", "vmcore_saved", "rebo
 def ssh(lab, name, command, timeout=1800, stdin=None):
     proc = lab.ssh(name, command, timeout=timeout, input=stdin)
     if proc.returncode != 0:
-        sys.exit("%s: %s failed (rc %d): %s" % (name, command.splitlines()[0], proc.returncode,
-                                                 (proc.stderr or proc.stdout).strip()[-2000:]))
+        detail = (proc.stderr or proc.stdout).strip()[-2000:]
+        sys.exit("%s: %s failed (rc %d): %s" % (name, command.splitlines()[0], proc.returncode, detail))
     return proc.stdout
 
 
@@ -157,6 +157,12 @@ def one_crash(lab, name):
     return result
 
 
+def median(size, side, key):
+    """Median over the rounds of one side's milestone (seconds) or dump size (bytes)."""
+    return statistics.median(r[side]["dump_bytes"] if key == "dump_bytes" else r[side]["seconds"][key]
+                             for r in size["rounds"])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--memory", type=int, action="append", help="guest RAM in MiB (repeatable; default 1024)")
@@ -176,8 +182,8 @@ def main():
     for memory in args.memory or [1024]:
         names = {"debian": "debian-%d" % memory, "crashkit": "crashkit-%d" % memory}
         print("== %d MiB: booting %s" % (memory, ", ".join(names.values())), flush=True)
-        recs, _ = lab.start_and_wait([{"name": n, "release": args.release, "memory": memory, "smp": 1}
-                                      for n in names.values()], 1800, replace=True)
+        recs = lab.start_and_wait([{"name": n, "release": args.release, "memory": memory, "smp": 1}
+                                   for n in names.values()], 1800, replace=True)[0]
         inv = os.path.join(args.run, "inventory-%d.yml" % memory)
         with open(inv, "w") as handle:
             handle.write(inventory.demo_inventory_yaml([r for r in recs if r["name"] == names["crashkit"]], [],
@@ -204,13 +210,9 @@ def main():
                 for n in names.values():
                     lab.destroy(n)
 
-        def med(side, key, size=size):
-            values = [r[side]["seconds"][key] if key != "dump_bytes" else r[side]["dump_bytes"]
-                      for r in size["rounds"]]
-            return statistics.median(values)
-
-        size["median"] = {side: {"saved_seconds": med(side, "vmcore_saved"), "ssh_seconds": med(side, "ssh_up"),
-                                 "dump_bytes": med(side, "dump_bytes")} for side in names}
+        size["median"] = {side: {"saved_seconds": median(size, side, "vmcore_saved"),
+                                 "ssh_seconds": median(size, side, "ssh_up"),
+                                 "dump_bytes": median(size, side, "dump_bytes")} for side in names}
         size["ratio_time_to_ssh"] = size["median"]["crashkit"]["ssh_seconds"] / size["median"]["debian"]["ssh_seconds"]
         size["ratio_time_to_saved"] = (size["median"]["crashkit"]["saved_seconds"]
                                        / size["median"]["debian"]["saved_seconds"])

@@ -205,8 +205,8 @@ def main():
     if not inv:
         lab = Lab(args.run)
         print("booting collect-bench (Debian 12, 1 GiB, 1 vCPU)", flush=True)
-        recs, _ = lab.start_and_wait([{"name": "collect-bench", "release": "bookworm", "memory": 1024, "smp": 1}],
-                                     1800, replace=True)
+        recs = lab.start_and_wait([{"name": "collect-bench", "release": "bookworm", "memory": 1024, "smp": 1}],
+                                  1800, replace=True)[0]
         inv = os.path.join(args.run, "inventory.yml")
         with open(inv, "w") as handle:
             handle.write(lab_inventory.demo_inventory_yaml(recs, [], "local"))

@@ -155,7 +155,7 @@ def main():
     if "ssh" in targets:
         specs.append({"name": "ck-server", "release": "bookworm", "memory": 768, "smp": 1})
     print("booting %s" % ", ".join(s["name"] for s in specs), flush=True)
-    recs, _ = lab.start_and_wait(specs, 1800, replace=True)
+    recs = lab.start_and_wait(specs, 1800, replace=True)[0]
     by_name = {r["name"]: r for r in recs}
     results = {}
     try:
