@@ -54,15 +54,17 @@ DISTRO_DEFAULT = {"bookworm": ("384M-:128M", 128), "trixie": ("512M-:192M", 192)
 
 def recommendation(inv, host, target, log):
     """``recommended_mb`` of crashkit.kdump.crashkernel on ``host`` for ``target``."""
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1")
     proc = subprocess.run(["ansible", "-i", inv, host, "-b", "-m", "crashkit.kdump.crashkernel", "-a",
                            "target_type=%s" % target], env=env, cwd=ROOT, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, universal_newlines=True, check=False)
     with open(log, "a") as handle:
         handle.write(proc.stdout + proc.stderr)
-    if proc.returncode != 0:
+    # the default (minimal) callback: "<host> | SUCCESS => {<the module's JSON result>}"
+    head, sep, body = proc.stdout.partition(" => ")
+    if proc.returncode != 0 or not sep or "SUCCESS" not in head:
         sys.exit("crashkit.kdump.crashkernel on %s failed, see %s" % (host, log))
-    result = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"][host]
+    result = json.loads(body)
     return {"recommended": result["recommended"], "recommended_mb": result["recommended_mb"],
             "estimate_breakdown": result.get("estimate_breakdown")}
 
