@@ -31,7 +31,6 @@ import argparse
 import concurrent.futures
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -44,6 +43,7 @@ os.environ["PATH"] = os.path.dirname(os.path.abspath(sys.executable)) + os.paths
 
 from crashlab import console, inventory  # noqa: E402 - lab/ is put on the path above
 from crashlab.vm import Lab  # noqa: E402
+from benchlib import write_result  # noqa: E402
 from fleet import play  # noqa: E402
 
 DEBIAN_SETUP = """set -e
@@ -225,14 +225,9 @@ def main():
         "benchmark": "capture", "repeat": args.repeat, "sizes": sizes,
         "goal": "crashkit default <= 0.6x Debian's time panic -> back on ssh, dump <= 1.1x its size",
         "goal_met": all(s["goal_met"] for s in sizes),
-        "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                    "cpus": os.cpu_count(), "load_average": os.getloadavg(),
-                    "guests": "lab VMs under TCG (python -m crashlab), 1 vCPU each, both sides at once"},
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    with open(args.output, "w") as handle:
-        json.dump(result, handle, indent=2)
-        handle.write("\n")
+    write_result(args.output, result,
+                 guests="lab VMs under TCG (python -m crashlab), 1 vCPU each, both sides at once")
     for s in sizes:
         print("%d MiB: crashkit/debian time to ssh %.2fx, to dump saved %.2fx, dump size %.2fx; goal %s" % (
             s["memory_mib"], s["ratio_time_to_ssh"], s["ratio_time_to_saved"], s["ratio_dump_size"],

@@ -29,7 +29,6 @@ after each size.
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -41,6 +40,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "lab"))
 from crashlab import inventory as lab_inventory  # noqa: E402 - lab/ is put on the path above
 from crashlab.vm import Lab  # noqa: E402
+from benchlib import write_result  # noqa: E402
 
 # ansible-playbook, ansible and ansible-inventory of the Python running this (the venv)
 os.environ["PATH"] = os.path.dirname(os.path.abspath(sys.executable)) + os.pathsep + os.environ.get("PATH", "")
@@ -225,14 +225,9 @@ def main():
         "benchmark": "collect", "host": host, "repeat": args.repeat, "sizes": sizes,
         "goal": "vmcore_collect >= 0.9x scp throughput, <= 64 MiB controller memory growth",
         "goal_met": all(s["goal_met"] for s in sizes),
-        "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                    "cpus": os.cpu_count(), "load_average": os.getloadavg(),
-                    "host_is": "lab VM under TCG (python -m crashlab), 1 GiB, 1 vCPU, ssh through QEMU user networking"},
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    with open(args.output, "w") as handle:
-        json.dump(result, handle, indent=2)
-        handle.write("\n")
+    write_result(args.output, result,
+                 host_is="lab VM under TCG (python -m crashlab), 1 GiB, 1 vCPU, ssh through QEMU user networking")
     for size in sizes:
         for name in ("scp", "vmcore_collect", "fetch"):
             s = size["summary"][name]

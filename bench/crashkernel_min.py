@@ -33,7 +33,6 @@ import argparse
 import concurrent.futures
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -45,6 +44,7 @@ os.environ["PATH"] = os.path.dirname(os.path.abspath(sys.executable)) + os.paths
 
 from crashlab import console, inventory  # noqa: E402 - lab/ is put on the path above
 from crashlab.vm import Lab  # noqa: E402
+from benchlib import write_result  # noqa: E402
 from fleet import play  # noqa: E402
 
 MIB = 1 << 20
@@ -200,14 +200,8 @@ def main():
         "grid": {"low": args.low, "high": args.high, "step": args.step}, "targets": results,
         "goal": "recommendation >= minimum and <= 1.3x minimum + 32 MiB",
         "goal_met": all(r["goal_met"] for r in results.values()),
-        "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                    "cpus": os.cpu_count(), "load_average": os.getloadavg(),
-                    "guests": "lab VMs under TCG (python -m crashlab), 1 vCPU each"},
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    with open(output, "w") as handle:
-        json.dump(result, handle, indent=2)
-        handle.write("\n")
+    write_result(output, result, guests="lab VMs under TCG (python -m crashlab), 1 vCPU each")
     for t, r in results.items():
         print("%s %d MiB %s: minimum %s MiB (largest failing %s), crashkit recommends %s MiB (%s), "
               "bound %s; %s default %s = %d MiB %s; goal %s" % (

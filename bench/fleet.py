@@ -14,9 +14,7 @@ Prints the median wall times and the ratio setup/floor, and writes bench/results
 the host count and the machine description. Goal (issue: benchmarks): at most 1.5x the floor.
 """
 import argparse
-import json
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -26,6 +24,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # ansible-playbook, ansible and ansible-inventory of the Python running this (the venv)
 os.environ["PATH"] = os.path.dirname(os.path.abspath(sys.executable)) + os.pathsep + os.environ.get("PATH", "")
+from benchlib import write_result  # noqa: E402 - bench/ is the script's directory
+
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 
 
@@ -84,14 +84,8 @@ def main():
         "ratio_setup_to_floor": ratio,
         "goal": "idempotent kdump_setup.yml rerun at most 1.5x the floor (facts + one no-op task)",
         "goal_met": ratio <= 1.5,
-        "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                    "cpus": os.cpu_count(), "load_average": os.getloadavg(),
-                    "hosts_are": "lab VMs under TCG (python -m crashlab), 1 vCPU and 1 GiB each"},
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    with open(args.output, "w") as handle:
-        json.dump(result, handle, indent=2)
-        handle.write("\n")
+    write_result(args.output, result, hosts_are="lab VMs under TCG (python -m crashlab), 1 vCPU and 1 GiB each")
     print("hosts %d: %s" % (len(hosts), " ".join(sorted(hosts))))
     print("floor (facts + no-op):       median %.1f s  %s" % (med["floor"], ["%.1f" % t for t in times["floor"]]))
     print("kdump_setup.yml (changed=0): median %.1f s  %s" % (med["setup"], ["%.1f" % t for t in times["setup"]]))

@@ -13,9 +13,7 @@ Prints the medians and the ratio triage/floor, and writes bench/results/triage.j
 machine description. Goal (issue: benchmarks): 10,000 logs in under 5 s.
 """
 import argparse
-import json
 import os
-import platform
 import random
 import re
 import shutil
@@ -29,6 +27,7 @@ sys.path.insert(0, ROOT)
 # conftest makes ansible_collections.crashkit.kdump importable from this checkout.
 import conftest  # noqa: E402,F401  pylint: disable=unused-import
 from ansible_collections.crashkit.kdump.plugins.module_utils._fleetreport import group_logs  # noqa: E402
+from benchlib import write_result  # noqa: E402
 
 FIXTURES = os.path.join(ROOT, "tests", "unit", "fixtures", "triage")
 BOOT_NOISE = [
@@ -116,18 +115,8 @@ def main():
         "failed": len(report.get("failed", [])) if isinstance(report, dict) else None,
         "goal": "10,000 logs in under 5 s",
         "goal_met": args.logs >= 10000 and med["triage"] < 5.0,
-        "machine": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "load_average": os.getloadavg(),
-        },
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    os.makedirs(os.path.dirname(args.output), exist_ok=True)
-    with open(args.output, "w") as handle:
-        json.dump(result, handle, indent=2)
-        handle.write("\n")
+    write_result(args.output, result)
     print("logs %d, signatures %d, failed %s" % (args.logs, result["signatures"], result["failed"]))
     print("floor  (read every line): median %.2f s  %s" % (med["floor"], ["%.2f" % t for t in times["floor"]]))
     print("triage (group_logs):      median %.2f s  %s" % (med["triage"], ["%.2f" % t for t in times["triage"]]))
