@@ -287,7 +287,7 @@ class ActionModule(ActionBase):
         host_dir = _store.join_store(store, host_id)
         check = self._task.check_mode
         out = {"changed": False, "host": host, "host_id": host_id, "store_dir": host_dir, "crashes": [],
-               "skipped": first["skipped"], "transport": None, "retention": None}
+               "skipped_crashes": first["skipped_crashes"], "transport": None, "retention": None}
         if not first["exists"]:
             out["msg"] = "%s does not exist on the host" % args["src"]
         if not os.path.isdir(store) and not check:

@@ -217,8 +217,10 @@ crashes:
       files: [dmesg.202405181200, dump.202405181200]
       bytes_copied: 48295730
       resumed_bytes: 0
-skipped:
-  description: Host directories left out (still being written, no dump), with C(name), C(dir), C(reason).
+skipped_crashes:
+  description:
+    - Host directories left out (still being written, no dump), with C(name), C(dir), C(reason).
+    - Not named C(skipped) - Ansible reads a true C(skipped) in a result as "this task was skipped".
   returned: always
   type: list
   elements: dict

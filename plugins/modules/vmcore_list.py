@@ -18,7 +18,7 @@ description:
   - Files are hashed in 1 MiB chunks; memory does not grow with the size of a dump.
   - A directory whose dump still has the temporary name of its writer (C(dump-incomplete),
     C(vmcore-incomplete)) is being written or its capture failed; it is listed under
-    RV(skipped), not under RV(crashes), unless O(include_incomplete) is set.
+    RV(skipped_crashes), not under RV(crashes), unless O(include_incomplete) is set.
   - Returns the host's stable identity (host name and C(/etc/machine-id)), the one the central
     store files the host's crashes under.
   - This is the host side of M(crashkit.kdump.vmcore_collect); it is useful on its own to see
@@ -136,8 +136,10 @@ crashes:
       complete: true
       files:
         - {path: dmesg.202405181200, size: 61234, mtime: 1716033650, sha256: 9f86d0..., hashed: true}
-skipped:
-  description: Directories left out, each with C(name), C(dir) and C(reason).
+skipped_crashes:
+  description:
+    - Directories left out, each with C(name), C(dir) and C(reason).
+    - Not named C(skipped) - Ansible reads a true C(skipped) in a result as "this task was skipped".
   returned: always
   type: list
   elements: dict
@@ -238,7 +240,7 @@ def run(module):
     for item in params["known"]:
         if isinstance(item, dict) and item.get("path"):
             known[item["path"]] = item
-    result = {"changed": False, "host": identity(), "crashes": [], "skipped": []}
+    result = {"changed": False, "host": identity(), "crashes": [], "skipped_crashes": []}
     root = params["path"]
     result["exists"] = os.path.isdir(root)
     if not result["exists"]:
@@ -253,10 +255,10 @@ def run(module):
         try:
             crash, skip = describe(directory, name, params, known)
         except (IOError, OSError) as exc:
-            result["skipped"].append({"name": name, "dir": directory, "reason": "cannot read: %s" % exc})
+            result["skipped_crashes"].append({"name": name, "dir": directory, "reason": "cannot read: %s" % exc})
             continue
         if skip:
-            result["skipped"].append({"name": name, "dir": directory, "reason": skip})
+            result["skipped_crashes"].append({"name": name, "dir": directory, "reason": skip})
         else:
             result["crashes"].append(crash)
     result["crashes"].sort(key=lambda c: (c["time"], c["name"]))

@@ -166,6 +166,31 @@ def test_collect_verify_idempotent_and_check_mode(tmp_path):
     assert_store_matches(crash, tmp_path / "store" / host_id / STAMP)
 
 
+def test_left_out_directories_do_not_make_the_task_look_skipped(tmp_path):
+    """A crash directory still being written (``dump-incomplete``) is left out and listed; the task
+    that copied the complete one is reported changed, not skipped (a true ``skipped`` key in a
+    result means "task skipped" to Ansible)."""
+    make_crash(tmp_path / "crash")
+    partial = tmp_path / "crash" / "202405181300"
+    partial.mkdir()
+    (partial / "dump-incomplete").write_bytes(b"\0" * 4096)
+    play = tmp_path / "play.json"
+    play.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": [
+        collect_task(tmp_path),
+        {"crashkit.kdump.vmcore_list": {"path": str(tmp_path / "crash"), "checksum": False}, "register": "listed"},
+        dump_task(tmp_path, "{'collected': r, 'listed': listed}")]}]))
+    rc, data = run(tmp_path, str(play))
+    assert rc == 0, data["_output"]
+    for res in (data["collected"], data["listed"]):
+        assert [s["name"] for s in res["skipped_crashes"]] == ["202405181300"]
+        assert "temporary name" in res["skipped_crashes"][0]["reason"]
+        assert "skipped" not in res
+    assert [c["status"] for c in data["collected"]["crashes"]] == ["copied"]
+    assert re.search(r"^changed: \[localhost\]", data["_output"], re.M), data["_output"]
+    assert "skipping:" not in data["_output"]
+    assert re.search(r"^localhost\s+: ok=\d+\s+changed=\d+\s+.*skipped=0", data["_output"], re.M)
+
+
 def descendants(root):
     """PIDs of every process below ``root`` (from /proc), parents first."""
     children = {}
