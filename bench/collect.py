@@ -8,7 +8,8 @@ Needs root and the lab (lab/README.md). Without ``--inventory`` it boots one lab
 with one, it uses that inventory's first kdump client (or ``--host``).
 
 For each size, on the host, makes a crash directory ``/var/crash/bench-<size>`` holding
-``dump.bench``: an ELF core (a VMCOREINFO note and one PT_LOAD segment) whose segment is ``size``
+``dump.202611220000`` (a name kdump-tools would give it; ``vmcore_collect`` leaves out a
+directory without a dump it recognises): an ELF core (a VMCOREINFO note and one PT_LOAD segment) whose segment is ``size``
 MiB of random data (a 64 MiB random block, each MiB stamped with its number), so the file is a
 complete dump to ``vmcore_check`` and does not compress on the way. Then, alternating, ``repeat``
 times, into a fresh directory on the controller each time:
@@ -117,7 +118,7 @@ def playbook(path, host, tasks):
 def bench_size(inv, host, hv, size_mib, repeat, log, work):
     """Alternate the sides ``repeat`` times on a ``size_mib`` MiB dump; the runs and their summary."""
     crash = "bench-%d" % size_mib
-    remote = "/var/crash/%s/dump.bench" % crash
+    remote = "/var/crash/%s/dump.202611220000" % crash
     adhoc(inv, host, "ansible.builtin.file", "path=/var/crash/%s state=directory mode=0755" % crash, log)
     script = os.path.join(work, "make_dump.py")
     with open(script, "w") as handle:
