@@ -22,12 +22,6 @@ by the lab's watcher on the host clock) and from the lab's ssh probe: capture ke
 makedumpfile start, ``saved vmcore``, reboot, back on ssh with a new boot id, all counted from
 the moment the crash was sent. The dump's size is read on the host afterwards.
 
-``--tuned`` adds a third VM, ``tuned-<MiB>``: this collection with the capture levers a local
-target can use, set through the role's own variables (``TUNED_VARS``): lzo instead of zlib, and
-a capture boot that does not start or wait for the network nor write utmp (``systemd.mask=`` in
-``kdump_cmdline_append``). Its ratios are printed beside the default's; the goal is the
-default's.
-
 Writes bench/results/capture.json (every round, medians, ratios, the machine) and prints the
 ratios crashkit/debian of the time to ssh and of the dump size. Goal (issue: benchmarks): at
 most 0.6x Debian's time with a dump at most 1.1x its size. The VMs are destroyed at the end
@@ -91,12 +85,6 @@ for l in open("/proc/meminfo"):
     if l.split(":")[0] in ("MemTotal", "MemFree", "MemAvailable", "Cached", "AnonPages", "Slab"):
         sys.stdout.write(l)
 """
-# What --tuned sets on its VM (local target only: an SSH or NFS target needs the network).
-TUNED_VARS = {
-    "kdump_compression": "lzo",
-    "kdump_cmdline_append": "systemd.mask=systemd-networkd.service systemd.mask=systemd-networkd-wait-online.service "
-                            "systemd.mask=systemd-update-utmp.service",
-}
 MILESTONES = ("capture_kernel_boot", "makedumpfile_start", "vmcore_saved", "reboot", "kernel_boot")
 
 
@@ -128,11 +116,9 @@ def setup_debian(lab, name):
     return reservation
 
 
-def setup_crashkit(lab, name, inv, log, extra_vars=None):
-    print("%s: crashkit.kdump.kdump_setup (%s), reboot" % (
-        name, "with %s" % json.dumps(extra_vars) if extra_vars else "this collection's defaults"), flush=True)
-    play(["crashkit.kdump.kdump_setup", "-l", name, "-e", "kdump_reboot_ok=true"]
-         + (["-e", json.dumps(extra_vars)] if extra_vars else []), inv, log)
+def setup_crashkit(lab, name, inv, log):
+    print("%s: crashkit.kdump.kdump_setup (this collection's defaults), reboot" % name, flush=True)
+    play(["crashkit.kdump.kdump_setup", "-l", name, "-e", "kdump_reboot_ok=true"], inv, log)
     wait_loaded(lab, name)
     return ssh(lab, name, "grep -o 'crashkernel=[^ ]*' /proc/cmdline").strip()
 
@@ -183,7 +169,6 @@ def main():
     parser.add_argument("--release", default="bookworm", choices=("bookworm", "trixie"))
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--run", default=os.path.join(ROOT, ".tmp", "bench-capture"))
-    parser.add_argument("--tuned", action="store_true", help="a third side: crashkit with TUNED_VARS")
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--output", default=os.path.join(ROOT, "bench", "results", "capture.json"))
     args = parser.parse_args()
@@ -196,32 +181,26 @@ def main():
     sizes = []
     for memory in args.memory or [1024]:
         names = {"debian": "debian-%d" % memory, "crashkit": "crashkit-%d" % memory}
-        if args.tuned:
-            names["tuned"] = "tuned-%d" % memory
         print("== %d MiB: booting %s" % (memory, ", ".join(names.values())), flush=True)
         recs = lab.start_and_wait([{"name": n, "release": args.release, "memory": memory, "smp": 1}
                                    for n in names.values()], 1800, replace=True)[0]
         inv = os.path.join(args.run, "inventory-%d.yml" % memory)
         with open(inv, "w") as handle:
-            handle.write(inventory.demo_inventory_yaml([r for r in recs if r["name"] != names["debian"]], [],
+            handle.write(inventory.demo_inventory_yaml([r for r in recs if r["name"] == names["crashkit"]], [],
                                                        "local"))
         try:
-            with concurrent.futures.ThreadPoolExecutor(len(names)) as pool:
-                futures = {"debian": pool.submit(setup_debian, lab, names["debian"]),
-                           "crashkit": pool.submit(setup_crashkit, lab, names["crashkit"], inv, log)}
-                if args.tuned:
-                    futures["tuned"] = pool.submit(setup_crashkit, lab, names["tuned"], inv, log, TUNED_VARS)
-                reservation = {side: f.result() for side, f in futures.items()}
+            with concurrent.futures.ThreadPoolExecutor(2) as pool:
+                deb = pool.submit(setup_debian, lab, names["debian"])
+                ck = pool.submit(setup_crashkit, lab, names["crashkit"], inv, log)
+                reservation = {"debian": deb.result(), "crashkit": ck.result()}
             size = {"memory_mib": memory, "release": args.release, "crashkernel": reservation,
                     "config": {side: describe(lab, n) for side, n in names.items()}, "rounds": []}
-            if args.tuned:
-                size["tuned_vars"] = TUNED_VARS
             for round_no in range(args.repeat):
-                with concurrent.futures.ThreadPoolExecutor(len(names)) as pool:
+                with concurrent.futures.ThreadPoolExecutor(2) as pool:
                     futures = {side: pool.submit(one_crash, lab, n) for side, n in names.items()}
                     outcome = {side: f.result() for side, f in futures.items()}
                 size["rounds"].append(outcome)
-                for side in names:
+                for side in ("debian", "crashkit"):
                     o = outcome[side]
                     print("%d MiB round %d %-8s saved %6.1f s  back on ssh %6.1f s  dump %7.1f MB  (%s)" % (
                         memory, round_no + 1, side, o["seconds"]["vmcore_saved"], o["seconds"]["ssh_up"],
@@ -239,11 +218,6 @@ def main():
                                        / size["median"]["debian"]["saved_seconds"])
         size["ratio_dump_size"] = size["median"]["crashkit"]["dump_bytes"] / size["median"]["debian"]["dump_bytes"]
         size["goal_met"] = size["ratio_time_to_ssh"] <= 0.6 and size["ratio_dump_size"] <= 1.1
-        if args.tuned:
-            size["tuned_ratios"] = {
-                key: size["median"]["tuned"][m] / size["median"]["debian"][m]
-                for key, m in (("time_to_ssh", "ssh_seconds"), ("time_to_saved", "saved_seconds"),
-                               ("dump_size", "dump_bytes"))}
         sizes.append(size)
     if not args.keep:
         lab.services.stop()
@@ -258,10 +232,6 @@ def main():
         print("%d MiB: crashkit/debian time to ssh %.2fx, to dump saved %.2fx, dump size %.2fx; goal %s" % (
             s["memory_mib"], s["ratio_time_to_ssh"], s["ratio_time_to_saved"], s["ratio_dump_size"],
             "met" if s["goal_met"] else "missed"))
-        if "tuned_ratios" in s:
-            t = s["tuned_ratios"]
-            print("%d MiB: tuned/debian time to ssh %.2fx, to dump saved %.2fx, dump size %.2fx (not the goal's side)"
-                  % (s["memory_mib"], t["time_to_ssh"], t["time_to_saved"], t["dump_size"]))
     print("results: %s (playbook output: %s)" % (args.output, log))
 
 
