@@ -23,7 +23,6 @@ import time
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
-from ansible.utils.path import unfrackpath
 
 from ansible_collections.crashkit.kdump.plugins.module_utils import _store, _transfer
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import KdumpError
@@ -193,15 +192,10 @@ class ActionModule(ActionBase):
         return "connection", None
 
     def _ssh_options(self):
-        conn = self._connection
         options = {name: self._conn_option(name) for name in (
             "ssh_executable", "port", "remote_user", "private_key_file", "ssh_args", "ssh_common_args",
             "ssh_extra_args", "host_key_checking", "timeout")}
         options["host"] = self._conn_option("host") or self._play_context.remote_addr
-        path = getattr(conn, "control_path", None)
-        path_dir = getattr(conn, "control_path_dir", None)
-        if path and path_dir:
-            options["control_path"] = path % dict(directory=unfrackpath(path_dir))
         return options
 
     def _opener(self, transport, prefix, source):

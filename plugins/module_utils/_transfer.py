@@ -53,18 +53,27 @@ def split_args(value):
     return shlex.split(value)
 
 
+# The stream gets an ssh connection of its own, without compression: a dump is compressed
+# already (makedumpfile -c/-l/-z/-p), so ssh's zlib (Ansible's default ssh_args start with -C)
+# only burns CPU on both ends, and a multiplexed ControlMaster connection would carry the
+# master's compression and share its one TCP stream. ssh keeps the first value of an -o
+# option, so these come first; -C sets compression whatever its place and is left out.
+STREAM_OPTIONS = ["-o", "ControlMaster=no", "-o", "ControlPath=none", "-o", "Compression=no"]
+
+
 def ssh_command(options):
-    """The ``ssh`` argv (without the remote command) for a host.
+    """The ``ssh`` argv (without the remote command) for a host, for one bulk stream.
 
     ``options``: ``ssh_executable``, ``host``, ``port``, ``remote_user``, ``private_key_file``,
-    ``ssh_args``, ``ssh_common_args``, ``ssh_extra_args``, ``host_key_checking``, ``timeout``,
-    ``control_path`` (an existing ControlMaster socket to reuse).
+    ``ssh_args``, ``ssh_common_args``, ``ssh_extra_args``, ``host_key_checking``, ``timeout``.
+    The connection's ControlMaster socket is not reused and compression is off
+    (``STREAM_OPTIONS``).
     """
     host = options.get("host")
     if not host:
         raise ValidationError("the ssh connection has no host to connect to")
-    cmd = [options.get("ssh_executable") or "ssh"]
-    cmd += split_args(options.get("ssh_args"))
+    cmd = [options.get("ssh_executable") or "ssh"] + STREAM_OPTIONS
+    cmd += [a for a in split_args(options.get("ssh_args")) if a != "-C"]
     if options.get("host_key_checking") is False:
         cmd += ["-o", "StrictHostKeyChecking=no"]
     if options.get("port") is not None:
@@ -79,10 +88,8 @@ def ssh_command(options):
         cmd += ["-o", 'User="%s"' % options["remote_user"]]
     if options.get("timeout") is not None:
         cmd += ["-o", "ConnectTimeout=%s" % options["timeout"]]
-    cmd += split_args(options.get("ssh_common_args"))
-    cmd += split_args(options.get("ssh_extra_args"))
-    if options.get("control_path") and not any(a.startswith("ControlPath") for a in cmd):
-        cmd += ["-o", 'ControlPath="%s"' % options["control_path"]]
+    cmd += [a for a in split_args(options.get("ssh_common_args")) if a != "-C"]
+    cmd += [a for a in split_args(options.get("ssh_extra_args")) if a != "-C"]
     cmd += ["-T", "-e", "none", "--", host]
     return cmd
 

@@ -192,21 +192,34 @@ def test_ssh_command_from_connection_options():
     cmd = _transfer.ssh_command({
         "host": "192.0.2.10", "port": 2222, "remote_user": "debian", "private_key_file": "/k/id",
         "ssh_args": "-C -o ControlMaster=auto -o ControlPersist=60s", "ssh_common_args": "-o ProxyJump=bastion",
-        "ssh_extra_args": "-4", "host_key_checking": False, "timeout": 10,
-        "control_path": "/home/u/.ansible/cp/abc"})
+        "ssh_extra_args": "-4", "host_key_checking": False, "timeout": 10})
     assert cmd[0] == "ssh"
-    assert cmd[1:6] == ["-C", "-o", "ControlMaster=auto", "-o", "ControlPersist=60s"]
     for pair in (["-o", "StrictHostKeyChecking=no"], ["-o", "Port=2222"], ["-o", 'IdentityFile="/k/id"'],
                  ["-o", 'User="debian"'], ["-o", "ConnectTimeout=10"], ["-o", "ProxyJump=bastion"],
-                 ["-o", "BatchMode=yes"], ["-o", 'ControlPath="/home/u/.ansible/cp/abc"']):
+                 ["-o", "BatchMode=yes"], ["-o", "ControlPersist=60s"]):
         assert any(cmd[i:i + 2] == pair for i in range(len(cmd))), pair
     assert "-4" in cmd
     assert cmd[-5:] == ["-T", "-e", "none", "--", "192.0.2.10"]
 
 
-def test_ssh_command_keeps_a_given_control_path_and_needs_a_host():
-    cmd = _transfer.ssh_command({"host": "h", "ssh_args": "-o ControlPath=/x", "control_path": "/y"})
-    assert 'ControlPath="/y"' not in cmd
+@pytest.mark.parametrize("ssh_args, common, extra", [
+    ("-C -o ControlMaster=auto -o ControlPersist=60s -o ControlPath=/home/u/.ansible/cp/%C", "", ""),
+    ("-o Compression=yes -o ControlMaster=auto", "-C", "-C -o ControlPath=/x"),
+    (None, None, None),
+], ids=["ansible-default-args", "compression-everywhere", "nothing-set"])
+def test_ssh_command_streams_on_its_own_connection_without_compression(ssh_args, common, extra):
+    """ssh keeps the first value of an -o option and -C wherever it is: the stream options come
+    first and -C is dropped, so neither Ansible's -C nor its ControlMaster socket applies."""
+    cmd = _transfer.ssh_command({"host": "h", "ssh_args": ssh_args, "ssh_common_args": common,
+                                 "ssh_extra_args": extra})
+    assert "-C" not in cmd
+    assert cmd[1:7] == ["-o", "ControlMaster=no", "-o", "ControlPath=none", "-o", "Compression=no"]
+    for key in ("ControlMaster", "ControlPath", "Compression"):
+        first = next(cmd[i + 1] for i in range(len(cmd) - 1) if cmd[i] == "-o" and cmd[i + 1].startswith(key + "="))
+        assert first in ("ControlMaster=no", "ControlPath=none", "Compression=no")
+
+
+def test_ssh_command_needs_a_host():
     with pytest.raises(ValidationError):
         _transfer.ssh_command({"host": None})
 
