@@ -78,6 +78,10 @@ options:
         for become) and reads the file directly for the local connection; it falls back to
         C(connection) when streaming is not possible (a connection or become password, a become
         method other than sudo, another connection plugin).
+      - C(ssh) runs one C(ssh) per file with the connection's host, port, user, key and ssh
+        arguments, but on a connection of its own (no ControlMaster socket) and without
+        compression (C(-C) is dropped), since a dump is compressed already and ssh's zlib would
+        only slow the copy down.
       - C(connection) reads O(chunk_mib) MiB per command through the connection plugin and its
         become, base64 encoded; works everywhere, slower.
     type: str
