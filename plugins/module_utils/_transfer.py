@@ -61,6 +61,11 @@ def split_args(value):
 STREAM_OPTIONS = ["-o", "ControlMaster=no", "-o", "ControlPath=none", "-o", "Compression=no"]
 
 
+def _stream_args(value):
+    """``split_args`` of one of the connection's ssh argument options, without ``-C``."""
+    return [a for a in split_args(value) if a != "-C"]
+
+
 def ssh_command(options):
     """The ``ssh`` argv (without the remote command) for a host, for one bulk stream.
 
@@ -73,7 +78,7 @@ def ssh_command(options):
     if not host:
         raise ValidationError("the ssh connection has no host to connect to")
     cmd = [options.get("ssh_executable") or "ssh"] + STREAM_OPTIONS
-    cmd += [a for a in split_args(options.get("ssh_args")) if a != "-C"]
+    cmd += _stream_args(options.get("ssh_args"))
     if options.get("host_key_checking") is False:
         cmd += ["-o", "StrictHostKeyChecking=no"]
     if options.get("port") is not None:
@@ -88,8 +93,8 @@ def ssh_command(options):
         cmd += ["-o", 'User="%s"' % options["remote_user"]]
     if options.get("timeout") is not None:
         cmd += ["-o", "ConnectTimeout=%s" % options["timeout"]]
-    cmd += [a for a in split_args(options.get("ssh_common_args")) if a != "-C"]
-    cmd += [a for a in split_args(options.get("ssh_extra_args")) if a != "-C"]
+    cmd += _stream_args(options.get("ssh_common_args"))
+    cmd += _stream_args(options.get("ssh_extra_args"))
     cmd += ["-T", "-e", "none", "--", host]
     return cmd
 
