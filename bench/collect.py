@@ -9,8 +9,8 @@ with one, it uses that inventory's first kdump client (or ``--host``).
 
 For each size, on the host, makes a crash directory ``/var/crash/bench-<size>`` holding
 ``dump.202611220000`` (a name kdump-tools would give it; ``vmcore_collect`` leaves out a
-directory without a dump it recognises): an ELF core (a VMCOREINFO note and one PT_LOAD segment) whose segment is ``size``
-MiB of random data (a 64 MiB random block, each MiB stamped with its number), so the file is a
+directory without a dump it recognises): an ELF core (a VMCOREINFO note and one PT_LOAD
+segment) whose segment is ``size`` MiB of random data (a 64 MiB random block, each MiB stamped with its number), so the file is a
 complete dump to ``vmcore_check`` and does not compress on the way. Then, alternating, ``repeat``
 times, into a fresh directory on the controller each time:
 

@@ -24,7 +24,7 @@ search over the ``--step`` MiB grid from ``--low``.
 
 Shrinking at run time gives the capture kernel exactly the memory a ``crashkernel=N`` boot would
 (the reservation's place differs, its size does not); the snapshot spares each trial the
-capture kernel's reboot and a normal boot, about half of a trial under TCG.
+capture kernel's reboot and a normal boot.
 
 Writes bench/results/crashkernel_min-<release>-<MiB>.json (every trial with its console
 verdict, the minimum per target, the recommendation, the distribution default, the ratios) and
@@ -100,6 +100,16 @@ def hmp(lab, name, command_line):
     out = lab.qmp(name, "human-monitor-command", {"command-line": command_line}, timeout=900)
     if "rror" in (out or ""):
         sys.exit("%s: %s: %s" % (name, command_line, out.strip()))
+
+
+def snapshot_fresh_boot(lab, name):
+    """Reboot ``name``, wait for its boot to settle and save it as the snapshot every trial starts from."""
+    boot_id = lab.boot_id(name)
+    lab.ssh(name, "systemctl reboot", timeout=60)
+    lab.wait_reboot(name, boot_id, timeout=1800)
+    lab.ssh(name, "until systemctl is-system-running --wait >/dev/null 2>&1 || "
+                  "[ \"$(systemctl is-system-running)\" = degraded ]; do sleep 5; done; sync", timeout=900)
+    hmp(lab, name, "savevm %s" % SNAPSHOT)
 
 
 def trial(lab, name, mb, timeout):
@@ -192,15 +202,9 @@ def main():
         # what the module recommends on the set-up host (kdump-tools and its initramfs in place)
         for t, n in clients.items():
             results[t] = {"host": n, "crashkit": recommendation(invs[t], n, t, log)}
-        # every trial starts from this: the client just booted with --high MiB reserved, kdump loaded
-        for n in clients.values():
-            boot_id = lab.boot_id(n)
-            lab.ssh(n, "systemctl reboot", timeout=60)
-            lab.wait_reboot(n, boot_id, timeout=1800)
-            lab.ssh(n, "until systemctl is-system-running --wait >/dev/null 2>&1 || "
-                       "[ \"$(systemctl is-system-running)\" = degraded ]; do sleep 5; done; sync", timeout=900)
-            hmp(lab, n, "savevm %s" % SNAPSHOT)
         with concurrent.futures.ThreadPoolExecutor(len(clients)) as pool:
+            # every trial starts from this: the client just booted with --high MiB reserved, kdump loaded
+            list(pool.map(lambda n: snapshot_fresh_boot(lab, n), clients.values()))
             futures = {t: pool.submit(bisect, lab, n, grid, args.high, args.trial_timeout) for t, n in clients.items()}
             for t, f in futures.items():
                 found, trials = f.result()
