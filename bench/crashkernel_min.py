@@ -1,14 +1,18 @@
 """crashkernel minimum benchmark: bisect the smallest reservation that still captures a dump, and
 set it beside crashkit.kdump.crashkernel's recommendation and the distribution's default.
 
-    .venv/bin/python bench/crashkernel_min.py [--release bookworm] [--memory 1024] \
+    .venv/bin/python bench/crashkernel_min.py [--release bookworm] [--memory 1024 [--memory 2048 ...]] \
         [--target local --target ssh] [--low 64] [--high 384] [--step 8]
 
-Needs root and the lab (lab/README.md). For one release and one memory size, boots a client VM
+Needs root and the lab (lab/README.md). For one release, boots a client VM
 per target (and a Debian 12 dump server for the ssh target) in a lab run directory of its own
 (``.tmp/bench-ckmin``), sets the hosts up with ``playbooks/kdump_setup.yml`` and a fixed
 reservation of ``--high`` MiB, then asks ``crashkit.kdump.crashkernel`` for its recommendation for
 that target (policy ``estimate``, as the setup role uses it by default).
+
+With several ``--memory`` sizes the set-up is done once, at the first size; for each further size
+the clients are powered off and booted again with that much RAM (the same disk), the
+recommendation is asked again, and the trials are run again: one result file per size.
 
 After the setup, each client is rebooted once and, once its boot has settled, saved as a QEMU
 snapshot (``savevm``, RAM and disk): a fresh boot with ``--high`` MiB reserved and the crash
@@ -102,11 +106,13 @@ def hmp(lab, name, command_line):
         sys.exit("%s: %s: %s" % (name, command_line, out.strip()))
 
 
-def snapshot_fresh_boot(lab, name):
-    """Reboot ``name``, wait for its boot to settle and save it as the snapshot every trial starts from."""
-    boot_id = lab.boot_id(name)
-    lab.ssh(name, "systemctl reboot", timeout=60)
-    lab.wait_reboot(name, boot_id, timeout=1800)
+def snapshot_fresh_boot(lab, name, reboot=True):
+    """Reboot ``name`` (unless it has just booted), wait for its boot to settle and save it as the
+    snapshot every trial starts from (a snapshot of that name from an earlier size is replaced)."""
+    if reboot:
+        boot_id = lab.boot_id(name)
+        lab.ssh(name, "systemctl reboot", timeout=60)
+        lab.wait_reboot(name, boot_id, timeout=1800)
     lab.ssh(name, "until systemctl is-system-running --wait >/dev/null 2>&1 || "
                   "[ \"$(systemctl is-system-running)\" = degraded ]; do sleep 5; done; sync", timeout=900)
     hmp(lab, name, "savevm %s" % SNAPSHOT)
@@ -155,10 +161,53 @@ def bisect(lab, name, grid, high, timeout):
     return {"minimum_mb": minimum, "largest_failing_mb": grid[lo] if lo >= 0 else None}, trials
 
 
+def resize(lab, names, memory):
+    """Power ``names`` off and boot them again with ``memory`` MiB of RAM, on the same disks."""
+    for n in names:
+        lab.stop(n)
+        rec = lab.record(n)
+        rec["memory"] = memory
+        lab.save(rec)
+        lab.boot(n)
+    lab.wait_ssh(names, timeout=1800)
+
+
+def summarize(release, memory, grid_args, results):
+    """The result document of one memory size: minimum, recommendation, default, goal per target."""
+    distro_value, distro_mb = DISTRO_DEFAULT[release]
+    for r in results.values():
+        minimum, rec = r.get("minimum_mb"), r["crashkit"]["recommended_mb"]
+        r["distro_default"] = {"value": distro_value, "mb": distro_mb,
+                               "captures": minimum is not None and distro_mb >= minimum}
+        r["goal_bound_mb"] = 1.3 * minimum + 32 if minimum else None
+        r["ratio_recommended_to_minimum"] = rec / minimum if minimum else None
+        r["goal_met"] = bool(minimum and minimum <= rec <= 1.3 * minimum + 32)
+    return {
+        "benchmark": "crashkernel_min", "release": release, "memory_mib": memory,
+        "grid": grid_args, "targets": results,
+        "goal": "recommendation >= minimum and <= 1.3x minimum + 32 MiB",
+        "goal_met": all(r["goal_met"] for r in results.values()),
+    }
+
+
+def report(result, output):
+    for t, r in result["targets"].items():
+        dd = r["distro_default"]
+        print("%s %d MiB %s: minimum %s MiB (largest failing %s), crashkit recommends %s MiB (%s), "
+              "bound %s; %s default %s = %d MiB %s; goal %s" % (
+                  result["release"], result["memory_mib"], t, r.get("minimum_mb"), r.get("largest_failing_mb"),
+                  r["crashkit"]["recommended_mb"], r["crashkit"]["recommended"],
+                  "%.0f" % r["goal_bound_mb"] if r["goal_bound_mb"] else "-", result["release"], dd["value"],
+                  dd["mb"], "captures" if dd["captures"] else "does NOT capture",
+                  "met" if r["goal_met"] else "missed"), flush=True)
+    print("results: %s" % output, flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--release", default="bookworm", choices=sorted(DISTRO_DEFAULT))
-    parser.add_argument("--memory", type=int, default=1024)
+    parser.add_argument("--memory", type=int, action="append",
+                        help="guest RAM in MiB, repeatable (one set-up, the trials at each size); default 1024")
     parser.add_argument("--target", action="append", choices=("local", "ssh"), help="repeatable; default both")
     parser.add_argument("--low", type=int, default=64)
     parser.add_argument("--high", type=int, default=384)
@@ -166,26 +215,29 @@ def main():
     parser.add_argument("--trial-timeout", type=int, default=900)
     parser.add_argument("--run", default=os.path.join(ROOT, ".tmp", "bench-ckmin"))
     parser.add_argument("--keep", action="store_true")
-    parser.add_argument("--output")
+    parser.add_argument("--output-dir", default=os.path.join(ROOT, "bench", "results"))
     args = parser.parse_args()
     targets = args.target or ["local", "ssh"]
-    output = args.output or os.path.join(ROOT, "bench", "results", "crashkernel_min-%s-%d.json" % (
-        args.release, args.memory))
+    memories = args.memory or [1024]
+    if len(set(memories)) != len(memories):
+        parser.error("--memory: each size once")
     os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(ROOT, ".tmp", "collections"))
-    raw = os.path.join(os.path.dirname(output), "raw")
+    raw = os.path.join(args.output_dir, "raw")
     os.makedirs(raw, exist_ok=True)
-    log = os.path.join(raw, "crashkernel_min-%s-%d.log" % (args.release, args.memory))
+    log = os.path.join(raw, "crashkernel_min-%s-%s.log" % (args.release, "-".join(map(str, memories))))
     open(log, "w").close()
+    print("playbook output: %s" % log, flush=True)
     grid = list(range(args.low, args.high, args.step))
+    grid_args = {"low": args.low, "high": args.high, "step": args.step}
     lab = Lab(args.run)
-    clients = {t: "ck-%s-%s-%d" % (t, args.release[:4], args.memory) for t in targets}
-    specs = [{"name": n, "release": args.release, "memory": args.memory, "smp": 1} for n in clients.values()]
+    clients = {t: "ck-%s-%s" % (t, args.release[:4]) for t in targets}
+    specs = [{"name": n, "release": args.release, "memory": memories[0], "smp": 1} for n in clients.values()]
     if "ssh" in targets:
         specs.append({"name": "ck-server", "release": "bookworm", "memory": 768, "smp": 1})
     print("booting %s" % ", ".join(s["name"] for s in specs), flush=True)
     recs = lab.start_and_wait(specs, 1800, replace=True)[0]
     by_name = {r["name"]: r for r in recs}
-    results = {}
+    written = []
     try:
         invs = {}
         for t, n in clients.items():
@@ -199,46 +251,34 @@ def main():
             list(pool.map(lambda t: play(["crashkit.kdump.kdump_setup", "-e", "kdump_reboot_ok=true",
                                           "-e", "kdump_crashkernel_policy=fixed",
                                           "-e", "kdump_crashkernel_size=%dM" % args.high], invs[t], log), clients))
-        # what the module recommends on the set-up host (kdump-tools and its initramfs in place)
-        for t, n in clients.items():
-            results[t] = {"host": n, "crashkit": recommendation(invs[t], n, t, log)}
-        with concurrent.futures.ThreadPoolExecutor(len(clients)) as pool:
-            # every trial starts from this: the client just booted with --high MiB reserved, kdump loaded
-            list(pool.map(lambda n: snapshot_fresh_boot(lab, n), clients.values()))
-            futures = {t: pool.submit(bisect, lab, n, grid, args.high, args.trial_timeout) for t, n in clients.items()}
-            for t, f in futures.items():
-                found, trials = f.result()
-                results[t]["trials"] = trials
-                results[t].update(found or {"minimum_mb": None})
+        for i, memory in enumerate(memories):
+            if i:
+                print("%d MiB: booting %s again with that much RAM" % (memory, ", ".join(clients.values())),
+                      flush=True)
+                resize(lab, list(clients.values()), memory)
+            # what the module recommends on the set-up host (kdump-tools and its initramfs in place)
+            results = {t: {"host": n, "crashkit": recommendation(invs[t], n, t, log)} for t, n in clients.items()}
+            with concurrent.futures.ThreadPoolExecutor(len(clients)) as pool:
+                # every trial starts from this: the client freshly booted with --high MiB reserved, kdump loaded
+                list(pool.map(lambda n, fresh=bool(i): snapshot_fresh_boot(lab, n, reboot=not fresh),
+                              clients.values()))
+                futures = {t: pool.submit(bisect, lab, n, grid, args.high, args.trial_timeout)
+                           for t, n in clients.items()}
+                for t, f in futures.items():
+                    found, trials = f.result()
+                    results[t]["trials"] = trials
+                    results[t].update(found or {"minimum_mb": None})
+            result = summarize(args.release, memory, grid_args, results)
+            output = os.path.join(args.output_dir, "crashkernel_min-%s-%d.json" % (args.release, memory))
+            write_result(output, result, guests="lab VMs under TCG (python -m crashlab), 1 vCPU each")
+            written.append(output)
+            report(result, output)
     finally:
         if not args.keep:
             for r in recs:
                 lab.destroy(r["name"])
             lab.services.stop()
-    distro_value, distro_mb = DISTRO_DEFAULT[args.release]
-    for t, r in results.items():
-        minimum, rec = r.get("minimum_mb"), r["crashkit"]["recommended_mb"]
-        r["distro_default"] = {"value": distro_value, "mb": distro_mb,
-                               "captures": minimum is not None and distro_mb >= minimum}
-        r["goal_bound_mb"] = 1.3 * minimum + 32 if minimum else None
-        r["ratio_recommended_to_minimum"] = rec / minimum if minimum else None
-        r["goal_met"] = bool(minimum and minimum <= rec <= 1.3 * minimum + 32)
-    result = {
-        "benchmark": "crashkernel_min", "release": args.release, "memory_mib": args.memory,
-        "grid": {"low": args.low, "high": args.high, "step": args.step}, "targets": results,
-        "goal": "recommendation >= minimum and <= 1.3x minimum + 32 MiB",
-        "goal_met": all(r["goal_met"] for r in results.values()),
-    }
-    write_result(output, result, guests="lab VMs under TCG (python -m crashlab), 1 vCPU each")
-    for t, r in results.items():
-        print("%s %d MiB %s: minimum %s MiB (largest failing %s), crashkit recommends %s MiB (%s), "
-              "bound %s; %s default %s = %d MiB %s; goal %s" % (
-                  args.release, args.memory, t, r.get("minimum_mb"), r.get("largest_failing_mb"),
-                  r["crashkit"]["recommended_mb"], r["crashkit"]["recommended"],
-                  "%.0f" % r["goal_bound_mb"] if r["goal_bound_mb"] else "-", args.release, distro_value, distro_mb,
-                  "captures" if r["distro_default"]["captures"] else "does NOT capture",
-                  "met" if r["goal_met"] else "missed"))
-    print("results: %s (playbook output: %s)" % (output, log))
+    print("results: %s (playbook output: %s)" % (", ".join(written), log))
 
 
 if __name__ == "__main__":
