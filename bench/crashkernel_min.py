@@ -37,6 +37,7 @@ prints the goal check: the recommendation never below the minimum and at most 1.
 """
 import argparse
 import concurrent.futures
+import functools
 import json
 import os
 import subprocess
@@ -260,8 +261,7 @@ def main():
             results = {t: {"host": n, "crashkit": recommendation(invs[t], n, t, log)} for t, n in clients.items()}
             with concurrent.futures.ThreadPoolExecutor(len(clients)) as pool:
                 # every trial starts from this: the client freshly booted with --high MiB reserved, kdump loaded
-                list(pool.map(lambda n, fresh=bool(i): snapshot_fresh_boot(lab, n, reboot=not fresh),
-                              clients.values()))
+                list(pool.map(functools.partial(snapshot_fresh_boot, lab, reboot=i == 0), clients.values()))
                 futures = {t: pool.submit(bisect, lab, n, grid, args.high, args.trial_timeout)
                            for t, n in clients.items()}
                 for t, f in futures.items():
