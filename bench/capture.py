@@ -43,7 +43,7 @@ os.environ["PATH"] = os.path.dirname(os.path.abspath(sys.executable)) + os.paths
 
 from crashlab import console, inventory  # noqa: E402 - lab/ is put on the path above
 from crashlab.vm import Lab  # noqa: E402
-from benchlib import write_result  # noqa: E402
+from benchlib import use_collection_checkout, write_result  # noqa: E402
 from fleet import play  # noqa: E402
 
 DEBIAN_SETUP = """set -e
@@ -172,7 +172,7 @@ def main():
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--output", default=os.path.join(ROOT, "bench", "results", "capture.json"))
     args = parser.parse_args()
-    os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(ROOT, ".tmp", "collections"))
+    use_collection_checkout()
     raw = os.path.join(os.path.dirname(args.output), "raw")
     os.makedirs(raw, exist_ok=True)
     log = os.path.join(raw, "capture.log")

@@ -41,7 +41,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "lab"))
 from crashlab import inventory as lab_inventory  # noqa: E402 - lab/ is put on the path above
 from crashlab.vm import Lab  # noqa: E402
-from benchlib import write_result  # noqa: E402
+from benchlib import use_collection_checkout, write_result  # noqa: E402
 
 # ansible-playbook, ansible and ansible-inventory of the Python running this (the venv)
 os.environ["PATH"] = os.path.dirname(os.path.abspath(sys.executable)) + os.pathsep + os.environ.get("PATH", "")
@@ -195,7 +195,7 @@ def main():
     parser.add_argument("--run", default=os.path.join(ROOT, ".tmp", "bench-collect"))
     parser.add_argument("--output", default=os.path.join(ROOT, "bench", "results", "collect.json"))
     args = parser.parse_args()
-    os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(ROOT, ".tmp", "collections"))
+    use_collection_checkout()
     os.environ.update(ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_HOST_KEY_CHECKING="False")
     raw = os.path.join(os.path.dirname(args.output), "raw")
     os.makedirs(raw, exist_ok=True)

@@ -51,7 +51,7 @@ os.environ["PATH"] = os.path.dirname(os.path.abspath(sys.executable)) + os.paths
 
 from crashlab import console, inventory  # noqa: E402 - lab/ is put on the path above
 from crashlab.vm import Lab  # noqa: E402
-from benchlib import write_result  # noqa: E402
+from benchlib import use_collection_checkout, write_result  # noqa: E402
 from fleet import play  # noqa: E402
 
 MIB = 1 << 20
@@ -222,7 +222,7 @@ def main():
     memories = args.memory or [1024]
     if len(set(memories)) != len(memories):
         parser.error("--memory: each size once")
-    os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(ROOT, ".tmp", "collections"))
+    use_collection_checkout()
     raw = os.path.join(args.output_dir, "raw")
     os.makedirs(raw, exist_ok=True)
     log = os.path.join(raw, "crashkernel_min-%s-%s.log" % (args.release, "-".join(map(str, memories))))

@@ -24,14 +24,14 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # ansible-playbook, ansible and ansible-inventory of the Python running this (the venv)
 os.environ["PATH"] = os.path.dirname(os.path.abspath(sys.executable)) + os.pathsep + os.environ.get("PATH", "")
-from benchlib import write_result  # noqa: E402 - bench/ is the script's directory
+from benchlib import use_collection_checkout, write_result  # noqa: E402 - bench/ is the script's directory
 
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 
 
 def play(args, inventory, log):
+    use_collection_checkout()
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    env.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(ROOT, ".tmp", "collections"))
     start = time.perf_counter()
     proc = subprocess.run(["ansible-playbook", "-i", inventory] + args, env=env, cwd=ROOT,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
