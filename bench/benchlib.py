@@ -2,23 +2,23 @@
 import json
 import os
 import platform
+import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def use_collection_checkout():
-    """Make this checkout the ``crashkit.kdump`` collection Ansible finds: the link
-    ``.tmp/collections/ansible_collections/crashkit/kdump`` -> the checkout (made if missing, as
-    tools/lab.sh and tools/test.sh do), and ANSIBLE_COLLECTIONS_PATH pointing there unless it is set.
-    A fresh checkout has no ``.tmp``; without the link every playbook run fails with
-    "the playbook: crashkit.kdump.kdump_setup could not be found"."""
-    tree = os.path.join(ROOT, ".tmp", "collections")
-    link = os.path.join(tree, "ansible_collections", "crashkit", "kdump")
-    if not os.path.islink(link):
-        os.makedirs(os.path.dirname(link), exist_ok=True)
-        os.symlink(ROOT, link)
-    os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", tree)
+    """Make this checkout the ``crashkit.kdump`` collection Ansible finds: the repository's
+    conftest.py makes the link ``.tmp/collections/ansible_collections/crashkit/kdump`` -> the
+    checkout when it is imported (bench/triage.py uses it the same way); ANSIBLE_COLLECTIONS_PATH
+    points at that tree unless it is set. A fresh checkout has no ``.tmp``; without the link every
+    playbook run fails with "the playbook: crashkit.kdump.kdump_setup could not be found"."""
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    # importing conftest makes the link
+    import conftest  # pylint: disable=import-outside-toplevel
+    os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", conftest._TREE)  # pylint: disable=protected-access
     return os.environ["ANSIBLE_COLLECTIONS_PATH"]
 
 

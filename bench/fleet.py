@@ -30,7 +30,6 @@ RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s
 
 
 def play(args, inventory, log):
-    use_collection_checkout()
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     start = time.perf_counter()
     proc = subprocess.run(["ansible-playbook", "-i", inventory] + args, env=env, cwd=ROOT,
@@ -55,6 +54,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--output", default=os.path.join(ROOT, "bench", "results", "fleet.json"))
     args = parser.parse_args()
+    use_collection_checkout()
     log = os.path.join(os.path.dirname(args.output), "raw", "fleet.log")
     os.makedirs(os.path.dirname(log), exist_ok=True)
     open(log, "w").close()
