@@ -34,14 +34,14 @@ VMLINUX_PATTERNS = (
 )
 # Directories whose vmlinux files decide whether a bundle built without them is out of date.
 VMLINUX_GLOBS = (
-    ("/usr/lib/debug/boot", re.compile(r"^vmlinux-.+$")),
+    ("/usr/lib/debug/boot", re.compile(r"^vmlinux-.+\Z")),
     ("/usr/lib/debug/lib/modules", None),
 )
 DEFAULT_COMMANDS = ("sys", "bt", "log", "ps")
 # A crash command and plain arguments: no redirection, pipe, shell escape, quoting or
 # command separator, so one line of the script is exactly one command.
-_COMMAND = re.compile(r"^[a-z][a-z0-9_]*(?: +[A-Za-z0-9_.:,=/+%@-]+)*$")
-_SYS_LINE = re.compile(r"^\s*([A-Z][A-Z ]*[A-Z]):\s?(.*)$")
+_COMMAND = re.compile(r"^[a-z][a-z0-9_]*(?: +[A-Za-z0-9_.:,=/+%@-]+)*\Z")
+_SYS_LINE = re.compile(r"^\s*([A-Z][A-Z ]*[A-Z]):\s?(.*)\Z")
 _BT_HEAD = re.compile(r"^PID:\s*(\d+)\s+TASK:\s*([0-9a-f]+)\s+CPU:\s*(\d+)\s+COMMAND:\s*\"(.*)\"")
 _BT_FRAME = re.compile(r"^\s*#\d+\s+\[[0-9a-f]+\]\s+(\S+)\s+at\s+([0-9a-f]+)")
 

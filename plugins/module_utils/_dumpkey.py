@@ -39,8 +39,8 @@ HOST_KEY_TYPES = (
     "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
     "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com", "ssh-dss",
 )
-_HOST = re.compile(r"^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})|[0-9A-Fa-f:.]{2,45})$")
-_BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,3}$")
+_HOST = re.compile(r"^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})|[0-9A-Fa-f:.]{2,45})\Z")
+_BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,3}\Z")
 
 
 def default_key_path(key_type):

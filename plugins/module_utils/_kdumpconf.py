@@ -86,13 +86,13 @@ HEADER = (
 # character classes
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_PATH = re.compile(r"^/[A-Za-z0-9._/+,=@-]*$")
-_DEVICE = re.compile(r"^(/dev/[A-Za-z0-9._/+:-]+|(UUID|LABEL|PARTUUID|PARTLABEL)=[A-Za-z0-9._/+:-]+)$")
-_USER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-_HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$")
-_IPV6 = re.compile(r"^[0-9A-Fa-f:.]+$")
-_WORD = re.compile(r"^[A-Za-z0-9_=,./:+%@-]+$")
-_SHELL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PATH = re.compile(r"^/[A-Za-z0-9._/+,=@-]*\Z")
+_DEVICE = re.compile(r"^(/dev/[A-Za-z0-9._/+:-]+|(UUID|LABEL|PARTUUID|PARTLABEL)=[A-Za-z0-9._/+:-]+)\Z")
+_USER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
+_HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?\Z")
+_IPV6 = re.compile(r"^[0-9A-Fa-f:.]+\Z")
+_WORD = re.compile(r"^[A-Za-z0-9_=,./:+%@-]+\Z")
+_SHELL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 # kernel command-line words: kdump-tools builds KEXEC_CMD with --command-line="..." and runs
 # it through eval, so the characters special inside double quotes are refused.
 _CMDLINE_BAD = re.compile(r"[\"'$`\\]")

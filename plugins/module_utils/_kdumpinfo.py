@@ -23,6 +23,7 @@ import re
 import stat
 from collections import OrderedDict
 
+from ansible_collections.crashkit.kdump.plugins.module_utils import _safefs
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import ParseError, ValidationError
 
 MIB = 1024 * 1024
@@ -71,7 +72,7 @@ def check_compression(compression, version_info, path="makedumpfile"):
 # ---------------------------------------------------------------------------------------------
 # makedumpfile --mem-usage
 
-_MEM_ROW = re.compile(r"^([A-Z][A-Z_]*)\s+([0-9]+)\s+(yes|no)\s+(.*?)\s*$")
+_MEM_ROW = re.compile(r"^([A-Z][A-Z_]*)\s+([0-9]+)\s+(yes|no)\s+(.*?)\s*\Z")
 _MEM_FIELD = re.compile(r"^(page size|Total pages on system|Total size on system):\s*([0-9]+)")
 
 # makedumpfile(8) dump_level bits: 1 zero pages, 2 non-private cache, 4 all cache,
@@ -221,9 +222,9 @@ def secure_boot_from_efivars(secureboot, setupmode):
 # ---------------------------------------------------------------------------------------------
 # dump directories
 
-_DEBIAN_DIR = re.compile(r"^(?:.+-)?([0-9]{12})$")
-_REDHAT_DIR = re.compile(r"^.+-([0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}:[0-9]{2}:[0-9]{2})$")
-_SUSE_DIR = re.compile(r"^(?:.+-)?([0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}[-:][0-9]{2})$")
+_DEBIAN_DIR = re.compile(r"^(?:.+-)?([0-9]{12})\Z")
+_REDHAT_DIR = re.compile(r"^.+-([0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}:[0-9]{2}:[0-9]{2})\Z")
+_SUSE_DIR = re.compile(r"^(?:.+-)?([0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}[-:][0-9]{2})\Z")
 _COMPRESS_EXT = r"(?:\.bz2|\.gz|\.lz4|\.xz)?"
 SUSE_INCOMPLETE_README = "If you see this text the crash dump is likely incomplete"
 
@@ -322,11 +323,7 @@ def scan_crash_dir(path):
                 files[entry] = (st.st_size, st.st_mtime)
         readme = None
         if "README.txt" in files and files["README.txt"][0] < 65536:
-            try:
-                with open(os.path.join(directory, "README.txt"), "r") as handle:
-                    readme = handle.read()
-            except (IOError, OSError, UnicodeDecodeError):
-                readme = None
+            readme = _safefs.read_small(os.path.join(directory, "README.txt"), limit=65536)
         info = classify_dump_dir(name, files, readme)
         if info is None:
             continue

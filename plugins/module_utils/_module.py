@@ -21,7 +21,7 @@ import os
 import stat
 import tempfile
 
-from ansible_collections.crashkit.kdump.plugins.module_utils._errors import KdumpError
+from ansible_collections.crashkit.kdump.plugins.module_utils._errors import KdumpError, ParseError
 
 
 @contextlib.contextmanager
@@ -33,15 +33,25 @@ def domain_errors(module, **extra):
         module.fail_json(msg=str(exc), **extra)
 
 
-def read_text(path):
-    """Return the text of ``path`` or ``None`` when it does not exist."""
+def read_text(path, missing_ok=True, errors="strict", limit=64 * 1024 * 1024):
+    """Return the text of ``path`` (UTF-8) or ``None`` when it does not exist.
+
+    A file that is not UTF-8 raises a ``ParseError`` naming the file and the byte (the caller
+    changes nothing); ``errors="ignore"``/``"replace"`` decode it anyway. At most ``limit``
+    bytes are read.
+    """
     try:
-        with open(path, "r") as handle:
-            return handle.read()
+        with open(path, "rb") as handle:
+            data = handle.read(limit)
     except (IOError, OSError) as exc:
-        if getattr(exc, "errno", None) == 2:
+        if getattr(exc, "errno", None) == 2 and missing_ok:
             return None
         raise KdumpError("cannot read %s: %s" % (path, exc))
+    try:
+        return data.decode("utf-8", errors)
+    except UnicodeDecodeError as exc:
+        raise ParseError("%s is not UTF-8 text (byte 0x%02x at offset %d): fix or re-encode it; nothing was"
+                         " changed" % (path, bytearray(data[exc.start:exc.start + 1])[0], exc.start))
 
 
 def file_diff(path, before, after):

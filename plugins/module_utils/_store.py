@@ -25,6 +25,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 import json
 import os
 import re
@@ -41,10 +42,16 @@ STATE_SUFFIX = ".part.json"
 LOCK_NAME = ".collect.lock"
 MAX_ID = 96
 DAY = 86400
+# Names the store and the report use for their own files and directories.
+RESERVED_NAMES = frozenset(["index.html", "manifest.json", "triage.json", "assets", "crashes", "hosts"])
+# Times outside [1990-01-01, 2100-01-01) in a manifest are not believed (see _vmcore.plausible_time).
+MIN_TIME = 631152000
+MAX_TIME = 4102444800
+MAX_TEXT = 4096
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_MACHINE_ID = re.compile(r"^[0-9a-f]{32}$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_MACHINE_ID = re.compile(r"^[0-9a-f]{32}\Z")
+_SHA256 = re.compile(r"^[0-9a-f]{64}\Z")
 
 
 def sanitize_id(text, what="id"):
@@ -80,8 +87,34 @@ def host_id(hostname, machine_id):
 
 
 def crash_id(dirname):
-    """Store directory name of a crash directory name."""
-    return sanitize_id(dirname.replace(":", "-") if isinstance(dirname, str) else dirname, "crash directory name")
+    """Store directory name of a crash directory name.
+
+    Names that are already safe are kept as they are (``202405181200``); any other name is
+    sanitised and gets ``-`` and 8 hex digits of its SHA-256, so two names that sanitise alike
+    (``...-12:00:01`` and ``...-12-00-01``) never share a store directory.
+    """
+    if not isinstance(dirname, str):
+        raise ValidationError("crash directory name must be text, not %s" % type(dirname).__name__)
+    clean = sanitize_id(dirname.replace(":", "-"), "crash directory name")
+    if clean == dirname and not _reserved(clean):
+        return clean
+    digest = hashlib.sha256(dirname.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return "%s-%s" % (clean[:MAX_ID - 9], digest)
+
+
+def store_host_id(name):
+    """The store directory name of a host from the CONTROLLER's side (its inventory name or an
+    explicit mapping), never from what the host reports about itself. Names the store uses for
+    its own files (``report.*``, ``index.html``) get ``-host`` appended."""
+    clean = sanitize_id(name, "host id")
+    if _reserved(clean):
+        clean = clean[:MAX_ID - 5] + "-host"
+    return clean
+
+
+def _reserved(name):
+    lower = name.lower()
+    return lower in RESERVED_NAMES or lower.startswith("report.") or lower == "report"
 
 
 def join_store(store, *parts):
@@ -132,7 +165,7 @@ def build_manifest(host, crash, files, collected_at, tool="crashkit.kdump.vmcore
         "crash_id": crash["crash_id"],
         "source_dir": crash["source_dir"],
         "source_name": crash.get("source_name"),
-        "crash_time": crash.get("crash_time"),
+        "crash_time": bounded_time(crash.get("crash_time")),
         "kernel_release": crash.get("kernel_release"),
         "collected_at": int(collected_at),
         "total_size": sum(e["size"] for e in entries),
@@ -140,6 +173,14 @@ def build_manifest(host, crash, files, collected_at, tool="crashkit.kdump.vmcore
     }
     validate_manifest(manifest)
     return manifest
+
+
+def bounded_time(value):
+    """``value`` as an int epoch when it is a plausible time, else ``None``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = int(value)
+    return value if MIN_TIME <= value <= MAX_TIME else None
 
 
 def dump_manifest(manifest):
@@ -156,6 +197,17 @@ def validate_manifest(data):
     for key in ("host_id", "crash_id", "source_dir"):
         if not isinstance(data.get(key), str) or not data[key]:
             raise ParseError("manifest has no %s" % key)
+    for key in ("host_id", "crash_id"):
+        if _UNSAFE.search(data[key]) or data[key].startswith(".") or len(data[key]) > MAX_ID:
+            raise ParseError("manifest %s %r is not a store directory name" % (key, data[key][:100]))
+    for key in ("crash_time", "collected_at"):
+        value = data.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                  or not MIN_TIME <= value <= MAX_TIME):
+            raise ParseError("manifest %s %r is not a plausible time" % (key, str(value)[:40]))
+    for key, value in data.items():
+        if isinstance(value, str) and len(value) > MAX_TEXT:
+            raise ParseError("manifest %s is longer than %d characters" % (key, MAX_TEXT))
     files = data.get("files")
     if not isinstance(files, list) or not files:
         raise ParseError("manifest lists no files")
@@ -175,6 +227,9 @@ def validate_manifest(data):
             raise ParseError("manifest: %s has no valid size" % path)
         if not isinstance(item.get("sha256"), str) or not _SHA256.match(item["sha256"]):
             raise ParseError("manifest: %s has no valid sha256" % path)
+        mtime = item.get("mtime")
+        if mtime is not None and (not isinstance(mtime, int) or isinstance(mtime, bool) or abs(mtime) > 1 << 40):
+            raise ParseError("manifest: %s has no valid mtime" % path)
     return data
 
 
@@ -232,6 +287,9 @@ def plan_store_retention(crashes, now, keep=None, max_age_days=None):
     """
     _check_limits(keep, max_age_days)
     plan = {"keep": [], "drop": []}
+    # A time in the future (a host's clock, or a forged header) counts as now: it must neither
+    # stay "newest" forever nor escape the age limit.
+    crashes = [dict(c, time=min(c["time"], now) if c.get("time") is not None else None) for c in crashes]
     for rank, crash in enumerate(_newest_first(crashes)):
         reasons = []
         if keep is not None and rank >= keep:

@@ -25,12 +25,16 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
+import errno
 import hashlib
 import json
 import os
 import shlex
+import stat
 import time
 
+from ansible_collections.crashkit.kdump.plugins.module_utils import _hostread, _safefs, _store
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import HostError, KdumpError, ValidationError
 from ansible_collections.crashkit.kdump.plugins.module_utils._store import PART_SUFFIX, STATE_SUFFIX
 
@@ -117,11 +121,28 @@ def become_prefix(become, become_method, become_user, become_password, is_root=F
     return ["sudo", "-n", "-u", user, "--"]
 
 
-def read_command(path, offset, prefix=()):
-    """argv that writes ``path`` from byte ``offset`` to stdout."""
+def reader_source():
+    """The Python source the host runs to read one file (``_hostread``, shipped as it is)."""
+    with open(_hostread.__file__.replace(".pyc", ".py"), "r") as handle:
+        return handle.read()
+
+
+def read_request(root, rel, dev, ino, offset=0, length=None, mode="raw"):
+    """The reader's one argument: base64 of the JSON request (nothing of the host's data reaches
+    a command line in any other form)."""
     if offset < 0:
         raise ValidationError("offset must not be negative")
-    return list(prefix) + ["tail", "-c", "+%d" % (offset + 1), "--", path]
+    _store.safe_relpath(rel)
+    request = {"root": root, "rel": rel, "dev": int(dev), "ino": int(ino), "offset": int(offset),
+               "length": None if length is None else int(length), "mode": mode}
+    return base64.b64encode(json.dumps(request, sort_keys=True).encode("utf-8")).decode("ascii")
+
+
+def read_command(python, request, prefix=()):
+    """argv that runs the reader on the host with ``python`` (the host's Ansible interpreter)."""
+    if not python or not python.startswith("/") or any(c.isspace() for c in python):
+        raise ValidationError("the host's Python interpreter must be an absolute path, not %r" % (python,))
+    return list(prefix) + [python, "-c", reader_source(), request]
 
 
 def shell_join(argv):
@@ -129,9 +150,13 @@ def shell_join(argv):
     return " ".join(shlex.quote(a) for a in argv)
 
 
-def chunk_command(path, offset, length, prefix=()):
-    """Shell command that writes ``length`` bytes of ``path`` from ``offset`` as base64."""
-    return "%s | head -c %d | base64" % (shell_join(read_command(path, offset, prefix)), length)
+def parse_digest(stderr):
+    """``(sha256, size)`` from the reader's ``crashkit-sha256 <hex> <bytes>`` line, else ``None``."""
+    for line in reversed((stderr or "").splitlines()):
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == _hostread.DIGEST_TAG and len(parts[1]) == 64 and parts[2].isdigit():
+            return parts[1], int(parts[2])
+    return None
 
 
 SUDO_PASSWORD_HINTS = ("a password is required", "a terminal is required", "no tty present")
@@ -139,12 +164,14 @@ SUDO_PASSWORD_HINTS = ("a password is required", "a terminal is required", "no t
 
 def explain_failure(rc, stderr, transport):
     """An operator's message for a reader that failed."""
-    text = (stderr or "").strip()
+    text = _safefs.display((stderr or "").strip(), 600)
     if any(h in text for h in SUDO_PASSWORD_HINTS):
         return ("sudo on the host asks for a password, which a streamed copy cannot give: allow"
                 " passwordless sudo for the connecting user, or set transport=connection (%s)" % text)
     if rc == 255 and transport == "ssh":
         return "ssh to the host failed (exit 255): %s" % (text or "no message")
+    if rc == _hostread.EXIT_REFUSED:
+        return "the host's reader refused the file: %s" % (text or "no message")
     return "reading the file failed (exit %s): %s" % (rc, text or "no message")
 
 
@@ -218,21 +245,23 @@ class Progress(object):
 # --- the copy -----------------------------------------------------------------------------
 
 def _write_json(path, data):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as handle:
-        json.dump(data, handle, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    directory, name = os.path.split(path)
+    fd = _safefs.open_dir(directory, follow=True)
+    try:
+        _safefs.write_file_at(fd, name, json.dumps(data, sort_keys=True), mode=0o600)
+    finally:
+        os.close(fd)
 
 
 def _read_json(path):
-    try:
-        with open(path) as handle:
-            data = json.load(handle)
-        return data if isinstance(data, dict) else None
-    except (IOError, OSError, ValueError):
+    text = _safefs.read_small(path, limit=1024 * 1024)
+    if text is None:
         return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def fsync_dir(path):
@@ -249,24 +278,31 @@ def fsync_dir(path):
 
 
 def sha256_file(path, chunk=CHUNK, limit=None):
-    """SHA-256 hex digest of ``path`` (of its first ``limit`` bytes), read in chunks."""
+    """SHA-256 hex digest of the regular file ``path`` (of its first ``limit`` bytes), read in
+    chunks, never through a symbolic link."""
     digest = hashlib.sha256()
     remaining = limit
-    with open(path, "rb") as handle:
+    fd = _safefs.open_regular(path)
+    try:
         while remaining is None or remaining > 0:
-            data = handle.read(chunk if remaining is None else min(chunk, remaining))
+            data = os.read(fd, chunk if remaining is None else min(chunk, remaining))
             if not data:
                 break
             digest.update(data)
             if remaining is not None:
                 remaining -= len(data)
+    finally:
+        os.close(fd)
     return digest.hexdigest()
 
 
 def source_key(source):
     """What identifies the source version a ``.part`` belongs to."""
-    return {"path": source["path"], "size": int(source["size"]), "mtime": int(source["mtime"]),
-            "sha256": source["sha256"]}
+    key = {"path": source["path"], "size": int(source["size"]), "mtime": int(source["mtime"])}
+    for name in ("dev", "ino", "sha256"):
+        if source.get(name) is not None:
+            key[name] = source[name]
+    return key
 
 
 def resume_offset(state, part_size, source):
@@ -280,57 +316,80 @@ def resume_offset(state, part_size, source):
     return part_size
 
 
+def open_part(part, fresh):
+    """The ``.part`` file, created 0600 if missing, never through a link; ``(fd, size)``."""
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | os.O_NONBLOCK
+    try:
+        fd = os.open(part, flags, 0o600)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EISDIR, errno.ENXIO):
+            raise TransferError("%s is a link, a directory or a device: remove it" % _safefs.display(part))
+        raise
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise TransferError("%s is not a regular file: remove it" % _safefs.display(part))
+    os.fchmod(fd, 0o600)
+    if fresh:
+        os.ftruncate(fd, 0)
+    return fd, os.fstat(fd).st_size
+
+
 def copy_stream(open_reader, source, final, chunk=CHUNK, throttle=None, progress=None, should_stop=None):
-    """Copy ``source`` (dict: ``path``, ``size``, ``mtime``, ``sha256``) to ``final``.
+    """Copy ``source`` (dict: ``path``, ``size``, ``mtime``, optional ``dev``/``ino`` and the
+    expected ``sha256``) to ``final``.
 
     ``open_reader(offset)`` returns an object with ``read(n)`` (bytes, ``b""`` at the end) and
-    ``close()`` (returns ``None`` or raises ``TransferError``). Returns a dict with ``resumed_from``,
-    ``bytes`` (received in this run) and ``sha256``. On any failure the ``.part`` and its state
-    stay for a rerun, except after a checksum mismatch, when both are removed. ``should_stop()``
-    is asked after every chunk; a true value (a message) stops the copy with that message.
+    ``close()``, which raises ``TransferError`` or returns the host's own SHA-256 of the whole
+    file (computed by the host in the same read) or ``None``. The copy is hashed as it is
+    written; it is renamed to ``final`` only when its digest equals the expected one and the
+    host's. Returns a dict with ``resumed_from``, ``bytes`` (received in this run) and
+    ``sha256``. On any failure the ``.part`` and its state stay for a rerun, except after a
+    checksum mismatch, when both are removed. ``should_stop()`` is asked after every chunk; a
+    true value (a message) stops the copy with that message. Store files are 0600.
     """
     part = final + PART_SUFFIX
     state_path = final + STATE_SUFFIX
     directory = os.path.dirname(final)
     if not os.path.isdir(directory):
-        os.makedirs(directory, 0o750)
+        os.makedirs(directory, 0o700)
     key = source_key(source)
+    label = _safefs.display(key["path"])
     try:
-        part_size = os.path.getsize(part)
+        part_size = os.lstat(part).st_size
     except OSError:
         part_size = None
     offset = resume_offset(_read_json(state_path), part_size, source)
+    fd, _size = open_part(part, fresh=not offset)
     digest = hashlib.sha256()
-    if offset:
-        with open(part, "rb") as handle:
+    try:
+        if offset:
             remaining = offset
             while remaining:
-                data = handle.read(min(chunk, remaining))
+                data = os.read(fd, min(chunk, remaining))
                 if not data:
                     break
                 digest.update(data)
                 remaining -= len(data)
-    state = {"source": key, "received": offset, "resumed_from": offset, "updated": int(time.time())}
-    _write_json(state_path, state)
-    received = 0
-    mode = "r+b" if offset else "wb"
-    reader = open_reader(offset)
-    try:
-        with open(part, mode) as out:
-            if offset:
-                out.seek(offset)
-                out.truncate()
+            os.lseek(fd, offset, os.SEEK_SET)
+            os.ftruncate(fd, offset)
+        state = {"source": key, "received": offset, "resumed_from": offset, "updated": int(time.time())}
+        _write_json(state_path, state)
+        received = 0
+        host_digest = None
+        reader = open_reader(offset)
+        try:
             last_state = offset
             while True:
                 data = reader.read(chunk)
                 if not data:
                     break
-                out.write(data)
+                _safefs.write_all(fd, data)
                 digest.update(data)
                 received += len(data)
                 if offset + received > key["size"]:
                     raise TransferError("%s grew while it was copied (more than %d bytes): the source changed"
-                                        % (key["path"], key["size"]))
+                                        % (label, key["size"]))
                 if throttle is not None:
                     throttle.account(len(data))
                 if progress is not None:
@@ -338,29 +397,31 @@ def copy_stream(open_reader, source, final, chunk=CHUNK, throttle=None, progress
                 stop = should_stop() if should_stop is not None else None
                 if stop:
                     raise TransferError("%s: stopped after %d bytes: %s; run again to resume"
-                                        % (key["path"], offset + received, stop))
+                                        % (label, offset + received, stop))
                 if offset + received - last_state >= 64 * MIB:
-                    out.flush()
                     state.update(received=offset + received, updated=int(time.time()))
                     _write_json(state_path, state)
                     last_state = offset + received
-            out.flush()
-            os.fsync(out.fileno())
+            os.fsync(fd)
+        finally:
+            closed = reader.close()
+        if closed:
+            host_digest = closed
     finally:
-        reader.close()
+        os.close(fd)
     total = offset + received
     if total != key["size"]:
         state.update(received=total, updated=int(time.time()))
         _write_json(state_path, state)
-        raise TransferError("%s: received %d of %d bytes; run again to resume" % (key["path"], total, key["size"]))
+        raise TransferError("%s: received %d of %d bytes; run again to resume" % (label, total, key["size"]))
     got = digest.hexdigest()
-    if got != key["sha256"]:
+    expected = [v for v in (key.get("sha256"), host_digest) if v]
+    if any(v != got for v in expected):
         for path in (part, state_path):
-            if os.path.exists(path):
+            if os.path.lexists(path):
                 os.unlink(path)
         raise TransferError("%s: SHA-256 of the copy (%s) differs from the source's (%s); the partial copy was"
-                            " removed, run again to copy it anew" % (key["path"], got, key["sha256"]))
-    os.chmod(part, 0o640)
+                            " removed, run again to copy it anew" % (label, got, ", ".join(expected)))
     os.replace(part, final)
     fsync_dir(directory)
     os.unlink(state_path)
@@ -370,17 +431,20 @@ def copy_stream(open_reader, source, final, chunk=CHUNK, throttle=None, progress
 
 
 class FileReader(object):
-    """Reads a local file from an offset (the local connection without privilege change)."""
+    """Reads a local file from an offset, in this process (the local connection without
+    privilege change): opened below ``root`` without following links, checked to be the listed
+    file (``dev``/``ino``)."""
 
-    def __init__(self, path, offset):
+    def __init__(self, root, rel, expect, offset):
         try:
-            self.handle = open(path, "rb")
-        except (IOError, OSError) as exc:
-            raise HostError("cannot read %s: %s" % (path, exc))
-        self.handle.seek(offset)
+            self.fd = _safefs.open_beneath(root, rel, expect=expect)
+        except (IOError, OSError, KdumpError) as exc:
+            raise HostError("cannot read %s: %s" % (_safefs.display(rel), exc))
+        os.lseek(self.fd, offset, os.SEEK_SET)
 
     def read(self, n):
-        return self.handle.read(n)
+        return os.read(self.fd, n)
 
     def close(self):
-        self.handle.close()
+        os.close(self.fd)
+        return None

@@ -70,6 +70,9 @@ import stat
 import struct
 import zlib
 
+from ansible_collections.crashkit.kdump.plugins.module_utils import _safefs
+from ansible_collections.crashkit.kdump.plugins.module_utils._errors import KdumpError
+
 # ---------------------------------------------------------------------------------------------
 # constants of the formats
 
@@ -136,6 +139,9 @@ MAX_FLAT_BLOCKS = 4 * 1000 * 1000  # beyond this the flattened walk stops, the t
 BITMAP_CHUNK = 1024 * 1024
 TAIL_DESCRIPTORS = 256
 CHUNK = 1024 * 1024
+# Crash times outside [1990-01-01, 2100-01-01) are not believed.
+MIN_TIME = 631152000
+MAX_TIME = 4102444800
 
 COMPRESSION_BITS = (
     (DUMP_DH_COMPRESSED_ZLIB, "zlib"),
@@ -258,6 +264,17 @@ def _cstr(raw):
     return raw.split(b"\x00", 1)[0].decode("utf-8", "replace")
 
 
+def plausible_time(value, result=None):
+    """``value`` (epoch seconds from a dump header) when it can be a crash time, else ``None``
+    (with a note in ``result``): a header is data from the crashed host, a year-3000 or negative
+    time is refused here rather than breaking every consumer of the record."""
+    if isinstance(value, int) and MIN_TIME <= value <= MAX_TIME:
+        return value
+    if result is not None:
+        result["notes"].append("the crash time in the header (%s) is not plausible: ignored" % str(value)[:24])
+    return None
+
+
 def parse_vmcoreinfo(data):
     """``KEY=VALUE`` lines of a VMCOREINFO note -> dict (the last value of a key wins)."""
     info = {}
@@ -296,8 +313,8 @@ def _apply_vmcoreinfo(result, info):
     if info.get("BUILD-ID"):
         result["build_id"] = info["BUILD-ID"]
     crashtime = info.get("CRASHTIME", "")
-    if re.match(r"^[0-9]{1,18}$", crashtime) and int(crashtime) > 0:
-        result["crash_time"] = int(crashtime)
+    if re.match(r"^[0-9]{1,18}\Z", crashtime):
+        result["crash_time"] = plausible_time(int(crashtime), result)
 
 
 def _vmcoreinfo_from_notes(notes):
@@ -380,8 +397,8 @@ def _inspect_diskdump(reader, size, result, deep):
     result["kernel_version"] = _cstr(uts[3 * UTS_FIELD:4 * UTS_FIELD]) or None
     result["machine"] = _cstr(uts[4 * UTS_FIELD:5 * UTS_FIELD]) or None
     result["nodename"] = _cstr(uts[UTS_FIELD:2 * UTS_FIELD]) or None
-    if tv_sec > 0:
-        result["crash_time"] = tv_sec
+    if tv_sec:
+        result["crash_time"] = plausible_time(tv_sec, result)
     result["compression"] = "none"
     for bit, name in COMPRESSION_BITS:
         if status & bit:
@@ -821,19 +838,21 @@ def inspect_handle(handle, size, verify_compressed=False, max_blocks=MAX_FLAT_BL
     return result
 
 
-def inspect_file(path, verify_compressed=False, max_blocks=MAX_FLAT_BLOCKS):
-    """Inspect the dump file at ``path``; unreadable files give a result, not an exception."""
+def inspect_file(path, verify_compressed=False, max_blocks=MAX_FLAT_BLOCKS, dir_fd=None, expect=None):
+    """Inspect the dump file at ``path`` (relative to ``dir_fd`` when given); unreadable files,
+    symbolic links and anything but a regular file give a result, not an exception."""
     try:
-        # Unbuffered: the flattened walk reads 16 bytes per data block and must not pull in a
-        # buffer's worth of dump data each time.
-        with open(path, "rb", buffering=0) as handle:
-            size = os.fstat(handle.fileno()).st_size
-            return inspect_handle(handle, size, verify_compressed, max_blocks)
-    except (IOError, OSError) as exc:
+        fd = _safefs.open_regular(path, dir_fd=dir_fd, expect=expect)
+    except (IOError, OSError, KdumpError) as exc:
         result = new_result(None)
         result["format"] = FORMAT_UNREADABLE
-        result["reason"] = "cannot read %s: %s" % (path, exc.strerror or exc)
+        result["reason"] = "cannot read %s: %s" % (_safefs.display(path), getattr(exc, "strerror", None) or exc)
         return result
+    # Unbuffered: the flattened walk reads 16 bytes per data block and must not pull in a
+    # buffer's worth of dump data each time.
+    with os.fdopen(fd, "rb", buffering=0) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        return inspect_handle(handle, size, verify_compressed, max_blocks)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -842,27 +861,27 @@ def inspect_file(path, verify_compressed=False, max_blocks=MAX_FLAT_BLOCKS):
 _EXT = r"(?:\.(?:gz|bz2|lz4|xz))?"
 # (pattern, layout or None when shared, final name?)
 DUMP_NAMES = (
-    (re.compile(r"^dump\.[0-9]{12}" + _EXT + r"$"), "debian", True),
-    (re.compile(r"^dump-incomplete" + _EXT + r"$"), "debian", False),
-    (re.compile(r"^vmcore\.[0-9]{12}$"), "debian", True),
-    (re.compile(r"^vmcore\.flat$"), "redhat", True),
-    (re.compile(r"^vmcore-incomplete$"), None, False),
-    (re.compile(r"^vmcore$"), None, True),
-    (re.compile(r"^vmcore[0-9]+$"), "suse", True),
+    (re.compile(r"^dump\.[0-9]{12}" + _EXT + r"\Z"), "debian", True),
+    (re.compile(r"^dump-incomplete" + _EXT + r"\Z"), "debian", False),
+    (re.compile(r"^vmcore\.[0-9]{12}\Z"), "debian", True),
+    (re.compile(r"^vmcore\.flat\Z"), "redhat", True),
+    (re.compile(r"^vmcore-incomplete\Z"), None, False),
+    (re.compile(r"^vmcore\Z"), None, True),
+    (re.compile(r"^vmcore[0-9]+\Z"), "suse", True),
 )
 DIR_LAYOUTS = (
-    (re.compile(r"^(?:(?P<host>.+)-)?(?P<stamp>[0-9]{12})$"), "debian"),
-    (re.compile(r"^(?P<host>.+)-(?P<stamp>[0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}:[0-9]{2}:[0-9]{2})$"), "redhat"),
-    (re.compile(r"^kdump-test-(?P<stamp>.+)$"), "redhat"),
-    (re.compile(r"^(?:(?P<host>.+)-)?(?P<stamp>[0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}[-:][0-9]{2})$"), "suse"),
+    (re.compile(r"^(?:(?P<host>.+)-)?(?P<stamp>[0-9]{12})\Z"), "debian"),
+    (re.compile(r"^(?P<host>.+)-(?P<stamp>[0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}:[0-9]{2}:[0-9]{2})\Z"), "redhat"),
+    (re.compile(r"^kdump-test-(?P<stamp>.+)\Z"), "redhat"),
+    (re.compile(r"^(?:(?P<host>.+)-)?(?P<stamp>[0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}[-:][0-9]{2})\Z"), "suse"),
 )
 # dmesg files: (name pattern, layout, final?) in order of preference.
 DMESG_NAMES = (
-    (re.compile(r"^dmesg\.[0-9]{12}$"), "debian", True),
-    (re.compile(r"^vmcore-dmesg\.txt$"), "redhat", True),
-    (re.compile(r"^dmesg\.txt$"), "suse", True),
-    (re.compile(r"^dmesg$"), "suse", True),
-    (re.compile(r"^vmcore-dmesg-incomplete\.txt$"), "redhat", False),
+    (re.compile(r"^dmesg\.[0-9]{12}\Z"), "debian", True),
+    (re.compile(r"^vmcore-dmesg\.txt\Z"), "redhat", True),
+    (re.compile(r"^dmesg\.txt\Z"), "suse", True),
+    (re.compile(r"^dmesg\Z"), "suse", True),
+    (re.compile(r"^vmcore-dmesg-incomplete\.txt\Z"), "redhat", False),
 )
 SUSE_README = "README.txt"
 SUSE_README_INCOMPLETE = "If you see this text the crash dump is likely incomplete"
@@ -898,14 +917,6 @@ def pick_dmesg(names):
     return None, None
 
 
-def _read_small(path, limit):
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(limit).decode("utf-8", "replace")
-    except (IOError, OSError):
-        return None
-
-
 def readme_problem(text):
     """What a SUSE ``README.txt`` says is wrong with the dump next to it, or ``None``."""
     if text is None:
@@ -928,29 +939,43 @@ def _layout_from_names(names):
     return None
 
 
-def describe_dir(directory, names, want=None, verify_compressed=False, only=None):
+def describe_dir(directory, names, want=None, verify_compressed=False, only=None, dir_fd=None):
     """Records of the dump files among ``names`` (the entries of ``directory``).
 
-    ``want(path, mtime)`` decides which files are inspected at all (the others cost nothing);
-    ``only`` restricts the records to one path, which need not have a dump file name.
+    ``dir_fd`` is an open descriptor of ``directory``; without it the directory is opened here,
+    refused when it is a symbolic link. Files are opened relative to it, never through a link,
+    and only regular files are read. ``want(path, mtime)`` decides which files are inspected at
+    all (the others cost nothing); ``only`` restricts the records to one file name, which need
+    not be a dump file name.
     """
+    own = dir_fd is None
+    if own:
+        dir_fd = _safefs.open_dir(directory)
+    try:
+        return _describe(directory, dir_fd, names, want, verify_compressed, only)
+    finally:
+        if own:
+            os.close(dir_fd)
+
+
+def _describe(directory, dir_fd, names, want, verify_compressed, only):
     records = []
     base = os.path.basename(os.path.normpath(directory))
     layout_dir, host, stamp = dir_layout(base)
     dmesg, dmesg_final = pick_dmesg(names)
     readme = None
     if SUSE_README in names:
-        readme = _read_small(os.path.join(directory, SUSE_README), README_LIMIT)
+        readme = _safefs.read_small(SUSE_README, dir_fd, README_LIMIT)
     for name in sorted(names):
         path = os.path.join(directory, name)
         kind = dump_name(name)
         if only is not None:
-            if path != only:
+            if name != only:
                 continue
         elif kind is None:
             continue
         try:
-            st = os.stat(path)
+            st = _safefs.lstat_at(dir_fd, name)
         except OSError:
             continue
         if not stat.S_ISREG(st.st_mode):
@@ -958,11 +983,14 @@ def describe_dir(directory, names, want=None, verify_compressed=False, only=None
         if want is not None and not want(path, int(st.st_mtime)):
             continue
         layout_name, final = kind if kind else (None, True)
-        record = inspect_file(path, verify_compressed=verify_compressed)
+        record = inspect_file(name, verify_compressed=verify_compressed, dir_fd=dir_fd,
+                              expect=(st.st_dev, st.st_ino))
         record["path"] = path
         record["name"] = name
         record["dir"] = directory
         record["mtime"] = int(st.st_mtime)
+        record["dev"] = st.st_dev
+        record["ino"] = st.st_ino
         record["layout"] = layout_name or layout_dir or _layout_from_names(names) or "unknown"
         record["host_tag"] = host
         record["stamp"] = stamp
@@ -986,7 +1014,8 @@ def scan(path, since=None, exclude=(), verify_compressed=False, depth=SCAN_DEPTH
 
     Returns ``{"exists", "dumps", "errors"}``; ``dumps`` is oldest first and holds only files
     whose mtime is at least ``since`` and whose path is not in ``exclude`` (those are not
-    even opened).
+    even opened). ``path`` itself may be a symbolic link (the operator names it); nothing below
+    it is followed.
     """
     excluded = set(os.path.normpath(os.path.abspath(p)) for p in exclude or ())
     root = os.path.normpath(os.path.abspath(path))
@@ -999,37 +1028,55 @@ def scan(path, since=None, exclude=(), verify_compressed=False, depth=SCAN_DEPTH
     if not os.path.exists(root):
         return {"exists": False, "dumps": [], "errors": []}
     errors = []
-    if os.path.isfile(root):
+    if not os.path.isdir(root):
         directory = os.path.dirname(root)
         try:
-            names = os.listdir(directory)
-        except OSError:
-            names = [os.path.basename(root)]
-        dumps = describe_dir(directory, names, want, verify_compressed, only=root)
+            fd = _safefs.open_dir(directory, follow=True)
+        except (OSError, KdumpError) as exc:
+            return {"exists": True, "dumps": [], "errors": ["cannot open %s: %s" % (directory, exc)]}
+        try:
+            dumps = describe_dir(directory, os.listdir(fd), want, verify_compressed,
+                                 only=os.path.basename(root), dir_fd=fd)
+        finally:
+            os.close(fd)
     else:
         dumps = []
-        pending = [(root, 0)]
+        pending = [(root, None, 0)]
         while pending:
-            directory, level = pending.pop()
+            directory, parent_fd, level = pending.pop()
             try:
-                names = os.listdir(directory)
-            except OSError as exc:
-                errors.append("cannot list %s: %s" % (directory, exc.strerror or exc))
+                if parent_fd is None:
+                    fd = _safefs.open_dir(directory, follow=True)
+                else:
+                    try:
+                        fd = _safefs.open_dir(os.path.basename(directory), dir_fd=parent_fd)
+                    finally:
+                        os.close(parent_fd)
+                names = os.listdir(fd)
+            except (OSError, KdumpError) as exc:
+                errors.append("cannot list %s: %s" % (_safefs.display(directory), getattr(exc, "strerror", None) or exc))
                 continue
-            dumps.extend(describe_dir(directory, names, want, verify_compressed))
-            if level < depth:
-                for name in sorted(names):
-                    sub = os.path.join(directory, name)
-                    if os.path.isdir(sub) and not os.path.islink(sub):
-                        pending.append((sub, level + 1))
+            try:
+                dumps.extend(describe_dir(directory, names, want, verify_compressed, dir_fd=fd))
+                if level < depth:
+                    for name in sorted(names):
+                        try:
+                            st = _safefs.lstat_at(fd, name)
+                        except OSError:
+                            continue
+                        if stat.S_ISDIR(st.st_mode):
+                            pending.append((os.path.join(directory, name), os.dup(fd), level + 1))
+            finally:
+                os.close(fd)
     dumps.sort(key=lambda r: (r["mtime"], r["path"]))
     return {"exists": True, "dumps": dumps, "errors": errors}
 
 
-def file_contains(path, needle, limit=256 * 1024 * 1024):
-    """Whether the file at ``path`` contains ``needle`` (text) in its first ``limit`` bytes.
+def file_contains(path, needle, limit=256 * 1024 * 1024, dir_fd=None, expect=None):
+    """Whether the regular file at ``path`` (relative to ``dir_fd``) contains ``needle`` (text) in
+    its first ``limit`` bytes; never through a symbolic link.
 
-    Returns ``None`` when the file cannot be read.
+    Returns ``None`` when the file cannot be read or is refused.
     """
     data = needle.encode("utf-8")
     if not data:
@@ -1038,16 +1085,21 @@ def file_contains(path, needle, limit=256 * 1024 * 1024):
     carry = b""
     seen = 0
     try:
-        with open(path, "rb") as handle:
-            while seen < limit:
-                chunk = handle.read(min(CHUNK, limit - seen))
-                if not chunk:
-                    return False
-                seen += len(chunk)
-                window = carry + chunk
-                if data in window:
-                    return True
-                carry = window[-keep:] if keep else b""
+        fd = _safefs.open_regular(path, dir_fd=dir_fd, expect=expect)
+    except (IOError, OSError, KdumpError):
+        return None
+    try:
+        while seen < limit:
+            chunk = os.read(fd, min(CHUNK, limit - seen))
+            if not chunk:
+                return False
+            seen += len(chunk)
+            window = carry + chunk
+            if data in window:
+                return True
+            carry = window[-keep:] if keep else b""
     except (IOError, OSError):
         return None
+    finally:
+        os.close(fd)
     return False

@@ -54,8 +54,9 @@ options:
     description:
       - Dump file paths to leave out, typically RV(dumps) of an earlier run (the dumps that
         existed before a test). They are not even opened.
+      - Taken as they are (no C(~) or C($VAR) expansion): they are host data.
     type: list
-    elements: path
+    elements: str
     default: []
   dmesg_contains:
     description:
@@ -250,42 +251,61 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.crashkit.kdump.plugins.module_utils import _vmcore
+from ansible_collections.crashkit.kdump.plugins.module_utils import _bundle, _safefs, _vmcore
+from ansible_collections.crashkit.kdump.plugins.module_utils._errors import KdumpError
 from ansible_collections.crashkit.kdump.plugins.module_utils._module import domain_errors
 
 EXTRACTABLE = (_vmcore.FORMAT_KDUMP, _vmcore.FORMAT_ELF)
 
 
-def extract_dmesg(module, makedumpfile, path, needle):
-    """Search the kernel log of the dump at ``path`` extracted by ``makedumpfile --dump-dmesg``.
+def _dir_fd(root, directory):
+    """Descriptor of ``directory`` (a crash directory the scan found below ``root``), opened
+    without following any link below the root."""
+    base = root if os.path.isdir(root) else os.path.dirname(root)
+    rel = os.path.relpath(directory, base)
+    return _safefs.open_dir_beneath(base, "" if rel == "." else rel)
 
-    Returns ``None`` when makedumpfile could not extract it.
-    """
+
+def extract_dmesg(module, makedumpfile, dump, dir_fd, needle):
+    """Search the kernel log of ``dump`` extracted by ``makedumpfile --dump-dmesg`` (given the
+    dump by the descriptor that was checked). Returns ``None`` when it could not be extracted."""
     workdir = tempfile.mkdtemp(dir=module.tmpdir)
-    out = os.path.join(workdir, "dmesg.txt")
     try:
-        rc, _stdout, _stderr = module.run_command([makedumpfile, "--dump-dmesg", path, out])
-        if rc != 0 or not os.path.isfile(out):
+        src = _safefs.open_regular(dump["name"], dir_fd=dir_fd, expect=(dump["dev"], dump["ino"]))
+        try:
+            rc, _out, _err = _bundle.Runner().run([makedumpfile, "--dump-dmesg", "/proc/self/fd/%d" % src, "dmesg.txt"],
+                                                  pass_fds=(src,), cwd=workdir, timeout=600)
+        finally:
+            os.close(src)
+        if rc != 0:
             return None
-        return _vmcore.file_contains(out, needle)
+        return _vmcore.file_contains(os.path.join(workdir, "dmesg.txt"), needle)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def check_dmesg(module, dumps, needle, from_dump):
+def check_dmesg(module, root, dumps, needle, from_dump):
     makedumpfile = module.get_bin_path("makedumpfile") if from_dump else None
     for dump in dumps:
         dump["dmesg_match"] = None
         dump["dmesg_source"] = None
         if needle is None:
             continue
-        if dump["dmesg_path"]:
-            dump["dmesg_match"] = _vmcore.file_contains(dump["dmesg_path"], needle)
-            dump["dmesg_source"] = "file"
-        elif makedumpfile and dump["complete"] and dump["format"] in EXTRACTABLE:
-            dump["dmesg_match"] = extract_dmesg(module, makedumpfile, dump["path"], needle)
-            if dump["dmesg_match"] is not None:
-                dump["dmesg_source"] = "makedumpfile"
+        try:
+            dir_fd = _dir_fd(root, dump["dir"])
+        except (OSError, KdumpError):
+            continue
+        try:
+            if dump["dmesg_path"]:
+                dump["dmesg_match"] = _vmcore.file_contains(os.path.basename(dump["dmesg_path"]), needle,
+                                                            dir_fd=dir_fd)
+                dump["dmesg_source"] = "file"
+            elif makedumpfile and dump["complete"] and dump["format"] in EXTRACTABLE:
+                dump["dmesg_match"] = extract_dmesg(module, makedumpfile, dump, dir_fd, needle)
+                if dump["dmesg_match"] is not None:
+                    dump["dmesg_source"] = "makedumpfile"
+        finally:
+            os.close(dir_fd)
 
 
 def describe_failure(params, result):
@@ -321,7 +341,8 @@ def run(module):
     found = _vmcore.scan(params["path"], since=params["since"], exclude=params["exclude"],
                          verify_compressed=params["verify_compressed"], depth=params["depth"])
     dumps = found["dumps"]
-    check_dmesg(module, dumps, params["dmesg_contains"], params["dmesg_from_dump"])
+    check_dmesg(module, os.path.normpath(os.path.abspath(params["path"])), dumps, params["dmesg_contains"],
+                params["dmesg_from_dump"])
     qualified = [d for d in dumps if d["complete"]
                  and (params["dmesg_contains"] is None or d["dmesg_match"] is True)]
     result = {
@@ -341,7 +362,8 @@ def main():
             path=dict(type="path", default="/var/crash"),
             depth=dict(type="int", default=2),
             since=dict(type="float"),
-            exclude=dict(type="list", elements="path", default=[]),
+            # str, not path: earlier results (host data) are passed here and must not be expanded.
+            exclude=dict(type="list", elements="str", default=[]),
             dmesg_contains=dict(type="str"),
             dmesg_from_dump=dict(type="bool", default=True),
             verify_compressed=dict(type="bool", default=True),

@@ -30,8 +30,12 @@ extends_documentation_fragment:
   - crashkit.kdump.attributes.info_module
 options:
   path:
-    description: The crash directory root.
-    type: path
+    description:
+      - The crash directory root, an absolute path taken as it is (no C(~) or C($VAR) expansion).
+      - It may be a symbolic link; nothing below it is followed. Crash directories not owned by
+        root, by the module's user or by the root's owner, or writable by others, are left out
+        (RV(skipped_crashes)) and never read.
+    type: str
     default: /var/crash
   crashes:
     description: Only these crash directory names (default all).
@@ -101,11 +105,16 @@ crashes:
     name:
       description: The directory name.
       type: str
+    label:
+      description: The name safe to print (control characters escaped, at most 120 characters).
+      type: str
     dir:
       description: The directory path.
       type: str
     crash_id:
-      description: The name as a store directory name.
+      description:
+        - The name as a store directory name; a name that is not already one gets 8 hex digits of
+          its SHA-256 appended, so two names never share one.
       type: str
     time:
       description: Crash time (epoch) from the dump, else the newest file's modification time.
@@ -124,8 +133,10 @@ crashes:
       type: str
     files:
       description:
-        - Regular files, with C(path) relative to the directory, C(size), C(mtime), C(sha256)
-          (null without O(checksum)) and C(hashed) (false when taken from O(known)).
+        - Regular files (symbolic links, devices and FIFOs are left out), with C(path) relative
+          to the directory, C(size), C(mtime), C(sha256) (null without O(checksum)), C(hashed)
+          (false when taken from O(known)) and C(dev)/C(ino), which the reader of
+          M(crashkit.kdump.vmcore_collect) checks on the file it opens.
       type: list
       elements: dict
   sample:
@@ -147,12 +158,13 @@ skipped_crashes:
 
 import os
 import socket
+import stat
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.crashkit.kdump.plugins.module_utils import _store, _vmcore
+from ansible_collections.crashkit.kdump.plugins.module_utils import _bundle, _safefs, _store, _vmcore
+from ansible_collections.crashkit.kdump.plugins.module_utils._errors import KdumpError, ValidationError
 from ansible_collections.crashkit.kdump.plugins.module_utils._module import domain_errors, read_text
-from ansible_collections.crashkit.kdump.plugins.module_utils._transfer import sha256_file
 
 MAX_DEPTH = 3
 MACHINE_ID_FILES = ("/etc/machine-id", "/var/lib/dbus/machine-id")
@@ -161,61 +173,55 @@ MACHINE_ID_FILES = ("/etc/machine-id", "/var/lib/dbus/machine-id")
 def identity():
     machine = None
     for path in MACHINE_ID_FILES:
-        machine = _store.normalize_machine_id(read_text(path))
+        machine = _store.normalize_machine_id(read_text(path, errors="ignore", limit=4096))
         if machine:
             break
     hostname = socket.gethostname()
     return {"hostname": hostname, "machine_id": machine, "host_id": _store.host_id(hostname, machine)}
 
 
-def walk_files(directory, depth=MAX_DEPTH):
-    """(relative path, stat) of the regular files below ``directory``, no symlinks followed."""
-    found = []
-    pending = [("", 0)]
-    while pending:
-        rel, level = pending.pop()
-        full = os.path.join(directory, rel) if rel else directory
-        for name in sorted(os.listdir(full)):
-            child_rel = os.path.join(rel, name) if rel else name
-            child = os.path.join(directory, child_rel)
-            st = os.lstat(child)
-            if os.path.islink(child):
-                continue
-            if os.path.isdir(child):
-                if level + 1 < depth:
-                    pending.append((child_rel, level + 1))
-                continue
-            if not os.path.isfile(child):
-                continue
-            if name.endswith((_store.PART_SUFFIX, _store.STATE_SUFFIX)) or name == _store.MANIFEST_NAME:
-                continue
-            found.append((child_rel, st))
-    return sorted(found)
+def _skip(rel, name):
+    """Files the store keeps for itself: partial copies anywhere, its own names at the top."""
+    return name.endswith((_store.PART_SUFFIX, _store.STATE_SUFFIX)) or (rel == name and name in _store.RESERVED_NAMES)
 
 
-def describe(directory, name, params, known):
-    names = os.listdir(directory)
-    temporary = [n for n in names if (_vmcore.dump_name(n) or (None, True))[1] is False]
-    records = _vmcore.describe_dir(directory, names)
-    files = []
-    for rel, st in walk_files(directory):
-        path = os.path.join(directory, rel)
-        entry = {"path": rel, "size": st.st_size, "mtime": int(st.st_mtime), "sha256": None, "hashed": False}
-        if params["checksum"]:
-            hint = known.get(path)
-            if hint and hint.get("size") == st.st_size and hint.get("mtime") == int(st.st_mtime) and hint.get("sha256"):
-                entry["sha256"] = hint["sha256"]
-            else:
-                entry["sha256"] = sha256_file(path)
-                entry["hashed"] = True
-        files.append(entry)
+def describe(root_fd, name, params, known, uids):
+    """``(crash, reason to skip)`` of the crash directory ``name`` below ``root_fd``."""
+    directory = os.path.join(params["path"], name)
+    fd = _safefs.open_dir(name, dir_fd=root_fd)
+    try:
+        st = os.fstat(fd)
+        if not _safefs.owner_ok(st, uids):
+            return None, ("owned by uid %d or writable by others: not written by the capture, left alone"
+                          % st.st_uid)
+        names = os.listdir(fd)
+        temporary = [n for n in names if (_vmcore.dump_name(n) or (None, True))[1] is False]
+        records = _vmcore.describe_dir(directory, names, dir_fd=fd)
+        files = []
+        for rel, fst in _safefs.list_files(fd, depth=MAX_DEPTH, skip=_skip):
+            entry = {"path": rel, "size": fst.st_size, "mtime": int(fst.st_mtime), "sha256": None,
+                     "hashed": False, "dev": fst.st_dev, "ino": fst.st_ino}
+            if params["checksum"]:
+                hint = known.get(os.path.join(directory, rel))
+                if (hint and hint.get("size") == fst.st_size and hint.get("mtime") == int(fst.st_mtime)
+                        and hint.get("sha256")):
+                    entry["sha256"] = hint["sha256"]
+                else:
+                    handle = _safefs.open_rel(fd, rel, expect=(fst.st_dev, fst.st_ino))
+                    try:
+                        entry["sha256"] = _bundle.sha256_fd(handle)
+                    finally:
+                        os.close(handle)
+                    entry["hashed"] = True
+            files.append(entry)
+    finally:
+        os.close(fd)
     crash_time = next((r["crash_time"] for r in records if r.get("crash_time")), None)
     release = next((r["kernel_release"] for r in records if r.get("kernel_release")), None)
     problems = ["%s: %s" % (r["name"], r["reason"]) for r in records if not r["complete"]]
     newest = max([f["mtime"] for f in files] or [0])
     crash = {
-        "name": name,
-        "dir": directory,
+        "name": name, "label": _safefs.display(name, 120), "dir": directory,
         "crash_id": _store.crash_id(name),
         "time": int(crash_time) if crash_time else newest,
         "crash_time": int(crash_time) if crash_time else None,
@@ -234,33 +240,39 @@ def describe(directory, name, params, known):
     return crash, skip
 
 
-def run(module):
-    params = module.params
+def run(params):
     known = {}
     for item in params["known"]:
         if isinstance(item, dict) and item.get("path"):
             known[item["path"]] = item
     result = {"changed": False, "host": identity(), "crashes": [], "skipped_crashes": []}
     root = params["path"]
+    if not isinstance(root, str) or not os.path.isabs(root):
+        raise ValidationError("path must be an absolute path, not %s" % _safefs.display(root))
+    params["path"] = root = os.path.normpath(root)
     result["exists"] = os.path.isdir(root)
     if not result["exists"]:
         return result
     wanted = set(params["crashes"]) if params["crashes"] is not None else None
-    for name in sorted(os.listdir(root)):
-        directory = os.path.join(root, name)
-        if os.path.islink(directory) or not os.path.isdir(directory):
-            continue
-        if wanted is not None and name not in wanted:
-            continue
-        try:
-            crash, skip = describe(directory, name, params, known)
-        except (IOError, OSError) as exc:
-            result["skipped_crashes"].append({"name": name, "dir": directory, "reason": "cannot read: %s" % exc})
-            continue
-        if skip:
-            result["skipped_crashes"].append({"name": name, "dir": directory, "reason": skip})
-        else:
-            result["crashes"].append(crash)
+    root_fd = _safefs.open_dir(root, follow=True)
+    try:
+        uids = _bundle.crash_dir_uids(root_fd)
+        for name in sorted(os.listdir(root_fd)):
+            if wanted is not None and name not in wanted:
+                continue
+            try:
+                if not stat.S_ISDIR(_safefs.lstat_at(root_fd, name).st_mode):
+                    continue
+                crash, skip = describe(root_fd, name, params, known, uids)
+            except (IOError, OSError, KdumpError) as exc:
+                skip, crash = "cannot read: %s" % (getattr(exc, "strerror", None) or exc), None
+            if skip:
+                result["skipped_crashes"].append({"name": name, "label": _safefs.display(name, 120),
+                                                  "dir": os.path.join(root, name), "reason": skip})
+            else:
+                result["crashes"].append(crash)
+    finally:
+        os.close(root_fd)
     result["crashes"].sort(key=lambda c: (c["time"], c["name"]))
     return result
 
@@ -268,7 +280,8 @@ def run(module):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            path=dict(type="path", default="/var/crash"),
+            # str, not path: no $VAR or ~ expansion of a path that may hold host data.
+            path=dict(type="str", default="/var/crash"),
             crashes=dict(type="list", elements="str"),
             checksum=dict(type="bool", default=True),
             known=dict(type="list", elements="dict", default=[]),
@@ -277,7 +290,7 @@ def main():
         supports_check_mode=True,
     )
     with domain_errors(module):
-        result = run(module)
+        result = run(dict(module.params))
     module.exit_json(**result)
 
 

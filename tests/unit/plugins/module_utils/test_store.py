@@ -43,14 +43,26 @@ def test_host_id_is_not_the_address_and_is_stable():
 
 
 @pytest.mark.parametrize("name, expected", [
+    # safe names stay as they are; any other name is sanitised and gets 8 hex digits of its
+    # SHA-256, so that two names never share a store directory (hardening finding 16)
     ("202405181200", "202405181200"),
-    ("10.0.0.5-2024-05-18-12:00:01", "10.0.0.5-2024-05-18-12-00-01"),
+    ("10.0.0.5-2024-05-18-12:00:01", "10.0.0.5-2024-05-18-12-00-01-%s"),
     ("web1-2024-05-18-12-00", "web1-2024-05-18-12-00"),
-    ("..hidden", "hidden"),
-    ("a b\tc", "a-b-c"),
+    ("..hidden", "hidden-%s"),
+    ("a b\tc", "a-b-c-%s"),
+    ("manifest.json", "manifest.json-%s"),
 ])
 def test_crash_id(name, expected):
+    if "%s" in expected:
+        expected = expected % hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
     assert _store.crash_id(name) == expected
+
+
+def test_crash_ids_of_names_that_sanitise_alike_differ():
+    """Hardening finding 16: ``...-00:00:00`` and ``...-00-00-00`` overwrote each other."""
+    colon, dash = "10.0.0.5-2024-05-18-00:00:00", "10.0.0.5-2024-05-18-00-00-00"
+    assert _store.crash_id(colon) != _store.crash_id(dash)
+    assert _store.crash_id(dash) == dash
 
 
 @pytest.mark.parametrize("bad", ["", "...", "::", None, 5])
@@ -246,12 +258,16 @@ def test_become_prefix_refuses_what_cannot_stream(method, password):
         _transfer.become_prefix(True, method, "root", password)
 
 
-def test_read_commands_quote_the_path():
-    path = "/var/crash/10.0.0.5-2024-05-18-12:00:01/it's"
-    assert _transfer.read_command(path, 0) == ["tail", "-c", "+1", "--", path]
-    line = _transfer.shell_join(_transfer.read_command(path, 4096, ["sudo", "-n", "-u", "root", "--"]))
-    assert line == "sudo -n -u root -- tail -c +4097 -- '/var/crash/10.0.0.5-2024-05-18-12:00:01/it'\"'\"'s'"
-    assert _transfer.chunk_command("/a b", 10, 5).endswith("| head -c 5 | base64")
+def test_read_command_carries_host_data_only_encoded():
+    rel = "10.0.0.5-2024-05-18-12:00:01/it's $(id)`id`"
+    request = _transfer.read_request("/var/crash", rel, 1, 2, offset=4096)
+    assert set(request) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+    argv = _transfer.read_command("/usr/bin/python3", request, ["sudo", "-n", "-u", "root", "--"])
+    assert argv[:6] == ["sudo", "-n", "-u", "root", "--", "/usr/bin/python3"]
+    assert argv[6] == "-c" and argv[-1] == request
+    assert "$(id)" not in _transfer.shell_join(argv)
+    with pytest.raises(ValidationError):
+        _transfer.read_command("python3; id", request)
 
 
 def test_explain_failure_names_the_sudo_password():
