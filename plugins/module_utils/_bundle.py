@@ -421,6 +421,21 @@ def remove_tree_at(dir_fd, name):
     os.rmdir(name, dir_fd=dir_fd)
 
 
+def chown_tree_at(dir_fd, uid, gid):
+    """Give the tree below ``dir_fd`` (one we made) and the directory itself to ``uid:gid``."""
+    for name in os.listdir(dir_fd):
+        st = _safefs.lstat_at(dir_fd, name)
+        if stat.S_ISDIR(st.st_mode):
+            sub = _safefs.open_dir(name, dir_fd=dir_fd)
+            try:
+                chown_tree_at(sub, uid, gid)
+            finally:
+                os.close(sub)
+        else:
+            os.chown(name, uid, gid, dir_fd=dir_fd, follow_symlinks=False)
+    os.fchown(dir_fd, uid, gid)
+
+
 def crash_dir_uids(parent_fd):
     """Owners a crash directory may have: root, this process's user, the owner of its parent."""
     return set([0, os.geteuid(), os.fstat(parent_fd).st_uid])
@@ -831,7 +846,7 @@ def make_bundle(crash_dir, options=None, runner=None, identity=None, check_mode=
     crash directory itself may not, and it must be owned by root, by this process's user or by
     its parent's owner and not writable by others. The bundle goes to ``options["dest"]``
     (default ``<crash_dir>/crashkit-bundle``) and ``<dest>.tar.gz``. Returns ``{"changed",
-    "path", "archive", "summary", "files"}``; in check mode nothing is written.
+    "bundle_dir", "archive", "summary", "files"}``; in check mode nothing is written.
     """
     opts = dict(DEFAULTS)
     opts.update({k: v for k, v in (options or {}).items() if v is not None or k in ("change_id", "change_text")})
@@ -878,7 +893,7 @@ def make_bundle(crash_dir, options=None, runner=None, identity=None, check_mode=
         archive_name = dest_name + ".tar.gz" if opts["archive"] else None
         skip = set([dest_name, archive_name]) if dest_fd is crash_fd else set()
         key = inputs_key(_source_files(crash_fd, skip), inputs_options(opts, runner))
-        result = {"changed": False, "path": dest, "archive": dest + ".tar.gz" if archive_name else None}
+        result = {"changed": False, "bundle_dir": dest, "archive": dest + ".tar.gz" if archive_name else None}
         current = None
         if not opts["force"] and dest_fd is not None:
             current = _read_summary(dest_fd, dest_name, archive_name, key)
@@ -908,6 +923,11 @@ def make_bundle(crash_dir, options=None, runner=None, identity=None, check_mode=
             summary = build.build(key, now)
             files = list_files(work_fd)
             os.fchmod(work_fd, 0o750)
+            owner = os.fstat(crash_fd)
+            if dest_fd is crash_fd and owner.st_uid != os.geteuid():
+                # On a dump server the crash directory is the receiver account's: the bundle
+                # becomes that account's too, so that its retention can remove it.
+                chown_tree_at(work_fd, owner.st_uid, owner.st_gid)
             old = None
             try:
                 _safefs.lstat_at(dest_fd, dest_name)
@@ -927,6 +947,8 @@ def make_bundle(crash_dir, options=None, runner=None, identity=None, check_mode=
                                   archive_dir_fd=dest_fd)
                 finally:
                     os.close(bundle_fd)
+                if dest_fd is crash_fd and owner.st_uid != os.geteuid():
+                    os.chown(archive_name, owner.st_uid, owner.st_gid, dir_fd=dest_fd, follow_symlinks=False)
             _safefs.fsync_fd(dest_fd)
         finally:
             if work_name:

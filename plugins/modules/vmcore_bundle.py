@@ -177,8 +177,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-path:
-  description: The bundle directory.
+bundle_dir:
+  description:
+    - The bundle directory.
+    - Not named C(path), which Ansible would stat after expanding C($VAR) in it (the crash
+      directory's name is host data).
   returned: always
   type: str
   sample: /var/crash/202405181200/crashkit-bundle

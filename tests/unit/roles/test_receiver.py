@@ -18,6 +18,7 @@ __metaclass__ = type
 import importlib.machinery
 import importlib.util
 import io
+import time
 import os
 import stat
 import struct
@@ -159,7 +160,7 @@ SCP = [
 
 
 @pytest.mark.parametrize("label,command,tail", SCP, ids=[s[0] for s in SCP])
-def test_scp_sink_runs_the_real_scp_on_the_mapped_path(receiver, label, command, tail):
+def test_scp_sink_is_served_on_the_mapped_path(receiver, label, command, tail):
     (action,) = rx.plan(command, receiver)
     assert action.op == "scp_sink"
     flags = [t for t in tail if t.startswith("-") and t != "-x"]
@@ -167,7 +168,8 @@ def test_scp_sink_runs_the_real_scp_on_the_mapped_path(receiver, label, command,
     expected = os.path.join(receiver.host_dir, target.rstrip("/"))
     if target.endswith("/"):
         expected += "/"
-    assert action.argv == ["/usr/bin/scp", "-t"] + flags + ["--", expected]
+    assert action.path == expected
+    assert action.argv == ["scp", "-t"] + flags + ["--", expected]
 
 
 DENIED = [
@@ -485,17 +487,66 @@ def test_refusals_exit_2_with_a_message_and_a_log_line(receiver, tmp_path):
     assert "deny None" in lines[1]
 
 
-def test_scp_sink_execs_with_umask_077(receiver):
-    calls = []
+def _scp_session(receiver, command, payload):
+    stdin, stdout, stderr = io.BytesIO(payload), io.BytesIO(), io.StringIO()
+    log = os.path.join(os.path.dirname(receiver.root), "receiver.log")
+    argv = ["--root", receiver.root, "--host", receiver.host, "--log-file", log]
+    rc = rx.main(argv, environ={"SSH_ORIGINAL_COMMAND": command, "SSH_CLIENT": "10.0.0.5 1 22"},
+                 stdin=stdin, stdout=stdout, stderr=stderr)
+    return rc, stdout.getvalue(), stderr.getvalue()
 
-    def fake_execv(program, argv):
-        calls.append((program, list(argv), os.umask(0o077)))
 
+def test_scp_sink_receives_files_0600_whatever_mode_is_sent(receiver):
+    """Hardening finding 14: the sink accepted modes like 4777; now every file is 0600."""
     os.mkdir(os.path.join(receiver.host_dir, "d"))
-    rc = run_main(receiver, "scp -t /var/crash/d/", execv=fake_execv)[0]
-    assert rc == 0
-    target = os.path.join(receiver.host_dir, "d") + "/"
-    assert calls == [("/usr/bin/scp", ["/usr/bin/scp", "-t", "--", target], 0o077)]
+    data = b"kernel log\n"
+    payload = b"T1700000000 0 1700000000 0\n" + b"C4777 %d dmesg.txt\n" % len(data) + data + b"\0"
+    rc, out, err = _scp_session(receiver, "scp -p -t /var/crash/d/", payload)
+    assert rc == 0, err
+    assert out == b"\0" * 4
+    path = os.path.join(receiver.host_dir, "d", "dmesg.txt")
+    st = os.stat(path)
+    assert stat.S_IMODE(st.st_mode) == 0o600
+    assert int(st.st_mtime) == 1700000000
+    with open(path, "rb") as handle:
+        assert handle.read() == data
+
+
+@pytest.mark.parametrize("name", ["$(id)", "a b", "..", "x;y", "back`tick`"])
+def test_scp_sink_refuses_names_outside_the_path_characters(receiver, name):
+    """Hardening finding 14: the sink accepted names like $(id)."""
+    os.mkdir(os.path.join(receiver.host_dir, "d"))
+    payload = b"C0644 3 " + name.encode() + b"\nabc\0"
+    rc, out, _err = _scp_session(receiver, "scp -t /var/crash/d/", payload)
+    assert rc == rx.EXIT_DENIED
+    assert out.startswith(b"\0\x02scp: ")
+    assert os.listdir(os.path.join(receiver.host_dir, "d")) == []
+
+
+def test_scp_sink_clamps_future_times_and_refuses_directories(receiver):
+    os.mkdir(os.path.join(receiver.host_dir, "d"))
+    payload = b"T99999999999 0 99999999999 0\nC0600 1 f\nx\0"
+    rc, _out, err = _scp_session(receiver, "scp -p -t /var/crash/d/", payload)
+    assert rc == 0, err
+    assert os.stat(os.path.join(receiver.host_dir, "d", "f")).st_mtime <= time.time() + 1
+    rc, out, _err = _scp_session(receiver, "scp -t /var/crash/d/", b"D0755 0 sub\n")
+    assert rc == rx.EXIT_DENIED and b"recursive" in out
+    assert not os.path.exists(os.path.join(receiver.host_dir, "d", "sub"))
+
+
+def test_scp_sink_size_limit(receiver):
+    os.mkdir(os.path.join(receiver.host_dir, "d"))
+    log = os.path.join(os.path.dirname(receiver.root), "receiver.log")
+    stdin, stdout, stderr = io.BytesIO(b"C0600 2000000 big\n" + b"x" * 2000000 + b"\0"), io.BytesIO(), io.StringIO()
+    rc = rx.main(["--root", receiver.root, "--host", receiver.host, "--log-file", log, "--max-file-mib", "1"],
+                 environ={"SSH_ORIGINAL_COMMAND": "scp -t /var/crash/d/"}, stdin=stdin, stdout=stdout, stderr=stderr)
+    assert rc == rx.EXIT_DENIED and b"over the limit" in stdout.getvalue()
+    assert not os.path.exists(os.path.join(receiver.host_dir, "d", "big"))
+
+
+def s(text):
+    data = text.encode() if isinstance(text, str) else text
+    return struct.pack(">I", len(data)) + data
 
 
 @settings(max_examples=300, deadline=None)
@@ -626,6 +677,31 @@ def test_sftp_refuses_reads_listing_removal_and_other_paths(receiver, kind, payl
     assert len(replies) == 1 and status(replies[0]) == code
     with open(os.path.join(receiver.host_dir, "x")) as handle:
         assert handle.read() == "dump"
+
+
+@pytest.mark.parametrize("request_kind, payload, accepted", [
+    (rx.FXP_WRITE, s("h1") + struct.pack(">Q", (1 << 64) - 2) + s("xyz"), False),
+    (rx.FXP_FSETSTAT, s("h1") + struct.pack(">IQ", rx.ATTR_SIZE, (1 << 64) - 1), False),
+    (rx.FXP_FSETSTAT, s("h1") + struct.pack(">III", rx.ATTR_ACMODTIME, 0xFFFFFFFF, 0xFFFFFFFF), True),
+])
+def test_sftp_offsets_sizes_and_times_near_the_limits_are_answered(receiver, request_kind, payload, accepted):
+    """Hardening finding 13: offsets near 2^64 raised an uncaught OverflowError; a far-future
+    time was kept (retention ages by it)."""
+    client = SftpClient(receiver)
+    client.send(rx.FXP_OPEN, s("/var/crash/f") + struct.pack(">II", 0x1a, 0))
+    client.send(request_kind, payload)
+    client.send(rx.FXP_CLOSE, s("h1"))
+    replies = client.run()
+    assert replies[0][0] == rx.FXP_HANDLE
+    code = status(replies[1])
+    path = os.path.join(receiver.host_dir, "f")
+    if accepted:
+        assert code == rx.FX_OK
+        assert os.stat(path).st_mtime <= time.time() + 1
+    else:
+        assert code in (rx.FX_FAILURE, rx.FX_BAD_MESSAGE)
+        assert os.path.getsize(path) == 0
+    assert status(replies[2]) == rx.FX_OK
 
 
 def test_sftp_oversized_packet_ends_the_session(receiver):

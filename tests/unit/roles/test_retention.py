@@ -208,3 +208,86 @@ def test_property_keep_and_age(tmp_path_factory, ages, keep, max_age):
     for rank, index in enumerate(newest_first):
         should_go = (keep and rank >= keep) or (max_age and ages[index] * DAY + index > max_age * DAY)
         assert (("d%02d" % index) in gone) == bool(should_go)
+
+
+# --- hardening findings 5 and 6 -------------------------------------------------------------
+
+def test_a_bundle_built_later_does_not_make_a_dump_young(tmp_path):
+    """Finding 5: building the evidence bundle moved the dump's "newest" time to today."""
+    root = tmp_path / "srv"
+    make(root, "web1/10.0.0.5-202401010000/dump.202401010000", 100 * DAY)
+    make(root, "web1/10.0.0.5-202401010000/crashkit-bundle/bundle.json", 0)
+    make(root, "web1/10.0.0.5-202401010000/crashkit-bundle.tar.gz", 0)
+    age_dirs(root)
+    assert planned(root, max_age_days=90) == [("web1/10.0.0.5-202401010000", "dump")]
+
+
+def test_one_entry_that_goes_away_does_not_stop_the_run(tmp_path, monkeypatch):
+    """Finding 6: one ENOENT (a client renaming files) aborted the whole run."""
+    root = tmp_path / "srv"
+    make(root, "web1/a-202401010000/dump.202401010000", 100 * DAY)
+    make(root, "web2/b-202401010000/dump.202401010000", 100 * DAY)
+    age_dirs(root)
+    real_lstat = os.lstat
+    gone = os.path.join(str(root), "web1", "a-202401010000", "dump.202401010000")
+
+    def flaky(path, *args, **kwargs):
+        if str(path) == gone:
+            raise FileNotFoundError(2, "No such file or directory", path)
+        return real_lstat(path, *args, **kwargs)
+    monkeypatch.setattr(ret.os, "lstat", flaky)
+    out = io.StringIO()
+    rc = ret.main(["--root", str(root), "--keep", "0", "--max-age-days", "90"], now=NOW, out=out)
+    monkeypatch.setattr(ret.os, "lstat", real_lstat)
+    assert not os.path.exists(str(root / "web2" / "b-202401010000")), out.getvalue()
+    assert rc in (0, 1)
+
+
+def test_a_removal_that_fails_does_not_stop_the_others(tmp_path, monkeypatch):
+    root = tmp_path / "srv"
+    first = make(root, "web1/a-202401010000/dump.202401010000", 100 * DAY)
+    make(root, "web2/b-202401010000/dump.202401010000", 100 * DAY)
+    age_dirs(root)
+    real_unlink = os.unlink
+
+    def denied(path, *args, **kwargs):
+        if str(path) == first:
+            raise PermissionError(13, "Permission denied", path)
+        return real_unlink(path, *args, **kwargs)
+    monkeypatch.setattr(ret.os, "unlink", denied)
+    out = io.StringIO()
+    rc = ret.main(["--root", str(root), "--keep", "0", "--max-age-days", "90"], now=NOW, out=out)
+    assert rc == 1 and "Permission denied" in out.getvalue()
+    assert not os.path.exists(str(root / "web2" / "b-202401010000"))
+
+
+def test_top_level_files_of_a_host_age_too(tmp_path):
+    """Finding 6: files at the top of a host directory were never aged."""
+    root = tmp_path / "srv"
+    make(root, "web1/dmesg.202401010000", 100 * DAY)
+    make(root, "web1/dmesg.202401300000", 1 * DAY)
+    assert planned(root, max_age_days=90) == [("web1/dmesg.202401010000", "file")]
+
+
+def test_a_far_future_time_is_reset_and_then_ages(tmp_path):
+    """Finding 6: a file with a far-future mtime (allowed via SFTP) never expired."""
+    root = tmp_path / "srv"
+    path = make(root, "web1/a-202401010000/dump.202401010000", 0)
+    os.utime(path, (NOW + 5000 * DAY, NOW + 5000 * DAY))
+    out = io.StringIO()
+    assert ret.main(["--root", str(root), "--keep", "0", "--max-age-days", "90"], now=NOW, out=out) == 0
+    assert os.stat(path).st_mtime == NOW
+    out = io.StringIO()
+    ret.main(["--root", str(root), "--keep", "0", "--max-age-days", "90"], now=NOW + 91 * DAY, out=out)
+    assert not os.path.exists(path), out.getvalue()
+
+
+def test_quota_per_host_keeps_the_newest(tmp_path):
+    root = tmp_path / "srv"
+    for days, name in ((1, "a"), (2, "b"), (3, "c")):
+        make(root, "web1/%s-20240101000%d/dump.x" % (name, days), days * DAY, content=b"x" * (600 * 1024))
+    make(root, "web2/z-202401010000/dump.x", 50 * DAY, content=b"x" * (3 * 1024 * 1024))
+    age_dirs(root)
+    removals = ret.plan(ret.scan(str(root)), NOW, 0, 0, 24, quota_mib=1)
+    assert sorted(os.path.relpath(r.path, str(root)) for r in removals) == [
+        "web1/b-202401010002", "web1/c-202401010003"]

@@ -162,7 +162,7 @@ def test_dest_elsewhere_gets_its_parent_directories(capsys, monkeypatch, lab):
     dest = lab["tmp"] / "analysis" / "web1" / "202611221025"
     result = run_module(capsys, monkeypatch, dict(lab["args"], dest=str(dest)))
     assert result["rc"] == 0, result
-    assert result["path"] == str(dest)
+    assert result["bundle_dir"] == str(dest)
     assert (dest / "bundle.json").is_file() and (dest / "crash" / "01-sys.txt").is_file()
     assert oct(dest.parent.stat().st_mode & 0o777) == "0o750"
     assert not os.path.exists(os.path.join(lab["crash_dir"], "crashkit-bundle"))
