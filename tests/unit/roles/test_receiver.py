@@ -17,6 +17,7 @@ __metaclass__ = type
 
 import importlib.machinery
 import importlib.util
+import hashlib
 import io
 import time
 import os
@@ -990,3 +991,92 @@ def test_the_other_hosts_directory_is_untouched_and_all_is_logged(lab):
         log = handle.read()
     assert "host=web1 client=127.0.0.1 allow 'mkdir -p /var/crash/10.0.2.15-" in log
     assert "deny 'sh -c id'" in log
+
+
+# ---------------------------------------------------------------------------------------------
+# crashkit-push: the evidence service's one operation
+
+
+def _push(receiver, command, data, queue=True):
+    os.makedirs(os.path.join(receiver.root, rx.QUEUE_DIR), exist_ok=True)
+    stdin, stdout, stderr = io.BytesIO(data), io.BytesIO(), io.StringIO()
+    log = os.path.join(os.path.dirname(receiver.root), "receiver.log")
+    argv = ["--root", receiver.root, "--host", receiver.host, "--log-file", log] + (["--queue"] if queue else [])
+    rc = rx.main(argv, environ={"SSH_ORIGINAL_COMMAND": command}, stdin=stdin, stdout=stdout, stderr=stderr)
+    return rc, stdout.getvalue().decode(), stderr.getvalue()
+
+
+def _sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_push_stores_a_verified_file_and_queues_the_host(receiver):
+    data = b"kernel log of the crash\n" * 100
+    rc, out, err = _push(receiver, "crashkit-push 202405181200 dmesg.202405181200 %d %s" % (len(data), _sha(data)), data)
+    assert rc == 0, err
+    assert out == "crashkit-push ok %s %d\n" % (_sha(data), len(data))
+    path = os.path.join(receiver.host_dir, "202405181200", "dmesg.202405181200")
+    with open(path, "rb") as handle:
+        assert handle.read() == data
+    assert mode(path) == 0o600
+    assert os.listdir(os.path.join(receiver.host_dir, "202405181200")) == ["dmesg.202405181200"]
+    assert os.path.isfile(os.path.join(receiver.root, rx.QUEUE_DIR, receiver.host))
+    # the same push again (a retry after a lost answer) gives the same result
+    rc, out, _err = _push(receiver, "crashkit-push 202405181200 dmesg.202405181200 %d %s" % (len(data), _sha(data)), data)
+    assert rc == 0 and out.startswith("crashkit-push ok")
+
+
+@pytest.mark.parametrize("label, sent, announced_size, announced_sha", [
+    ("wrong digest", b"abc", 3, "0" * 64),
+    ("short", b"ab", 3, None),
+    ("long", b"abcd", 3, None),
+])
+def test_push_of_wrong_content_leaves_nothing(receiver, label, sent, announced_size, announced_sha):
+    digest = announced_sha or _sha(b"abc")
+    rc, _out, err = _push(receiver, "crashkit-push c1 f %d %s" % (announced_size, digest), sent)
+    assert rc == rx.EXIT_FAILED, (label, err)
+    assert os.listdir(os.path.join(receiver.host_dir, "c1")) == []
+
+
+@pytest.mark.parametrize("command, message", [
+    ("crashkit-push c1 f 3", "takes CRASH NAME SIZE SHA256"),
+    ("crashkit-push ../other f 3 " + "0" * 64, "refused"),
+    ("crashkit-push c1 ../../etc/x 3 " + "0" * 64, "refused"),
+    ("crashkit-push c1 .hidden 3 " + "0" * 64, "refused"),
+    ("crashkit-push c1 'a b' 3 " + "0" * 64, "refused"),
+    ("crashkit-push c1 f -3 " + "0" * 64, "not a number"),
+    ("crashkit-push c1 f 3 " + "A" * 64, "SHA-256"),
+    ("crashkit-push c1 f 99999999999999999999 " + "0" * 64, "not a number"),
+    ("crashkit-push c1 f 3 " + "0" * 64 + " && id", "takes CRASH NAME"),
+    ("mkdir -p /var/crash/x && crashkit-push c1 f 3 " + "0" * 64, "cannot be combined"),
+])
+def test_push_refusals(receiver, command, message):
+    rc, _out, err = _push(receiver, command, b"abc")
+    assert rc == rx.EXIT_DENIED, err
+    assert message in err
+    assert not os.path.exists(os.path.join(receiver.host_dir, "c1"))
+
+
+def test_push_size_limit_and_no_directory_replaced(receiver):
+    os.makedirs(os.path.join(receiver.root, rx.QUEUE_DIR), exist_ok=True)
+    stdin, stdout, stderr = io.BytesIO(b"x" * 10), io.BytesIO(), io.StringIO()
+    rc = rx.main(["--root", receiver.root, "--host", receiver.host, "--max-file-mib", "1"],
+                 environ={"SSH_ORIGINAL_COMMAND": "crashkit-push c1 f 2000000 " + "0" * 64},
+                 stdin=stdin, stdout=stdout, stderr=stderr)
+    assert rc == rx.EXIT_DENIED and "over the limit" in stderr.getvalue()
+    os.makedirs(os.path.join(receiver.host_dir, "c2", "dmesg"))
+    rc, _out, err = _push(receiver, "crashkit-push c2 dmesg 3 %s" % _sha(b"abc"), b"abc")
+    assert rc == rx.EXIT_FAILED and "not a regular file" in err
+    assert os.path.isdir(os.path.join(receiver.host_dir, "c2", "dmesg"))
+    assert [n for n in os.listdir(os.path.join(receiver.host_dir, "c2")) if n.startswith(".push-")] == []
+
+
+def test_capture_sessions_queue_the_host_too(receiver):
+    os.makedirs(os.path.join(receiver.root, rx.QUEUE_DIR))
+    rc, _out, _err = _push(receiver, "mkdir -p /var/crash/10.0.0.5-202405181200", b"")
+    assert rc == 0
+    assert os.path.isfile(os.path.join(receiver.root, rx.QUEUE_DIR, receiver.host))
+    os.unlink(os.path.join(receiver.root, rx.QUEUE_DIR, receiver.host))
+    rc, _out, _err = _push(receiver, "df -P /var/crash", b"")
+    assert rc == 0
+    assert os.listdir(os.path.join(receiver.root, rx.QUEUE_DIR)) == []
