@@ -1,0 +1,209 @@
+# -*- coding: utf-8 -*-
+# Copyright: crashkit.kdump contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Zero-touch evidence without VMs: the host's evidence service (_push) sends a crash through a
+stand-in ``ssh`` that runs the real receiver (roles/dump_server/files/crashkit-dump-receiver) as
+sshd's forced command would, the receiver queues the client, the dump server's ingest (_ingest)
+builds the store entry and the hook events, the hook runner delivers them. State, retries,
+backoff and refusals are tested on the pure parts. The real thing runs in the kdump scenario."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import shutil
+import stat
+import sys
+
+import pytest
+
+from ansible_collections.crashkit.kdump.plugins.module_utils import _ingest, _push, _store
+from ansible_collections.crashkit.kdump.tests.unit.fixtures.vmcore import builders
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", "..", "..", ".."))
+RECEIVER = os.path.join(REPO, "roles", "dump_server", "files", "crashkit-dump-receiver")
+TRIAGE = os.path.join(REPO, "tests", "unit", "fixtures", "triage")
+STAMP = "202405181200"
+NOW = 1716100000
+
+FAKE_SSH = """#!/bin/sh
+# ssh [options] -- server crashkit-push ...: run the receiver as sshd's forced command would.
+while [ "$1" != "--" ]; do shift; done
+shift 2
+[ -n "$FAKE_SSH_DOWN" ] && { echo "ssh: connect to host dumpsrv port 22: Connection timed out" >&2; exit 255; }
+SSH_ORIGINAL_COMMAND="$*" exec "$PYTHON" "$RECEIVER" --root "$DUMP_ROOT" --host "$CLIENT" --queue
+"""
+
+
+@pytest.fixture
+def loop(tmp_path, monkeypatch):
+    root = tmp_path / "srv" / "crash"
+    (root / "web1").mkdir(parents=True)
+    (root / ".queue").mkdir()
+    store = tmp_path / "srv" / "crash-store"
+    store.mkdir()
+    fake = tmp_path / "bin" / "ssh"
+    fake.parent.mkdir()
+    fake.write_text(FAKE_SSH)
+    fake.chmod(0o755)
+    monkeypatch.setenv("PYTHON", sys.executable)
+    monkeypatch.setenv("RECEIVER", RECEIVER)
+    monkeypatch.setenv("DUMP_ROOT", str(root))
+    monkeypatch.setenv("CLIENT", "web1")
+    crash_root = tmp_path / "var" / "crash"
+    crash_root.mkdir(parents=True)
+    config = dict(_push.DEFAULTS, server="dumpsrv", ssh=str(fake), root=str(crash_root),
+                  state=str(tmp_path / "var" / "lib" / "crashkit" / "state.json"), key="/dev/null",
+                  bundle_options={"host_facts": False})
+    logs = []
+    pusher = _push.Pusher(config, identity={"hostname": "web1", "machine_id": None, "host_id": "web1"},
+                          log=logs.append)
+    hook_out = tmp_path / "hook-events.jsonl"
+    hook = tmp_path / "bin" / "hook"
+    hook.write_text("#!/bin/sh\n[ -e %s ] && exit 3\ncat >> %s\n" % (tmp_path / "hook-fails", hook_out))
+    hook.chmod(0o755)
+    ingest = _ingest.Ingest(str(root), str(store), hooks=True, report=False, log=logs.append)
+    return {"root": root, "store": store, "crash_root": crash_root, "pusher": pusher, "ingest": ingest,
+            "hook": [str(hook)], "hook_out": hook_out, "tmp": tmp_path, "logs": logs}
+
+
+def crash(root, stamp=STAMP):
+    directory = root / stamp
+    directory.mkdir()
+    (directory / ("dump." + stamp)).write_bytes(builders.kdump_compressed())
+    shutil.copyfile(os.path.join(TRIAGE, "sysrq_debian12.log"), str(directory / ("dmesg." + stamp)))
+    return directory
+
+
+def test_a_crash_is_sent_ingested_grouped_and_announced_once(loop):
+    crash(loop["crash_root"])
+    report = loop["pusher"].run(now=NOW)
+    assert report["sent"] == [STAMP] and report["failed"] == []
+    incoming = loop["root"] / "web1" / STAMP
+    assert sorted(os.listdir(str(incoming))) == sorted(
+        ["dmesg." + STAMP, "dump." + STAMP, _push.HOST_BUNDLE, _push.PUSH_MANIFEST])
+    assert os.listdir(str(loop["root"] / ".queue")) == ["web1"]
+    summary = loop["ingest"].drain(now=NOW)
+    assert summary["ingested"] == ["web1/" + STAMP] and not summary["errors"]
+    entry = loop["store"] / "web1" / STAMP
+    manifest = _store.parse_manifest((entry / "manifest.json").read_text())
+    assert manifest["host_id"] == "web1"
+    triage = json.loads((entry / "triage.json").read_text())
+    assert (triage["kind"], triage["function"]) == ("sysrq", "sysrq_handle_crash")
+    assert (entry / "crashkit-bundle" / "bundle.json").is_file()
+    # stored as links of the client's files, which are now read-only for the client
+    assert os.stat(str(entry / ("dump." + STAMP))).st_ino == os.stat(str(incoming / ("dump." + STAMP))).st_ino
+    assert stat.S_IMODE(os.stat(str(incoming / ("dump." + STAMP))).st_mode) == 0o400
+    assert [e["event"] for e in summary["events"]] == ["crash", "signature"]
+    assert os.listdir(str(loop["root"] / ".queue")) == []
+    # nothing new: a second service run sends nothing, a second drain ingests nothing
+    assert loop["pusher"].run(now=NOW + 60) == {"sent": [], "failed": [], "waiting": []}
+    loop["ingest"]._queue_entry("web1", True)
+    assert loop["ingest"].drain(now=NOW + 60)["ingested"] == []
+    # the hook gets both events once
+    assert _ingest.run_hooks(str(loop["store"]), loop["hook"], now=NOW)["done"] == 2
+    lines = [json.loads(line) for line in loop["hook_out"].read_text().splitlines()]
+    assert sorted(e["event"] for e in lines) == ["crash", "signature"]
+    assert all(e["host"] == "web1" and e["crash_id"] == STAMP and e["function"] == "sysrq_handle_crash"
+               for e in lines)
+    assert _ingest.run_hooks(str(loop["store"]), loop["hook"], now=NOW)["done"] == 0
+
+
+def test_the_same_bug_on_a_second_host_is_one_more_crash_not_a_new_signature(loop, monkeypatch):
+    crash(loop["crash_root"])
+    loop["pusher"].run(now=NOW)
+    loop["ingest"].drain(now=NOW)
+    (loop["root"] / "web2").mkdir()
+    monkeypatch.setenv("CLIENT", "web2")
+    other = _push.Pusher(dict(loop["pusher"].config, root=str(loop["tmp"] / "other"),
+                              state=str(loop["tmp"] / "other-state.json")),
+                         identity={"host_id": "web2"}, log=loop["logs"].append)
+    (loop["tmp"] / "other").mkdir()
+    crash(loop["tmp"] / "other", "202405190800")
+    assert other.run(now=NOW)["sent"] == ["202405190800"]
+    summary = loop["ingest"].drain(now=NOW)
+    assert [e["event"] for e in summary["events"]] == ["crash"]
+    assert summary["events"][0]["first_seen"] is False
+
+
+def test_server_unreachable_waits_retries_and_sends_once(loop, monkeypatch):
+    directory = crash(loop["crash_root"])
+    monkeypatch.setenv("FAKE_SSH_DOWN", "1")
+    report = loop["pusher"].run(now=NOW)
+    assert report["sent"] == [] and report["failed"][0]["next_try"] == NOW + 60
+    assert "Connection timed out" in report["failed"][0]["error"]
+    # before the backoff: not tried again
+    assert loop["pusher"].run(now=NOW + 30)["waiting"] == [STAMP]
+    report = loop["pusher"].run(now=NOW + 61)
+    assert report["failed"][0]["next_try"] == NOW + 61 + 120
+    monkeypatch.delenv("FAKE_SSH_DOWN")
+    assert loop["pusher"].run(now=NOW + 200)["sent"] == [STAMP]
+    assert loop["pusher"].run(now=NOW + 400)["sent"] == []
+    # the local dump is still there, untouched
+    assert (directory / ("dump." + STAMP)).read_bytes() == builders.kdump_compressed()
+    assert loop["ingest"].drain(now=NOW + 400)["ingested"] == ["web1/" + STAMP]
+
+
+def test_an_ssh_capture_settles_when_its_log_arrives(loop):
+    incoming = loop["root"] / "web1" / ("10.0.0.5-" + STAMP)
+    incoming.mkdir()
+    (incoming / "dump-incomplete").write_bytes(builders.kdump_compressed())
+    loop["ingest"]._queue_entry("web1", True)
+    summary = loop["ingest"].drain(now=NOW)
+    assert summary["ingested"] == [] and summary["waiting"]
+    assert os.listdir(str(loop["root"] / ".queue")) == ["web1"]
+    os.rename(str(incoming / "dump-incomplete"), str(incoming / ("dump." + STAMP)))
+    summary = loop["ingest"].drain(now=NOW)
+    assert summary["ingested"] == [] and "kernel log" in summary["waiting"][0]
+    shutil.copyfile(os.path.join(TRIAGE, "sysrq_debian12.log"), str(incoming / ("dmesg." + STAMP)))
+    summary = loop["ingest"].drain(now=NOW)
+    assert summary["ingested"] == ["web1/10.0.0.5-" + STAMP]
+
+
+def test_a_failing_hook_is_retried_and_never_blocks_ingest(loop):
+    crash(loop["crash_root"])
+    loop["pusher"].run(now=NOW)
+    (loop["tmp"] / "hook-fails").write_text("")
+    assert loop["ingest"].drain(now=NOW)["ingested"]
+    result = _ingest.run_hooks(str(loop["store"]), loop["hook"], now=NOW)
+    assert result == {"done": 0, "failed": 2, "waiting": 0}
+    assert _ingest.run_hooks(str(loop["store"]), loop["hook"], now=NOW + 10)["waiting"] == 2
+    (loop["tmp"] / "hook-fails").unlink()
+    assert _ingest.run_hooks(str(loop["store"]), loop["hook"], now=NOW + 4000)["done"] == 2
+
+
+@pytest.mark.parametrize("files, manifest, ready", [
+    ({}, None, False),
+    ({"dump.202405181200": (10, NOW)}, None, False),
+    ({"dump.202405181200": (10, NOW - 500)}, None, True),
+    ({"dump.202405181200": (10, NOW), "dmesg.202405181200": (5, NOW)}, None, True),
+    ({"dump-incomplete": (10, NOW - 5000), "dmesg.202405181200": (5, NOW)}, None, False),
+    ({"dmesg.x": (5, NOW)}, {"files": [{"name": "dmesg.x", "size": 5}]}, True),
+    ({"dmesg.x": (5, NOW)}, {"files": [{"name": "dmesg.x", "size": 5}, {"name": "dump.x", "size": 9}]}, False),
+    ({"dmesg.x": (5, NOW)}, {"files": "nonsense"}, False),
+])
+def test_settled(files, manifest, ready):
+    assert _ingest.settled(files, NOW, push_manifest=manifest)[0] is ready
+
+
+@pytest.mark.parametrize("attempts, seconds", [(1, 60), (2, 120), (3, 240), (7, 3600), (50, 3600)])
+def test_backoff(attempts, seconds):
+    assert _push.backoff(attempts) == seconds
+
+
+def test_dump_policy():
+    files = [{"path": "dmesg.202405181200", "size": 10}, {"path": "dump.202405181200", "size": 600 * 1024 * 1024},
+             {"path": "crashkit-bundle/bundle.json", "size": 1}]
+    crash_entry = {"files": files}
+    assert _push.choose_files(crash_entry, "never", 512) == ["dmesg.202405181200"]
+    assert _push.choose_files(crash_entry, "auto", 512) == ["dmesg.202405181200"]
+    assert _push.choose_files(crash_entry, "auto", 1024) == ["dmesg.202405181200", "dump.202405181200"]
+    assert _push.choose_files(crash_entry, "always", 1) == ["dmesg.202405181200", "dump.202405181200"]
+
+
+def test_queue_entries_that_are_not_client_ids_are_dropped(loop):
+    (loop["root"] / ".queue" / "..evil").write_text("")
+    summary = loop["ingest"].drain(now=NOW)
+    assert summary["errors"] and os.listdir(str(loop["root"] / ".queue")) == []
