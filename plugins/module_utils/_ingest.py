@@ -50,8 +50,10 @@ from ansible_collections.crashkit.kdump.plugins.module_utils import _bundle, _sa
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import KdumpError, ValidationError
 
 QUEUE_DIR = ".queue"
+WAITING_DIR = ".waiting"
 HOOK_DIR = ".hooks"
-HOOK_FAILED_DIR = "failed"
+HOOK_RETRY_DIR = ".hooks-retry"
+HOOK_FAILED_DIR = ".hooks-failed"
 STATE_NAME = ".ingest-state.json"
 PUSH_MANIFEST = "crashkit-push.json"
 TRIAGE_NAME = "triage.json"
@@ -113,20 +115,27 @@ class Ingest(object):
 
     # --- the queue --------------------------------------------------------------------------
 
-    def queued(self):
+    def _entries(self, directory):
         try:
-            fd = _safefs.open_dir(os.path.join(self.root, QUEUE_DIR), follow=True)
+            fd = _safefs.open_dir(directory, follow=True)
         except (OSError, KdumpError):
             return []
         try:
-            names = sorted(os.listdir(fd))
+            return sorted(os.listdir(fd))
         finally:
             os.close(fd)
-        return names
 
-    def _queue_entry(self, host, create):
-        path = os.path.join(self.root, QUEUE_DIR, host)
-        if create:
+    def queued(self):
+        """Clients to look at: the receiver's inbox (``<root>/.queue``, which the path unit
+        watches) and those still waiting for a crash to settle (``<store>/.waiting``, which the
+        timer brings back)."""
+        return sorted(set(self._entries(os.path.join(self.root, QUEUE_DIR)))
+                      | set(self._entries(os.path.join(self.store, WAITING_DIR))))
+
+    def _mark(self, directory, host, present):
+        path = os.path.join(directory, host)
+        if present:
+            _safefs.private_dir(directory, 0o700)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
             os.close(fd)
         else:
@@ -136,33 +145,54 @@ class Ingest(object):
                 if exc.errno != errno.ENOENT:
                     raise
 
+    def _queue_entry(self, host, create):
+        """Put ``host`` into the receiver's inbox (as the receiver does), or take it out."""
+        self._mark(os.path.join(self.root, QUEUE_DIR), host, create)
+
     def drain(self, now=None):
-        """Ingest every queued client; returns ``{"ingested", "waiting", "errors", "events"}``."""
+        """Ingest every queued client; returns ``{"ingested", "waiting", "errors", "events"}``.
+
+        The inbox is left empty (so the path unit does not fire again at once); a client with a
+        crash that has not settled, or whose ingest failed, is kept in ``<store>/.waiting``.
+        """
         now = time.time() if now is None else now
         summary = {"ingested": [], "waiting": [], "errors": [], "events": []}
         changed = False
-        for host in self.queued():
-            # Taken off the queue before the work: a session that writes meanwhile queues it again.
-            self._queue_entry(host, False)
-            if not HOST_ID.match(host) or host != _store.store_host_id(host):
-                summary["errors"].append("queue entry %s is not a client id: dropped" % _safefs.display(host))
-                continue
-            try:
-                result = self.ingest_host(host, now)
-            except (KdumpError, OSError) as exc:
-                summary["errors"].append("%s: %s" % (host, exc))
-                self.log("crashkit-ingest: %s: %s (queued again)" % (host, _safefs.display(str(exc), 500)))
-                self._queue_entry(host, True)
-                continue
-            summary["ingested"].extend(result["ingested"])
-            summary["events"].extend(result["events"])
-            if result["waiting"]:
-                summary["waiting"].extend(result["waiting"])
-                self._queue_entry(host, True)
-            changed = changed or bool(result["ingested"]) or bool(result["dropped"])
+        waiting = os.path.join(self.store, WAITING_DIR)
+        inbox = os.path.join(self.root, QUEUE_DIR)
+        hosts = self.queued()
+        rounds = 0
+        while hosts and rounds < 100:
+            rounds += 1
+            for host in hosts:
+                result = self._drain_one(host, now, waiting, summary)
+                changed = changed or result
+            # sessions that wrote while this ran queued their client again
+            hosts = self._entries(inbox)
         if changed and self.report:
             self.write_report(summary)
         return summary
+
+    def _drain_one(self, host, now, waiting, summary):
+        """Ingest one queued client; returns whether the store changed."""
+        # Out of the inbox before the work: a session that writes meanwhile queues it again.
+        self._queue_entry(host, False)
+        if not HOST_ID.match(host) or host != _store.store_host_id(host):
+            summary["errors"].append("queue entry %s is not a client id: dropped" % _safefs.display(host))
+            self._mark(waiting, host, False)
+            return False
+        try:
+            result = self.ingest_host(host, now)
+        except (KdumpError, OSError) as exc:
+            summary["errors"].append("%s: %s" % (host, exc))
+            self.log("crashkit-ingest: %s: %s (tried again later)" % (host, _safefs.display(str(exc), 500)))
+            self._mark(waiting, host, True)
+            return False
+        summary["ingested"].extend(result["ingested"])
+        summary["events"].extend(result["events"])
+        summary["waiting"].extend(result["waiting"])
+        self._mark(waiting, host, bool(result["waiting"]))
+        return bool(result["ingested"]) or bool(result["dropped"])
 
     # --- one client ---------------------------------------------------------------------------
 
@@ -444,56 +474,68 @@ class Ingest(object):
 
 # --- the incident hook ------------------------------------------------------------------------
 
-def run_hooks(store, argv, now=None, timeout=HOOK_TIMEOUT, attempts=HOOK_ATTEMPTS, log=None, runner=None):
+def run_hooks(store, argv, now=None, timeout=HOOK_TIMEOUT, attempts=HOOK_ATTEMPTS, log=None):
     """Hand each queued event to ``argv`` (the event as JSON on stdin). A success removes the
-    event; a failure (exit status, timeout) sets its next try with a backoff; after ``attempts``
-    failures the event moves to ``.hooks/failed/``. Returns ``{"done", "failed", "waiting"}``."""
+    event; a failure (exit status, timeout) moves it to ``.hooks-retry`` with its next try after
+    a backoff; after ``attempts`` failures it goes to ``.hooks-failed``. ``.hooks`` (watched by
+    the path unit) is left empty. Returns ``{"done", "failed", "waiting"}``."""
     now = time.time() if now is None else now
     log = log or (lambda message: sys.stderr.write(message + "\n"))
     result = {"done": 0, "failed": 0, "waiting": 0}
     if not argv:
         return result
-    directory = os.path.join(store, HOOK_DIR)
-    try:
-        fd = _safefs.open_dir(directory)
-    except (OSError, KdumpError):
-        return result
-    try:
-        for name in sorted(os.listdir(fd)):
-            if not name.endswith(".json") or name.startswith("."):
-                continue
-            text = _safefs.read_small(name, dir_fd=fd, limit=1024 * 1024)
-            try:
-                item = json.loads(text or "")
-                event = item["event"]
-            except (ValueError, KeyError, TypeError):
-                os.unlink(name, dir_fd=fd)
-                continue
-            if item.get("next_try", 0) > now:
-                result["waiting"] += 1
-                continue
-            rc, problem = _call_hook(argv, event, timeout)
-            if rc == 0:
-                os.unlink(name, dir_fd=fd)
-                result["done"] += 1
-                log("crashkit-hook: %s event of %s/%s delivered" % (event.get("event"), event.get("host"),
-                                                                   event.get("crash_id")))
-                continue
-            item["attempts"] = item.get("attempts", 0) + 1
-            item["last_error"] = problem
-            item["next_try"] = int(now + min(3600, 30 * 2 ** min(item["attempts"], 7)))
-            result["failed"] += 1
-            log("crashkit-hook: %s event of %s/%s failed (attempt %d): %s" % (
-                event.get("event"), event.get("host"), event.get("crash_id"), item["attempts"],
-                _safefs.display(problem, 300)))
-            if item["attempts"] >= attempts:
-                os.makedirs(os.path.join(directory, HOOK_FAILED_DIR), 0o700, exist_ok=True)
-                os.rename(name, os.path.join(HOOK_FAILED_DIR, name), src_dir_fd=fd, dst_dir_fd=fd)
-            else:
-                _safefs.write_file_at(fd, name, json.dumps(item, sort_keys=True), 0o600)
-    finally:
-        os.close(fd)
+    for source in (HOOK_RETRY_DIR, HOOK_DIR):
+        directory = os.path.join(store, source)
+        try:
+            fd = _safefs.open_dir(directory)
+        except (OSError, KdumpError):
+            continue
+        try:
+            for name in sorted(os.listdir(fd)):
+                _hook_one(store, fd, source, name, argv, now, timeout, attempts, log, result)
+        finally:
+            os.close(fd)
     return result
+
+
+def _hook_one(store, fd, source, name, argv, now, timeout, attempts, log, result):
+    if not name.endswith(".json") or name.startswith("."):
+        return
+    text = _safefs.read_small(name, dir_fd=fd, limit=1024 * 1024)
+    try:
+        item = json.loads(text or "")
+        event = item["event"]
+        if not isinstance(event, dict):
+            raise TypeError("not an object")
+    except (ValueError, KeyError, TypeError):
+        os.unlink(name, dir_fd=fd)
+        return
+    if item.get("next_try", 0) > now:
+        result["waiting"] += 1
+        return
+    rc, problem = _call_hook(argv, event, timeout)
+    what = "%s event of %s/%s" % (event.get("event"), event.get("host"), event.get("crash_id"))
+    if rc == 0:
+        os.unlink(name, dir_fd=fd)
+        result["done"] += 1
+        log("crashkit-hook: %s delivered" % _safefs.display(what))
+        return
+    item["attempts"] = item.get("attempts", 0) + 1
+    item["last_error"] = problem
+    item["next_try"] = int(now + min(3600, 30 * 2 ** min(item["attempts"], 7)))
+    result["failed"] += 1
+    log("crashkit-hook: %s failed (attempt %d): %s" % (_safefs.display(what), item["attempts"],
+                                                       _safefs.display(problem, 300)))
+    target = HOOK_FAILED_DIR if item["attempts"] >= attempts else HOOK_RETRY_DIR
+    directory = os.path.join(store, target)
+    _safefs.private_dir(directory, 0o700)
+    dst = _safefs.open_dir(directory)
+    try:
+        _safefs.write_file_at(dst, name, json.dumps(item, sort_keys=True), 0o600)
+    finally:
+        os.close(dst)
+    if source != target:
+        os.unlink(name, dir_fd=fd)
 
 
 def _call_hook(argv, event, timeout):

@@ -153,13 +153,16 @@ def test_an_ssh_capture_settles_when_its_log_arrives(loop):
     loop["ingest"]._queue_entry("web1", True)
     summary = loop["ingest"].drain(now=NOW)
     assert summary["ingested"] == [] and summary["waiting"]
-    assert os.listdir(str(loop["root"] / ".queue")) == ["web1"]
+    # the inbox the path unit watches is empty; the client waits for the timer's next run
+    assert os.listdir(str(loop["root"] / ".queue")) == []
+    assert os.listdir(str(loop["store"] / ".waiting")) == ["web1"]
     os.rename(str(incoming / "dump-incomplete"), str(incoming / ("dump." + STAMP)))
     summary = loop["ingest"].drain(now=NOW)
     assert summary["ingested"] == [] and "kernel log" in summary["waiting"][0]
     shutil.copyfile(os.path.join(TRIAGE, "sysrq_debian12.log"), str(incoming / ("dmesg." + STAMP)))
     summary = loop["ingest"].drain(now=NOW)
     assert summary["ingested"] == ["web1/10.0.0.5-" + STAMP]
+    assert os.listdir(str(loop["store"] / ".waiting")) == []
 
 
 def test_a_failing_hook_is_retried_and_never_blocks_ingest(loop):
