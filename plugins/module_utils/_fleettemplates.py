@@ -132,10 +132,11 @@ header.top .wrap{display:flex;align-items:baseline;gap:18px;padding-top:14px;pad
 header.top .brand{color:#fff;font-weight:650;font-size:18px;letter-spacing:.01em}
 header.top .crumbs{color:#b8c3d1;font-size:13px}header.top .crumbs a{color:#d7e2f0}
 header.top .asof{margin-left:auto;color:#b8c3d1;font-size:13px}
-main{padding-top:18px;padding-bottom:40px}
+main{padding-top:22px;padding-bottom:40px}
 h1{font-size:22px;margin:4px 0 6px;font-weight:650}
 h2{font-size:15px;margin:0;font-weight:650}
-.panel{background:var(--panel);border:1px solid var(--line);border-radius:10px;padding:14px 16px;margin-top:16px}
+.panel{background:var(--panel);border:1px solid var(--line);border-radius:10px;padding:14px 16px;margin-top:16px;
+overflow-x:auto}
 .panel>.head{display:flex;align-items:center;gap:12px;margin-bottom:10px;flex-wrap:wrap}
 .panel>.head .aside{margin-left:auto}
 .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(190px,1fr));gap:12px}
@@ -157,7 +158,8 @@ th{text-align:left;font-weight:600;color:var(--muted);font-size:11.5px;text-tran
 border-bottom:1px solid var(--line);padding:6px 8px;white-space:nowrap}
 td{border-bottom:1px solid var(--line);padding:8px;vertical-align:top;overflow-wrap:break-word}
 td.wrap{overflow-wrap:anywhere;min-width:240px}
-td.kern{min-width:150px}td.names{min-width:170px}
+td.kern{min-width:130px}td.names{min-width:150px}td.sigcell{min-width:340px}
+td .ago{display:block;margin-left:0}
 .detail{max-width:340px;overflow-wrap:anywhere}
 tbody tr:hover td{background:var(--hover)}tbody tr:last-child td{border-bottom:0}
 tr:target td{background:var(--new-bg)}
@@ -354,7 +356,7 @@ INDEX_HTML = r"""{% extends "layout.html" %}
 {% for g in v.groups %}
 <tr id="sig-{{ g.signature }}" data-signature="{{ g.signature }}" data-count="{{ g['count'] }}">
 <td class="num muted">{{ g.number }}</td>
-<td><span class="swatch {{ g.colour }}"></span><span class="sig">{{ g.kind }}</span>{% if g.function %} in <code>{{ g|where }}</code>{% endif %}{% if g.is_new %} {{ m.badge("new", "new") }}{% endif %}
+<td class="sigcell"><span class="swatch {{ g.colour }}"></span><span class="sig">{{ g.kind }}</span>{% if g.function %} in <code>{{ g|where }}</code>{% endif %}{% if g.is_new %} {{ m.badge("new", "new") }}{% endif %}
 {% if g.panic_reasons %}<div class="small muted reason">{{ g.panic_reasons[0] }}{% if g.panic_reasons|length > 1 %} (+{{ g.panic_reasons|length - 1 }} more){% endif %}</div>{% endif %}
 <div class="sigid mono">{{ g.signature }}</div>
 <details><summary>{{ g['count']|plural("crash", "crashes") }}</summary><ul class="crashlist">

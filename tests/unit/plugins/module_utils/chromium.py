@@ -142,12 +142,11 @@ class Browser(object):
             raise BrowserError("%s: %s" % (expression, result["exceptionDetails"]))
         return result["result"].get("value")
 
-    def screenshot(self, path, full_page=True):
-        params = {"format": "png"}
-        if full_page:
-            width, height = self.js("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
-            params["clip"] = {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}
-            params["captureBeyondViewport"] = True
+    def screenshot(self, path, height=None):
+        """A PNG of the page from its top: all of it, or its first ``height`` pixels."""
+        width, full = self.js("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+        params = {"format": "png", "captureBeyondViewport": True,
+                  "clip": {"x": 0, "y": 0, "width": width, "height": min(height or full, full), "scale": 1}}
         data = self.call("Page.captureScreenshot", session=True, **params)["data"]
         with open(path, "wb") as handle:
             handle.write(base64.b64decode(data))

@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import os
+import time
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "triage")
 DAY = 86400
@@ -148,4 +149,50 @@ def fleet(root, now):
         run = "run-%d" % index
         panic(results, run, "web1", "pass", finished)
         panic(results, run, "db1", "fail" if index == 2 else "pass", finished, reason="no new dump within 900 s")
+    return store.root, results
+
+
+# The store of the screenshots in docs/images (test_fleetreport_browser.py, CRASHKIT_REPORT_SCREENSHOTS).
+DEMO = [
+    ("web1-4c3d8b1f2a9e", "sysrq_debian12.log", [1, 3, 20]),
+    ("web2-aa11bb22cc33", "sysrq_debian13.log", [2, 45]),
+    ("db1-0123456789ab", "null_deref_module.log", [0.2, 5, 6, 12, 33, 60]),
+    ("db2-ba9876543210", "null_deref_module.log", [4, 8]),
+    ("fw1-111111111111", "gpf.log", [10, 80]),
+    ("app1-222222222222", "soft_lockup.log", [1.5]),
+    ("app2-333333333333", "oom_panic_on_oom.log", [25, 26, 27]),
+    ("batch1-444444444444", "hung_task.log", [50]),
+    ("lab7-555555555555", "kernel_bug.log", [2.5]),
+]
+DEMO_READINESS = READINESS[:1] + [
+    {"host": "web2", "ready": True, "loaded": True, "reserved_mb": 192, "service": "kdump-tools",
+     "service_active": True, "target": "local /var/crash", "problems": []},
+    {"host": "db1", "ready": False, "loaded": False, "reserved_mb": 0, "service": "kdump-tools", "service_active": False,
+     "target": "local /var/crash", "problems": [
+         "No memory is reserved for the crash kernel (crashkernel= missing from /proc/cmdline): a panic now would "
+         "not be captured.", "kdump-tools is inactive."]},
+    READINESS[2],
+    {"host": "app2", "ready": False, "loaded": True, "reserved_mb": 128, "service": "kdump", "service_active": True,
+     "target": "ssh kdumprecv@10.0.0.5:/srv/crash", "problems": ["The dump server's host key is not pinned."]},
+]
+
+
+def demo(root, now):
+    """``DEMO`` as a store, one crash with an unusable manifest, 8 weekly panic-test runs."""
+    store = Store(os.path.join(str(root), "store"))
+    for host, fixture, ages in DEMO:
+        for age in ages:
+            when = int(now - age * DAY)
+            store.crash(host, time.strftime("%Y%m%d%H%M", time.gmtime(when)), fixture, when,
+                        bundle={"change": {"change_id": "CHG-1234", "change_text": "kernel 6.1 rollout, wave 2"}})
+    store.crash("web2-aa11bb22cc33", "209901010000", "sysrq_debian13.log", 100000000000000000)
+    results = os.path.join(str(root), "panic-test-results")
+    for week in range(8):
+        finished = int(now - (8 - week) * 7 * DAY)
+        run = time.strftime("%Y%m%dT%H%M%S", time.gmtime(finished - 300))
+        panic(results, run, "web1", "pass", finished)
+        panic(results, run, "db1", "fail" if week in (3, 7) else "pass", finished,
+              reason="no new dump in /var/crash within 600 s")
+        if week > 4:
+            panic(results, run, "app1", "pass", finished)
     return store.root, results

@@ -194,3 +194,17 @@ def test_report_served_over_http(site, browser, server):
     browser.open(first_file)
     assert browser.js("document.contentType") in ("application/json", "text/plain")
     assert browser.js("document.body.textContent").startswith("{")
+
+
+@pytest.mark.skipif(not os.environ.get("CRASHKIT_REPORT_SCREENSHOTS"),
+                    reason="set CRASHKIT_REPORT_SCREENSHOTS=<directory> to remake the screenshots of docs/images")
+def test_screenshots_for_the_docs(tmp_path, browser):
+    """CRASHKIT_REPORT_SCREENSHOTS=docs/images: fleet-report.png and fleet-report-crash.png."""
+    out = os.environ["CRASHKIT_REPORT_SCREENSHOTS"]
+    now = time.time()
+    store, results = fleet_store.demo(tmp_path, now)
+    write_store_report(store, panic_results=results, readiness=fleet_store.DEMO_READINESS, now=now)
+    browser.open(file_url(os.path.join(store, "report.html")))
+    browser.screenshot(os.path.join(out, "fleet-report.png"), height=2300)
+    browser.open(browser.js("document.querySelector('#crashes-table a.evidence').href"))
+    browser.screenshot(os.path.join(out, "fleet-report-crash.png"), height=1250)
