@@ -392,25 +392,25 @@ def html_view(model):
     not_ready = [row for row in rows if row["state"] == "bad"]
     tests = [row["panic_test"] for row in rows if row["panic_test"]]
     attention = []
-    for row in not_ready:
-        problems = row["readiness"]["problems"] or ["not ready (no reason given)"]
-        attention.append({"level": "bad", "tag": "not ready", "subject": row["host"], "text": problems[0],
-                          "more": len(problems) - 1, "href": "#host-%d" % rows.index(row)})
-    for row in rows:
-        if row["panic_test"] and row["panic_test"]["status"] != "pass":
-            attention.append({"level": "bad", "tag": "panic test %s" % row["panic_test"]["status"],
-                              "subject": row["host"], "text": fr.panic_detail(row["panic_test"]), "more": 0,
-                              "href": "#host-%d" % rows.index(row)})
+    for index, row in enumerate(rows):
+        if row["state"] == "bad":
+            problems = row["readiness"]["problems"] or ["not ready (no reason given)"]
+            attention.append({"level": "bad", "tag": "not ready", "subject": row["host"], "text": problems[0],
+                              "more": len(problems) - 1, "href": "#host-%d" % index})
+    for index, row in enumerate(rows):
+        test = row["panic_test"]
+        if test and test["status"] != "pass":
+            attention.append({"level": "bad", "tag": "panic test %s" % test["status"], "subject": row["host"],
+                              "text": fr.panic_detail(test), "more": 0, "href": "#host-%d" % index})
     for group in view_groups:
         if group["is_new"]:
-            attention.append({"level": "new", "tag": "new signature", "subject": group["label"],
-                              "text": "first seen %s on %s" % (short_time(group["first_seen"]),
-                                                                short_list(group["hosts"], 3)),
+            text = "first seen %s on %s" % (short_time(group["first_seen"]), short_list(group["hosts"], 3))
+            attention.append({"level": "new", "tag": "new signature", "subject": group["label"], "text": text,
                               "more": 0, "href": "#sig-%s" % group["signature"]})
     if report["failed"]:
-        attention.append({"level": "warn", "tag": "not triaged", "subject": plural(len(report["failed"]), "crash",
-                                                                                   "crashes"),
-                          "text": "could not be read or triaged", "more": 0, "href": "#failed"})
+        attention.append({"level": "warn", "tag": "not triaged", "more": 0, "href": "#failed",
+                          "subject": plural(len(report["failed"]), "crash", "crashes"),
+                          "text": "could not be read or triaged"})
     legend = [{"signature": signature, "colour": colours[signature], "label": labels.get(signature, signature),
                "count": sum(window["signatures"][signature].values())} for signature in series]
     other = sum(window["total"]) - sum(item["count"] for item in legend)

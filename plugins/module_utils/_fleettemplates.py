@@ -28,14 +28,16 @@ REPORT_MD = r"""# {{ title }}
 {{ unreadable|length|plural("panic-test record") }} could not be read (listed at the end).
 {% endif %}
 {% if r.as_of is defined %}
-As of {{ r.as_of }} (UTC): {{ r.new_crashes|plural("crash", "crashes") }} in the last 7 days{% if r.new_signatures %}, {{ r.new_signatures|length|plural("new signature") }}{% endif %}. The same report as a web page, with a page per crash: [report.html](report.html).
+As of {{ r.as_of }} (UTC): {{ r.new_crashes|plural("crash", "crashes") }} in the last 7 days{% if r.new_signatures %}, {{
+ r.new_signatures|length|plural("new signature") }}{% endif %}. The same report as a web page, with a page per crash: [report.html](report.html).
 {% endif %}
 
 {% if r.groups %}
 | # | Signature | Kind | Function | Reason | Crashes | Hosts | Kernels | First seen | Last seen |
 |---:|---|---|---|---|---:|---:|---|---|---|
 {% for g in r.groups %}
-| {{ loop.index }} | {{ g.signature|cellcode }} | {{ g.kind }} | {{ g|where|cellcode }} | {{ g.panic_reasons|short_list(1) }} | {{ g["count"] }} | {{ g.host_count }} | {{ g.kernel_releases|short_list(3) }} | {{ g.first_seen }} | {{ g.last_seen }} |
+| {{ loop.index }} | {{ g.signature|cellcode }} | {{ g.kind }} | {{ g|where|cellcode }} | {{ g.panic_reasons|short_list(1) }} | {{ g["count"] }} | {{
+ g.host_count }} | {{ g.kernel_releases|short_list(3) }} | {{ g.first_seen }} | {{ g.last_seen }} |
 {% endfor %}
 
 {% endif %}
@@ -81,7 +83,8 @@ Kernel log of the latest crash ({{ latest.host_id }}, {{ latest.when }}):
 {% for row in rows %}
 {% set ready = row.readiness or {} %}
 {% set test = row.panic_test %}
-| {{ row.host }} | {{ ready.get("ready")|yes_no }} | {{ ready.get("loaded")|yes_no }} | {{ ready.get("reserved_mb") }} | {{ ready.get("target") }} | {{ test.status if test else none }} | {{ test.when if test else none }} | {{ test|panic_detail if test else none }} |
+| {{ row.host }} | {{ ready.get("ready")|yes_no }} | {{ ready.get("loaded")|yes_no }} | {{ ready.get("reserved_mb") }} | {{
+ ready.get("target") }} | {{ test.status if test else none }} | {{ test.when if test else none }} | {{ test|panic_detail if test else none }} |
 {% endfor %}
 
 {% if rows|selectattr("readiness")|map(attribute="readiness")|map(attribute="problems")|select|list %}
@@ -265,7 +268,8 @@ SCRIPT = r"""(function () {
 })();
 """
 
-MACROS_HTML = r"""{% macro when(iso) %}{% if iso %}<time datetime="{{ iso }}">{{ iso|short_time }}</time>{% else %}<span class="muted">unknown</span>{% endif %}{% endmacro %}
+MACROS_HTML = r"""{% macro when(iso) %}{% if iso %}<time datetime="{{ iso }}">{{ iso|short_time }}</time>{% else %}
+<span class="muted">unknown</span>{% endif %}{% endmacro %}
 {% macro badge(state, text) %}<span class="badge {{ state }}">{{ text }}</span>{% endmacro %}
 """
 
@@ -304,7 +308,8 @@ INDEX_HTML = r"""{% extends "layout.html" %}
 <div class="sub">{{ r.new_crashes }} in the last 7 days &middot; {{ r.host_count|plural("host") }}</div></div>
 <div class="card {{ 'new' if r.new_signatures else '' }}"><div class="label">Signatures</div><div class="n">{{ r.signature_count }}</div>
 <div class="sub">{{ r.new_signatures|length }} new in the last 7 days</div></div>
-<div class="card {{ 'bad' if v.not_ready else ('ok' if v.readiness_known else '') }}"><div class="label">Hosts not ready</div><div class="n">{{ v.not_ready }}</div>
+<div class="card {{ 'bad' if v.not_ready else ('ok' if v.readiness_known else '') }}"><div class="label">Hosts not ready</div><div class="n">{{
+ v.not_ready }}</div>
 <div class="sub">of {{ v.readiness_known|plural("host") }} with readiness</div></div>
 <div class="card {{ 'bad' if v.panic_pass < v.panic_total else ('ok' if v.panic_total else '') }}"><div class="label">Latest panic tests</div>
 <div class="n">{{ v.panic_pass }}<span class="muted small"> / {{ v.panic_total }}</span></div><div class="sub">passed</div></div>
@@ -316,7 +321,8 @@ INDEX_HTML = r"""{% extends "layout.html" %}
 <section class="panel" id="attention"><div class="head"><h2>Needs attention</h2></div>
 <ul class="attention">
 {% for item in v.attention %}
-<li class="{{ item.level }}">{{ m.badge(item.level, item.tag) }}<span class="what"><strong>{{ item.subject }}</strong>: {{ item.text }}{% if item.more %} <span class="muted">(+{{ item.more }} more)</span>{% endif %}</span><a href="{{ item.href }}">details</a></li>
+<li class="{{ item.level }}">{{ m.badge(item.level, item.tag) }}<span class="what"><strong>{{ item.subject }}</strong>: {{ item.text }}{%
+ if item.more %} <span class="muted">(+{{ item.more }} more)</span>{% endif %}</span><a href="{{ item.href }}">details</a></li>
 {% endfor %}
 </ul></section>
 {% endif %}
@@ -327,23 +333,29 @@ INDEX_HTML = r"""{% extends "layout.html" %}
 <div class="range aside"><label for="range-30">30 days</label><label for="range-90">90 days</label></div></div>
 {% for ch in v.charts %}
 <div class="c{{ ch.days }}">
-<svg id="chart-{{ ch.days }}" class="chart" viewBox="0 0 {{ ch.width }} {{ ch.height }}" role="img" aria-label="Crashes per day, {{ ch.first }} to {{ ch.last }}: {{ ch.total }}" data-days="{{ ch.days }}" data-total="{{ ch.total }}">
+<svg id="chart-{{ ch.days }}" class="chart" viewBox="0 0 {{ ch.width }} {{ ch.height }}" role="img" aria-label="Crashes per day, {{ ch.first }} to {{
+ ch.last }}: {{ ch.total }}" data-days="{{ ch.days }}" data-total="{{ ch.total }}">
 {% for tick in ch.ticks %}
-<line class="grid" x1="{{ ch.left }}" x2="{{ ch.right }}" y1="{{ tick.y }}" y2="{{ tick.y }}"></line><text x="{{ ch.left - 6 }}" y="{{ tick.y + 4 }}" text-anchor="end">{{ tick.value }}</text>
+<line class="grid" x1="{{ ch.left }}" x2="{{ ch.right }}" y1="{{ tick.y }}" y2="{{ tick.y }}"></line><text x="{{ ch.left - 6 }}" y="{{
+ tick.y + 4 }}" text-anchor="end">{{ tick.value }}</text>
 {% endfor %}
 {% for bar in ch.bars %}
-<g class="bar" data-day="{{ bar.day }}" data-total="{{ bar.total }}"><title>{{ bar.day }}: {{ bar.total|plural("crash", "crashes") }}{% for s in bar.segments %}&#10;{{ s.count }} &#215; {{ s.label }}{% endfor %}</title>
-{% for s in bar.segments %}<rect class="{{ s.colour }}" x="{{ bar.x }}" y="{{ s.y }}" width="{{ bar.w }}" height="{{ s.h }}" data-signature="{{ s.signature }}" data-count="{{ s.count }}"></rect>{% endfor %}</g>
+<g class="bar" data-day="{{ bar.day }}" data-total="{{ bar.total }}"><title>{{ bar.day }}: {{ bar.total|plural("crash", "crashes") }}{%
+ for s in bar.segments %}&#10;{{ s.count }} &#215; {{ s.label }}{% endfor %}</title>
+{% for s in bar.segments %}<rect class="{{ s.colour }}" x="{{ bar.x }}" y="{{ s.y }}" width="{{ bar.w }}" height="{{ s.h }}" data-signature="{{
+ s.signature }}" data-count="{{ s.count }}"></rect>{% endfor %}</g>
 {% endfor %}
 {% for label in ch.labels %}
 <text x="{{ label.x }}" y="{{ ch.height - 8 }}" text-anchor="middle">{{ label.text }}</text>
 {% endfor %}
-{% if not ch.total %}<text class="empty" x="{{ (ch.left + ch.right) / 2 }}" y="{{ ch.base / 2 + 6 }}" text-anchor="middle">No crash in the last {{ ch.days }} days</text>{% endif %}
+{% if not ch.total %}<text class="empty" x="{{ (ch.left + ch.right) / 2 }}" y="{{ ch.base / 2 + 6 }}" text-anchor="middle">No crash in the last {{
+ ch.days }} days</text>{% endif %}
 </svg>
 </div>
 {% endfor %}
 {% if v.legend %}
-<div class="legend">{% for item in v.legend %}<span><span class="swatch {{ item.colour }}"></span>{{ item.label }}<span class="n">{{ item.count }}</span></span>{% endfor %}</div>
+<div class="legend">{% for item in v.legend %}<span><span class="swatch {{ item.colour }}"></span>{{ item.label }}<span class="n">{{
+ item.count }}</span></span>{% endfor %}</div>
 {% endif %}
 </section>
 
@@ -351,16 +363,20 @@ INDEX_HTML = r"""{% extends "layout.html" %}
 <div class="head"><h2>Signatures</h2><span class="muted small">crashes grouped by what crashed and where; biggest first</span></div>
 {% if v.groups %}
 <table id="signatures-table">
-<thead><tr><th class="num">#</th><th>Signature</th><th class="num">Crashes</th><th class="num">Hosts</th><th>Host names</th><th>Kernels</th><th>First seen</th><th>Last seen</th><th>Last 90 days</th></tr></thead>
+<thead><tr><th class="num">#</th><th>Signature</th><th class="num">Crashes</th><th class="num">Hosts</th><th>Host names</th>
+<th>Kernels</th><th>First seen</th><th>Last seen</th><th>Last 90 days</th></tr></thead>
 <tbody>
 {% for g in v.groups %}
 <tr id="sig-{{ g.signature }}" data-signature="{{ g.signature }}" data-count="{{ g['count'] }}">
 <td class="num muted">{{ g.number }}</td>
-<td class="sigcell"><span class="swatch {{ g.colour }}"></span><span class="sig">{{ g.kind }}</span>{% if g.function %} in <code>{{ g|where }}</code>{% endif %}{% if g.is_new %} {{ m.badge("new", "new") }}{% endif %}
-{% if g.panic_reasons %}<div class="small muted reason">{{ g.panic_reasons[0] }}{% if g.panic_reasons|length > 1 %} (+{{ g.panic_reasons|length - 1 }} more){% endif %}</div>{% endif %}
+<td class="sigcell"><span class="swatch {{ g.colour }}"></span><span class="sig">{{ g.kind }}</span>{% if g.function %} in <code>{{
+ g|where }}</code>{% endif %}{% if g.is_new %} {{ m.badge("new", "new") }}{% endif %}
+{% if g.panic_reasons %}<div class="small muted reason">{{ g.panic_reasons[0] }}{% if g.panic_reasons|length > 1 %} (+{{
+ g.panic_reasons|length - 1 }} more){% endif %}</div>{% endif %}
 <div class="sigid mono">{{ g.signature }}</div>
 <details><summary>{{ g['count']|plural("crash", "crashes") }}</summary><ul class="crashlist">
-{% for c in g.crash_list %}<li><a href="{{ c.page }}">{{ c.when|short_time or "time unknown" }} &middot; {{ c.host_id }}</a> <span class="muted">{{ c.kernel_release }}</span></li>{% endfor %}
+{% for c in g.crash_list %}<li><a href="{{ c.page }}">{{ c.when|short_time or "time unknown" }} &middot; {{ c.host_id }}</a> <span class="muted">{{
+ c.kernel_release }}</span></li>{% endfor %}
 </ul></details></td>
 <td class="num">{{ g['count'] }}</td>
 <td class="num">{{ g.host_count }}</td>
@@ -368,7 +384,11 @@ INDEX_HTML = r"""{% extends "layout.html" %}
 <td class="small kern">{{ g.kernel_releases|short_list(3) }}</td>
 <td class="small nowrap">{{ m.when(g.first_seen) }}</td>
 <td class="small nowrap">{{ m.when(g.last_seen) }}</td>
-<td>{% if g.spark %}<svg class="spark" width="{{ g.spark.width }}" height="{{ g.spark.height }}" viewBox="0 0 {{ g.spark.width }} {{ g.spark.height }}"><line x1="0" x2="{{ g.spark.width }}" y1="{{ g.spark.height - 0.5 }}" y2="{{ g.spark.height - 0.5 }}"></line>{% for b in g.spark.bars %}<rect class="{{ g.colour }}" x="{{ b.x }}" y="{{ b.y }}" width="{{ b.w }}" height="{{ b.h }}" data-day="{{ b.day }}" data-count="{{ b.count }}"><title>{{ b.day }}: {{ b.count }}</title></rect>{% endfor %}</svg>{% else %}<span class="muted small">none</span>{% endif %}</td>
+<td>{% if g.spark %}<svg class="spark" width="{{ g.spark.width }}" height="{{ g.spark.height }}" viewBox="0 0 {{ g.spark.width }} {{
+ g.spark.height }}"><line x1="0" x2="{{ g.spark.width }}" y1="{{ g.spark.height - 0.5 }}" y2="{{ g.spark.height - 0.5 }}"></line>{%
+ for b in g.spark.bars %}<rect class="{{ g.colour }}" x="{{ b.x }}" y="{{ b.y }}" width="{{ b.w }}" height="{{ b.h }}" data-day="{{
+ b.day }}" data-count="{{ b.count }}"><title>{{ b.day }}: {{ b.count }}</title></rect>{% endfor %}</svg>{% else %}
+<span class="muted small">none</span>{% endif %}</td>
 </tr>
 {% endfor %}
 </tbody></table>
@@ -381,7 +401,8 @@ INDEX_HTML = r"""{% extends "layout.html" %}
 <div class="head"><h2>Hosts</h2><span class="muted small">would a panic now be captured? kdump clients&rsquo; readiness and their panic tests</span></div>
 {% if v.rows %}
 <table id="hosts-table">
-<thead><tr><th>Host</th><th>Ready</th><th>Why not / service</th><th>Crash kernel</th><th>Dump target</th><th class="num">Crashes</th><th>Latest panic test</th><th>Test history</th></tr></thead>
+<thead><tr><th>Host</th><th>Ready</th><th>Why not / service</th><th>Crash kernel</th><th>Dump target</th>
+<th class="num">Crashes</th><th>Latest panic test</th><th>Test history</th></tr></thead>
 <tbody>
 {% for row in v.rows %}
 {% set rd = row.readiness %}
@@ -389,12 +410,18 @@ INDEX_HTML = r"""{% extends "layout.html" %}
 <tr id="host-{{ loop.index0 }}" data-host="{{ row.host }}" data-ready="{{ row.state }}">
 <td class="host">{{ row.host }}</td>
 <td>{{ m.badge(row.state, {"ok": "ready", "bad": "not ready", "unk": "unknown"}[row.state]) }}</td>
-<td class="small wrap">{% if rd and rd.problems %}<ul class="problems">{% for p in rd.problems %}<li>{{ p }}</li>{% endfor %}</ul>{% elif not rd %}<span class="muted">no readiness reported</span>{% else %}<span class="muted">{{ rd.service }}{% if rd.service_active %} active{% elif rd.service_active is sameas false %} inactive{% endif %}</span>{% endif %}</td>
-<td class="small nowrap">{% if rd %}{% if rd.loaded %}loaded{% elif rd.loaded is sameas false %}not loaded{% else %}unknown{% endif %}{% if rd.reserved_mb is not none %} &middot; {{ rd.reserved_mb }} MiB{% endif %}{% endif %}</td>
+<td class="small wrap">{% if rd and rd.problems %}<ul class="problems">{% for p in rd.problems %}<li>{{ p }}</li>{% endfor %}</ul>{% elif not rd %}
+<span class="muted">no readiness reported</span>{% else %}<span class="muted">{{ rd.service }}{% if rd.service_active %} active{%
+ elif rd.service_active is sameas false %} inactive{% endif %}</span>{% endif %}</td>
+<td class="small nowrap">{% if rd %}{% if rd.loaded %}loaded{% elif rd.loaded is sameas false %}not loaded{% else %}unknown{% endif %}{%
+ if rd.reserved_mb is not none %} &middot; {{ rd.reserved_mb }} MiB{% endif %}{% endif %}</td>
 <td class="small mono">{{ rd.target if rd else none }}</td>
 <td class="num">{{ row.crashes }}</td>
-<td>{% if t %}{{ m.badge("ok" if t.status == "pass" else "bad", t.status) }} <span class="small">{{ m.when(t.when) }}</span><div class="small muted detail">{{ t|panic_detail }}</div>{% else %}<span class="muted small">never tested</span>{% endif %}</td>
-<td class="nowrap">{% for h in row.history %}<span class="dot {{ 'ok' if h.status == 'pass' else 'bad' }}" title="{{ h.when|short_time }} {{ h.run_id }}: {{ h.status }}"></span>{% endfor %}</td>
+<td>{% if t %}{{ m.badge("ok" if t.status == "pass" else "bad", t.status) }} <span class="small">{{
+ m.when(t.when) }}</span><div class="small muted detail">{{ t|panic_detail }}</div>{% else %}<span class="muted small">never tested</span>{% endif %}
+</td>
+<td class="nowrap">{% for h in row.history %}<span class="dot {{ 'ok' if h.status == 'pass' else 'bad' }}" title="{{ h.when|short_time }} {{
+ h.run_id }}: {{ h.status }}"></span>{% endfor %}</td>
 </tr>
 {% endfor %}
 </tbody></table>
@@ -415,7 +442,9 @@ INDEX_HTML = r"""{% extends "layout.html" %}
 <tr data-key="{{ c.key }}"{% if loop.index > 25 %} class="more"{% endif %}>
 <td class="nowrap small">{{ m.when(c.when) }}{% if c.new %} {{ m.badge("new", "new") }}{% endif %}</td>
 <td class="host">{{ c.host_id }}<div class="small muted">{{ c.crash_id }}</div></td>
-<td>{% if c.error %}{{ m.badge("warn", "not triaged") }} <span class="small">{{ c.error }}</span>{% else %}<span class="swatch {{ v.colours.get(c.signature, 'cx') }}"></span>{{ v.labels.get(c.signature) }}{% if c.culprit %}<div class="small muted">culprit: {{ c.culprit }}</div>{% endif %}{% endif %}</td>
+<td>{% if c.error %}{{ m.badge("warn", "not triaged") }} <span class="small">{{ c.error }}</span>{% else %}<span class="swatch {{
+ v.colours.get(c.signature, 'cx') }}"></span>{{ v.labels.get(c.signature) }}{% if c.culprit %}<div class="small muted">culprit: {{
+ c.culprit }}</div>{% endif %}{% endif %}</td>
 <td class="small kern">{{ c.kernel_release }}</td>
 <td class="nowrap">{% if c.page %}<a class="evidence" href="{{ c.page }}">evidence &rarr;</a>{% endif %}</td>
 </tr>
@@ -434,7 +463,8 @@ INDEX_HTML = r"""{% extends "layout.html" %}
 <div class="head"><h2>Not triaged, not read</h2></div>
 <table id="failed-table"><thead><tr><th>What</th><th>Why</th></tr></thead><tbody>
 {% for f in r.failed %}<tr><td><code>{{ f.source }}</code></td><td class="small wrap">{{ f.error }}</td></tr>{% endfor %}
-{% for f in v.unreadable %}<tr><td><code>{{ f.source }}</code> <span class="muted small">(panic-test record)</span></td><td class="small wrap">{{ f.error }}</td></tr>{% endfor %}
+{% for f in v.unreadable %}<tr><td><code>{{ f.source }}</code> <span class="muted small">(panic-test record)</span></td><td class="small wrap">{{
+ f.error }}</td></tr>{% endfor %}
 </tbody></table></section>
 {% endif %}
 {% endblock %}
@@ -446,7 +476,9 @@ CRASH_HTML = r"""{% extends "layout.html" %}
 {% block crumbs %}&rsaquo; {{ c.host_id }} &rsaquo; {{ c.crash_id }}{% endblock %}
 {% block content %}
 <section class="panel" id="crash">
-<div class="kicker">{% if group %}<span class="swatch {{ group.colour }}"></span><a href="{{ root }}report.html#sig-{{ c.signature }}">signature <span class="mono">{{ c.signature }}</span></a> &middot; {{ group['count']|plural("crash", "crashes") }} on {{ group.host_count|plural("host") }}{% endif %}{% if c.new %} {{ m.badge("new", "new") }}{% endif %}</div>
+<div class="kicker">{% if group %}<span class="swatch {{ group.colour }}"></span><a href="{{ root }}report.html#sig-{{
+ c.signature }}">signature <span class="mono">{{ c.signature }}</span></a> &middot; {{ group['count']|plural("crash", "crashes") }} on {{
+ group.host_count|plural("host") }}{% endif %}{% if c.new %} {{ m.badge("new", "new") }}{% endif %}</div>
 {% if c.error %}
 <h1>Crash not triaged</h1>
 <p>{{ m.badge("warn", "not triaged") }} <span id="error">{{ c.error }}</span></p>
@@ -460,7 +492,8 @@ CRASH_HTML = r"""{% extends "layout.html" %}
 <dt>Kernel</dt><dd>{{ c.kernel_release }}{% if c.kernel_build %} <span class="muted small">{{ c.kernel_build }}</span>{% endif %}</dd>
 {% if not c.error %}
 <dt>Panic reason</dt><dd>{{ c.panic_reason }}</dd>
-<dt>Task</dt><dd>{% if c.comm %}{{ c.comm }}{% if c.pid is not none %} (PID {{ c.pid }}){% endif %}{% if c.cpu is not none %} on CPU {{ c.cpu }}{% endif %}{% else %}<span class="muted">unknown</span>{% endif %}</dd>
+<dt>Task</dt><dd>{% if c.comm %}{{ c.comm }}{% if c.pid is not none %} (PID {{ c.pid }}){% endif %}{% if c.cpu is not none %} on CPU {{ c.cpu }}{%
+ endif %}{% else %}<span class="muted">unknown</span>{% endif %}</dd>
 {% if c.culprit %}<dt>Culprit</dt><dd id="culprit">{{ c.culprit }}</dd>{% endif %}
 <dt>Taint</dt><dd>{{ c.taint_raw }}</dd>
 <dt>Hardware</dt><dd>{{ c.hardware }}</dd>
@@ -468,7 +501,8 @@ CRASH_HTML = r"""{% extends "layout.html" %}
 {% if c.bundle %}
 <dt>Uptime at crash</dt><dd>{{ c.bundle.uptime_at_crash|duration }}</dd>
 <dt>Crashed kernel&rsquo;s command line</dt><dd class="mono small">{{ c.bundle.crashed_cmdline }}</dd>
-<dt>Change record</dt><dd id="change">{% if c.bundle.change %}{{ c.bundle.change.change_id }}{% if c.bundle.change.change_text %} &middot; {{ c.bundle.change.change_text }}{% endif %}{% else %}<span class="muted">none given</span>{% endif %}</dd>
+<dt>Change record</dt><dd id="change">{% if c.bundle.change %}{{ c.bundle.change.change_id }}{% if c.bundle.change.change_text %} &middot; {{
+ c.bundle.change.change_text }}{% endif %}{% else %}<span class="muted">none given</span>{% endif %}</dd>
 {% endif %}
 <dt>Collected</dt><dd>{{ m.when(c.collected) }} <span class="muted small">from {{ c.source_dir }}</span></dd>
 <dt>Signature text</dt><dd class="mono small">{{ c.signature_text }}</dd>
@@ -477,8 +511,10 @@ CRASH_HTML = r"""{% extends "layout.html" %}
 
 {% if c.excerpt %}
 <section class="panel" id="log">
-<div class="head"><h2>Kernel log around the crash</h2><span class="muted small">{{ c.log }}</span>{% if c.log_href %}<a class="aside small" href="{{ root }}{{ c.log_href }}">whole log</a>{% endif %}</div>
-<pre class="log">{% for line in c.excerpt %}<span class="ln{% if loop.index0 == c.anchor %} hit{% endif %}"{% if first_line %} data-n="{{ first_line + loop.index0 }}"{% endif %}>{{ line }}</span>{% endfor %}</pre>
+<div class="head"><h2>Kernel log around the crash</h2><span class="muted small">{{ c.log }}</span>{% if c.log_href %}<a class="aside small" href="{{
+ root }}{{ c.log_href }}">whole log</a>{% endif %}</div>
+<pre class="log">{% for line in c.excerpt %}<span class="ln{% if loop.index0 == c.anchor %} hit{% endif %}"{% if first_line %} data-n="{{
+ first_line + loop.index0 }}"{% endif %}>{{ line }}</span>{% endfor %}</pre>
 </section>
 {% endif %}
 
@@ -490,20 +526,26 @@ CRASH_HTML = r"""{% extends "layout.html" %}
 <section class="panel" id="bundle"><div class="head"><h2>Evidence bundle</h2></div>
 {% if c.bundle %}
 {% if c.bundle.dumps %}<table class="small"><thead><tr><th>Dump</th><th>Format</th><th class="num">Size</th><th>Complete</th></tr></thead><tbody>
-{% for d in c.bundle.dumps %}<tr><td class="mono">{{ d.name }}</td><td>{{ d.format }}</td><td class="num">{{ d.size|size }}</td><td>{{ d.complete|yes_no }}{% if d.reason %} <span class="muted">{{ d.reason }}</span>{% endif %}</td></tr>{% endfor %}
+{% for d in c.bundle.dumps %}<tr><td class="mono">{{ d.name }}</td><td>{{ d.format }}</td><td class="num">{{ d.size|size }}</td><td>{{
+ d.complete|yes_no }}{% if d.reason %} <span class="muted">{{ d.reason }}</span>{% endif %}</td></tr>{% endfor %}
 </tbody></table>{% endif %}
-{% if c.bundle.deep_triage %}<p class="small"><strong>Deep triage</strong> ({{ c.bundle.deep_triage.status }}): {{ c.bundle.deep_triage.panic or c.bundle.deep_triage.reason }}{% if c.bundle.deep_triage.task %} &middot; {{ c.bundle.deep_triage.task }}{% endif %}</p>
+{% if c.bundle.deep_triage %}<p class="small"><strong>Deep triage</strong> ({{ c.bundle.deep_triage.status }}): {{
+ c.bundle.deep_triage.panic or c.bundle.deep_triage.reason }}{% if c.bundle.deep_triage.task %} &middot; {{ c.bundle.deep_triage.task }}{% endif %}
+</p>
 {% if c.bundle.deep_triage.backtrace %}<p class="small mono">{{ c.bundle.deep_triage.backtrace|join(" < ") }}</p>{% endif %}{% endif %}
-{% if c.bundle.missing %}<p class="small"><strong>Not in the bundle</strong></p><ul class="small">{% for key, why in c.bundle.missing %}<li><strong>{{ key }}</strong>: {{ why }}</li>{% endfor %}</ul>{% endif %}
+{% if c.bundle.missing %}<p class="small"><strong>Not in the bundle</strong></p><ul class="small">{% for key, why in c.bundle.missing %}<li><strong>{{
+ key }}</strong>: {{ why }}</li>{% endfor %}</ul>{% endif %}
 {% elif c.bundle_error %}<p class="small">{{ m.badge("warn", "unreadable") }} {{ c.bundle_error }}</p>
 {% else %}<p class="muted small">No evidence bundle was collected with this crash.</p>{% endif %}
 </section>
 </div>
 
-<section class="panel" id="files"><div class="head"><h2>Files</h2><span class="muted small">as listed in manifest.json, verified by SHA-256 when collected</span></div>
+<section class="panel" id="files">
+<div class="head"><h2>Files</h2><span class="muted small">as listed in manifest.json, verified by SHA-256 when collected</span></div>
 {% if c.files %}
 <table id="files-table"><thead><tr><th>File</th><th class="num">Size</th><th>SHA-256</th></tr></thead><tbody>
-{% for f in c.files %}<tr><td class="mono small"><a href="{{ f.href }}">{{ f.path }}</a></td><td class="num small">{{ f['size']|size }}</td><td class="mono small muted">{{ f.sha256[:16] }}&hellip;</td></tr>{% endfor %}
+{% for f in c.files %}<tr><td class="mono small"><a href="{{ f.href }}">{{ f.path }}</a></td><td class="num small">{{
+ f['size']|size }}</td><td class="mono small muted">{{ f.sha256[:16] }}&hellip;</td></tr>{% endfor %}
 </tbody></table>
 {% if c.files_more %}<p class="muted small">{{ c.files_more }} more files are listed in manifest.json.</p>{% endif %}
 {% else %}<p class="muted small">No manifest could be read.</p>{% endif %}
@@ -511,7 +553,8 @@ CRASH_HTML = r"""{% extends "layout.html" %}
 
 {% if others %}
 <section class="panel" id="others"><div class="head"><h2>Other crashes with this signature</h2></div>
-<ul class="crashlist">{% for o in others %}<li><a href="{{ root }}{{ o.page }}">{{ o.when|short_time or "time unknown" }} &middot; {{ o.host_id }}</a> <span class="muted">{{ o.kernel_release }}</span></li>{% endfor %}</ul>
+<ul class="crashlist">{% for o in others %}<li><a href="{{ root }}{{ o.page }}">{{ o.when|short_time or "time unknown" }} &middot; {{
+ o.host_id }}</a> <span class="muted">{{ o.kernel_release }}</span></li>{% endfor %}</ul>
 </section>
 {% endif %}
 {% endblock %}

@@ -31,7 +31,8 @@ HOSTILE = (
 )
 HOSTILE_TEXT = u" ".join(HOSTILE)
 # A crash whose panic reason, headline, task name and hardware name are all hostile text.
-HOSTILE_LOG = u"""[    0.000000] Linux version 6.1.0-18-amd64 (debian-kernel@lists.debian.org) (gcc-12 (Debian 12.2.0-14) 12.2.0) #1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 (2024-02-01)
+HOSTILE_LOG = u"""[    0.000000] Linux version 6.1.0-18-amd64 (debian-kernel@lists.debian.org) (gcc-12 (Debian 12.2.0-14) 12.2.0) \
+#1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 (2024-02-01)
 [  120.000000] evil: {text}
 [  120.100000] Kernel panic - not syncing: {text}
 [  120.100100] CPU: 1 PID: 4242 Comm: <script>x</script> Not tainted 6.1.0-18-amd64 #1  Debian 6.1.76-1

@@ -254,10 +254,11 @@ def test_chart(counts, days, bars, top):
     assert [(b["day"], b["total"], [(s["signature"], s["count"]) for s in b["segments"]]) for b in chart["bars"]] == bars
     assert chart["ticks"][-1]["value"] == top and chart["ticks"][0]["value"] == 0
     plot = chart["base"] - chart["ticks"][-1]["y"]
-    for bar in chart["bars"]:
-        assert abs(sum(s["h"] for s in bar["segments"]) - bar["total"] * plot / float(top)) < 0.5
-        assert chart["left"] <= bar["x"] and bar["x"] + bar["w"] <= chart["right"] + 0.1
-        assert abs(bar["segments"][-1]["y"] - (chart["base"] - bar["total"] * plot / float(top))) < 0.5
+    for column in chart["bars"]:
+        height = column["total"] * plot / float(top)
+        assert abs(sum(s["h"] for s in column["segments"]) - height) < 0.5
+        assert chart["left"] <= column["x"] and column["x"] + column["w"] <= chart["right"] + 0.1
+        assert abs(column["segments"][-1]["y"] - (chart["base"] - height)) < 0.5
 
 
 def test_jinja2_missing_is_a_clear_error(monkeypatch, store_model):

@@ -8,7 +8,6 @@ import json
 import os
 import stat
 import threading
-import time
 
 import pytest
 
@@ -75,8 +74,8 @@ def test_check_mode_writes_nothing(fleet):
     files = listing(store)
     result = fs.write_store_report(store, panic_results=results, now=NOW, check_mode=True)
     assert result["changed"] is True and listing(store) == files
-    assert [d["after_header"] for d in result["diff"]] == [os.path.join(store, "report.json"),
-                                                          os.path.join(store, "report.md")]
+    assert [d["after_header"] for d in result["diff"]] == [
+        os.path.join(store, "report.json"), os.path.join(store, "report.md")]
     assert json.loads(result["diff"][0]["after"]) == result["report"] and result["diff"][0]["before"] == ""
 
 

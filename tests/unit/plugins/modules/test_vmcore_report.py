@@ -63,8 +63,8 @@ def test_check_mode_and_diff(tmp_path, capsys, monkeypatch):
     result = run_module(capsys, monkeypatch, {"store": store.root}, check_mode=True, diff=True)
     assert result["rc"] == 0 and result["changed"] is True
     assert sorted(os.listdir(store.root)) == ["web1-aaaaaaaaaaaa"]
-    assert [d["after_header"] for d in result["diff"]] == [os.path.join(store.root, "report.json"),
-                                                          os.path.join(store.root, "report.md")]
+    assert [d["after_header"] for d in result["diff"]] == [
+        os.path.join(store.root, "report.json"), os.path.join(store.root, "report.md")]
     result = run_module(capsys, monkeypatch, {"store": store.root})
     assert result["changed"] is True and "diff" not in result and result["pages"] == 1
     result = run_module(capsys, monkeypatch, {"store": store.root}, diff=True)
