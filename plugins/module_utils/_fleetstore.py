@@ -374,7 +374,7 @@ def _crash_entry(crash, store, now):
     entry["call_trace"] = [text(frame, 300) for frame in trace[:_triage.MAX_FRAMES] if text(frame, 300)]
     entry["excerpt"], entry["anchor"] = _excerpt(record)
     files = manifest.get("files") or []
-    entry["files"] = [{"path": item["path"], "size": item["size"], "sha256": item["sha256"],
+    entry["files"] = [{"path": item["path"], "size": fr._size(item["size"]), "sha256": item["sha256"],
                        "href": _page_href(crash.host, crash.crash, item["path"])} for item in files[:FILES_MAX]]
     entry["files_more"] = max(0, len(files) - FILES_MAX)
     entry["bundle"], entry["bundle_error"] = _bundle_summary(crash.directory) if crash.manifest else (None, None)
@@ -451,12 +451,15 @@ def build_model(store, title="Kernel crash report", panic_results=None, readines
     fleet.set_hosts(readiness, panic)
     entries, records = collect_crashes(store, now, check_mode=check_mode, workers=workers)
     for entry in entries:
-        record = records.get(entry["key"])
-        if entry["error"] or record is None:
-            entry["error"] = entry["error"] or "no triage record"
+        if not entry["error"] and (records.get(entry["key"]) is None or not entry["signature"] or not entry["kind"]):
+            entry["error"] = "no usable triage record"
+        if entry["error"]:
             fleet.add_failure(entry["log"] or entry["key"], entry["error"])
             continue
-        record = dict(record, crash_time=None)
+        # The entry's fields, checked and bounded, not the raw record (it may come from the cache).
+        record = dict((key, entry[key]) for key in (
+            "signature", "signature_text", "kind", "function", "module", "headline", "kernel_release",
+            "panic_reason"))
         fleet.add(record, host=entry["host_id"], crash_time=entry["when"], source=entry["log"])
     report = fleet.report()
     triaged = [entry for entry in entries if not entry["error"]]

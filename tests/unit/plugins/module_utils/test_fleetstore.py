@@ -251,6 +251,41 @@ def test_a_forged_cache_entry_is_not_used(fleet):
     assert "forged" not in [g["signature"] for g in report["groups"]]
 
 
+@pytest.mark.parametrize("record", [
+    {"signature": ["not", "text"], "kind": "sysrq"},
+    {"signature": "abc", "kind": None, "kernel_release": ["6.1"]},
+    {"kind": "sysrq", "kernel_release": {"a": 1}, "call_trace": "x", "excerpt": [1, None, "x" * 10 ** 6]},
+])
+def test_a_malformed_cached_record_fails_that_crash_only(fleet, record):
+    """A cache entry with a valid key but a record of the wrong shape never breaks the report."""
+    store, _results = fleet
+    fs.write_store_report(store, now=NOW)
+    host = "web1-4c3d8b1f2a9e"
+    cache = os.path.join(store, "report.d", host, sorted(os.listdir(os.path.join(store, host)))[0] + fs.CACHE_SUFFIX)
+    with open(cache) as handle:
+        data = json.load(handle)
+    data["record"] = record
+    with open(cache, "w") as handle:
+        json.dump(data, handle)
+    report = fs.write_store_report(store, now=NOW)["report"]
+    assert report["crashes"] in (9, 10)
+    if report["crashes"] == 9:
+        assert report["failed"][0]["error"] == "no usable triage record"
+
+
+def test_huge_sizes_in_a_manifest(tmp_path):
+    store = fleet_store.Store(tmp_path / "store")
+    directory = store.crash("web1-aaaaaaaaaaaa", "c1", "sysrq_debian12.log", NOW - DAY)
+    with open(os.path.join(directory, "manifest.json")) as handle:
+        manifest = json.load(handle)
+    manifest["files"][0]["size"] = 10 ** 310          # no float can hold it
+    manifest["total_size"] = 10 ** 300
+    with open(os.path.join(directory, "manifest.json"), "w") as handle:
+        json.dump(manifest, handle)
+    result = fs.write_store_report(store.root, now=NOW)
+    assert result["report"]["crashes"] == 1 and result["pages"] == 1
+
+
 def test_pages_of_removed_crashes_are_pruned(fleet):
     store, _results = fleet
     fs.write_store_report(store, now=NOW)
