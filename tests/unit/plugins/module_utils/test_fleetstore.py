@@ -10,6 +10,8 @@ import stat
 import threading
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import fleet_store
 from ansible_collections.crashkit.kdump.plugins.module_utils import _fleetstore as fs
@@ -325,3 +327,41 @@ def test_crash_page_shows_the_evidence(tmp_path, monkeypatch):
     for text in ("1h 2m 5s", "CHG-77", "rollout &lt;x&gt;", "rpm -qa failed", "from the kernel log",
                  "&#34;reason&#34;: &#34;out-of-tree module &lt;oot&gt;&#34;", "Deep triage", "dump.c1"):
         assert text in page, text
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-10 ** 30, max_value=10 ** 30) | st.floats(allow_nan=False)
+    | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12)
+MANIFEST_KEYS = ("crash_time", "collected_at", "hostname", "inventory_hostname", "kernel_release", "total_size",
+                 "source_dir", "files")
+BUNDLE_KEYS = ("uptime_at_crash", "crashed_cmdline", "dumps", "missing", "change", "deep_triage", "kernel_release")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(manifest=st.dictionaries(st.sampled_from(MANIFEST_KEYS), JSON, max_size=4),
+       bundle=st.dictionaries(st.sampled_from(BUNDLE_KEYS), JSON, max_size=4),
+       panic=st.dictionaries(st.sampled_from(("status", "finished", "started", "reason", "dump", "host", "run_id")),
+                             JSON, max_size=4),
+       readiness=st.dictionaries(st.sampled_from(("ready", "loaded", "reserved_mb", "target", "problems",
+                                                  "service", "service_active")), JSON, max_size=4))
+def test_any_host_data_gives_a_report(tmp_path_factory, manifest, bundle, panic, readiness):
+    """Whatever a host wrote into its manifest, bundle, panic-test record or readiness, the fleet
+    report is written; at worst that crash is listed as failed."""
+    root = tmp_path_factory.mktemp("fuzz")
+    store = fleet_store.Store(root / "store")
+    store.crash("good-aaaaaaaaaaaa", "c1", "sysrq_debian12.log", NOW - DAY)
+    store.crash("fuzz-bbbbbbbbbbbb", "c2", "gpf.log", NOW - DAY, manifest=manifest, bundle=bundle)
+    results = fleet_store.panic(root / "results", "run-1", "web1", "pass", NOW - DAY)
+    with open(os.path.join(results, "run-1", "hosts", "fuzz.json"), "w") as handle:
+        json.dump(dict(panic), handle)
+    result = fs.write_store_report(store.root, panic_results=results,
+                                   readiness=[dict(readiness, host="fuzz"), fleet_store.READINESS[0]], now=NOW)
+    report = result["report"]
+    assert report["crashes"] + len(report["failed"]) == 2
+    assert [g["hosts"] for g in report["groups"] if g["kind"] == "sysrq"] == [["good-aaaaaaaaaaaa"]]
+    assert {"fuzz", "web1"} <= set(row["host"] for row in report["hosts"])
+    assert os.path.isfile(os.path.join(store.root, "report.html"))
+    json.dumps(report, allow_nan=False)
