@@ -64,7 +64,7 @@ PANIC_RECORD_MAX_BYTES = 1024 * 1024
 PANIC_TEXT_KEYS = ("status", "reason", "step", "run_id", "test_id", "kernel_release")
 PANIC_TIME_KEYS = ("started", "trigger_time", "back_time", "finished")
 PANIC_DUMP_TEXT_KEYS = ("path", "host", "format", "kernel_release")
-PANIC_DUMP_NUMBER_KEYS = ("size", "mtime", "crash_time")
+PANIC_DUMP_TIME_KEYS = ("mtime", "crash_time")
 PANIC_HISTORY = 20
 # Times from hosts are epoch seconds in [0, TIME_MAX] (2100-01-01), anything else is unknown;
 # other numbers (sizes, MiB) are bounded by NUMBER_MAX. Texts are cut at TEXT_MAX characters.
@@ -205,7 +205,7 @@ def _panic_record(raw, host, source):
     if isinstance(dump, dict) and dump:
         record["dump"] = dict([(key, _text(dump.get(key))) for key in PANIC_DUMP_TEXT_KEYS]
                               + [("size", _size(dump.get("size")))]
-                              + [(key, bounded_time(dump.get(key))) for key in ("mtime", "crash_time")])
+                              + [(key, bounded_time(dump.get(key))) for key in PANIC_DUMP_TIME_KEYS])
     else:
         record["dump"] = None
     when = next((record[key] for key in ("finished", "back_time", "trigger_time", "started")

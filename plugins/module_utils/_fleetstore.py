@@ -45,6 +45,11 @@ import stat
 import tempfile
 import time
 
+try:
+    from urllib.parse import quote
+except ImportError:  # pragma: no cover - Python 2
+    from urllib import quote
+
 from ansible_collections.crashkit.kdump.plugins.module_utils import _fleetreport as fr
 from ansible_collections.crashkit.kdump.plugins.module_utils import _store
 from ansible_collections.crashkit.kdump.plugins.module_utils import _triage
@@ -204,10 +209,7 @@ def _page_href(host, crash, path):
 
 
 def _quote(part):
-    try:
-        from urllib.parse import quote
-    except ImportError:  # pragma: no cover - Python 2
-        from urllib import quote
+    """One path component, percent-encoded for a relative link."""
     return quote(part.encode("utf-8"), safe="")
 
 
@@ -378,6 +380,8 @@ def _crash_entry(crash, store, now):
                        "href": _page_href(crash.host, crash.crash, item["path"])} for item in files[:FILES_MAX]]
     entry["files_more"] = max(0, len(files) - FILES_MAX)
     entry["bundle"], entry["bundle_error"] = _bundle_summary(crash.directory) if crash.manifest else (None, None)
+    if entry["bundle_error"]:
+        entry["bundle_error"] = entry["bundle_error"].replace(os.path.join(store, ""), "")
     return entry
 
 
