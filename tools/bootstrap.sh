@@ -15,6 +15,9 @@ log() { printf '[bootstrap] %s\n' "$*"; }
 
 # --- Debian packages -------------------------------------------------------------------------
 pkgs=(python3 python3-venv python3-dev git rsync openssh-client gcc shellcheck)
+# Headless Chromium for the fleet report's browser test (tests/unit/plugins/module_utils/
+# test_fleetreport_browser.py), with a font to draw the page.
+pkgs+=(chromium fonts-dejavu-core)
 if [ "$want_lab" = 1 ] && [ -f "$root/lab/host-packages.txt" ]; then
   while read -r p _; do
     case "$p" in ''|'#'*) continue ;; esac

@@ -67,7 +67,7 @@ step "3/3 crashkit.kdump.collect: store, evidence bundles, triage, fleet report"
 step "done"
 cat <<EOM
 panic test report: $results/panic-test-results/$run_id/   (report.json, junit.xml)
-fleet report:      $results/crash-store/report.md   (and report.json)
+fleet report:      $results/crash-store/report.html   (open it in a browser; also report.md, report.json)
 crash store:       $results/crash-store/<host id>/<crash id>/   (manifest.json, crashkit-bundle/)
 inventory:         $run/inventory.yml
 console logs:      $run/<vm>/console.log   (python3 -m crashlab status lists them)

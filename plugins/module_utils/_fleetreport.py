@@ -13,22 +13,32 @@
 * ``triage_many(paths)``: ``(path, record, error)`` of many logs, in order; from 256 logs on the
   work is spread over a pool of forked processes (one per CPU), which is where a fleet's worth
   of logs spends its time (bench/triage.py).
-* ``render_markdown(report)``: the report as a Markdown page.
+* Rendering (Markdown, HTML) is in ``_fleetrender``; reading a whole store and writing its
+  report files in ``_fleetstore``.
 * ``infer_origin(path)``: host and time a kdump directory name tells (``<host>-<stamp>``).
-* ``read_panic_results(directory)``: the latest panic-test record of each host found in the
-  results directory of the ``panic_test`` role (``<dir>/<run id>/hosts/<host>.json``).
+* ``read_panic_results(directory)``: the latest panic-test record of each host (and its last
+  ``PANIC_HISTORY`` records) found in the results directory of the ``panic_test`` role
+  (``<dir>/<run id>/hosts/<host>.json``).
+* ``bounded_time(value)``, ``iso_epoch(text)``, ``utc_iso(epoch)``: times from hostile data as
+  epoch seconds within ``[0, TIME_MAX]`` or ``None``, never an exception.
+* ``timeline(entries, end_day, days)``: crashes per day and signature over a window.
 * ``normalize_readiness(entries)``: checked per-host kdump readiness entries.
 * ``host_rows(readiness, panic_results)``: one row per host merging both; ``FleetReport`` puts
   them under ``hosts`` (with a ``panic_tests`` summary) when given ``set_hosts(...)``.
 
 Crash times are ISO 8601 strings as found (log syslog prefix or dump directory name); first and
 last seen compare them as text, which orders them correctly when they share a time zone
-convention.
+convention (the store report gives them all as UTC ``YYYY-MM-DDTHH:MM:SSZ``).
+
+Every value read from a panic-test record or a readiness entry is host data: numbers are bounded
+(a time outside ``[0, TIME_MAX]`` or a size outside ``[0, 2**63)`` becomes null), texts are cut
+at ``TEXT_MAX`` characters, and one malformed host never fails the whole report.
 """
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import calendar
 import json
 import math
 import os
@@ -54,7 +64,16 @@ PANIC_RECORD_MAX_BYTES = 1024 * 1024
 PANIC_TEXT_KEYS = ("status", "reason", "step", "run_id", "test_id", "kernel_release")
 PANIC_TIME_KEYS = ("started", "trigger_time", "back_time", "finished")
 PANIC_DUMP_TEXT_KEYS = ("path", "host", "format", "kernel_release")
-PANIC_DUMP_NUMBER_KEYS = ("size", "mtime", "crash_time")
+PANIC_DUMP_TIME_KEYS = ("mtime", "crash_time")
+PANIC_HISTORY = 20
+# Times from hosts are epoch seconds in [0, TIME_MAX] (2100-01-01), anything else is unknown;
+# other numbers (sizes, MiB) are bounded by NUMBER_MAX. Texts are cut at TEXT_MAX characters.
+TIME_MAX = 4102444800
+NUMBER_MAX = 2 ** 63
+TEXT_MAX = 2000
+DAY = 86400
+_ISO = re.compile(
+    r"^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,]\d{1,9})?(Z|[+-]\d\d:?\d\d)?$")
 _TRUE_WORDS = ("true", "yes", "on", "y", "1", "active")
 # systemctl is-active answers: only "active" is up; "unknown" (and empty text) tells nothing.
 _FALSE_WORDS = ("false", "no", "off", "n", "0", "inactive", "failed", "dead", "activating",
@@ -89,14 +108,50 @@ def _version_key(release):
             for part in re.split(r"(\d+)", release) if part]
 
 
-def _utc_iso(epoch):
+def utc_iso(epoch):
     """``YYYY-MM-DDTHH:MM:SSZ`` of epoch seconds, ``None`` when there is no usable time."""
+    epoch = bounded_time(epoch)
     if epoch is None:
         return None
-    try:
-        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
-    except (OverflowError, OSError, ValueError):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def bounded_time(value):
+    """Epoch seconds (number or numeric text) within ``[0, TIME_MAX]``, else ``None``."""
+    number = _number(value)
+    if number is None or number < 0 or number > TIME_MAX:
         return None
+    return number
+
+
+def iso_epoch(text):
+    """Epoch seconds of an ISO 8601 time (``2024-05-14T03:12:45.1+02:00``; no zone: UTC).
+
+    ``None`` for anything else, or a time outside ``[0, TIME_MAX]``.
+    """
+    if not isinstance(text, str) or len(text) > 40:
+        return None
+    found = _ISO.match(text.strip())
+    if not found:
+        return None
+    year, month, day, hour, minute, second = [int(part) for part in found.groups()[:6]]
+    if not (1 <= month <= 12 and 1 <= day <= 31 and hour <= 23 and minute <= 59 and second <= 60):
+        return None
+    try:
+        epoch = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
+    except (OverflowError, ValueError):
+        return None
+    zone = found.group(7)
+    if zone and zone != "Z":
+        digits = zone[1:].replace(":", "")
+        offset = int(digits[:2]) * 3600 + int(digits[2:]) * 60
+        epoch = epoch - offset if zone[0] == "+" else epoch + offset
+    return bounded_time(epoch)
+
+
+def day_start(epoch):
+    """Epoch of 00:00 UTC of the day of ``epoch``."""
+    return int(epoch // DAY * DAY)
 
 
 def _number(value):
@@ -116,15 +171,25 @@ def _number(value):
         if math.isnan(number) or math.isinf(number):
             return None
         if number == int(number):
-            return int(number)
+            number = int(number)
+    if abs(number) >= NUMBER_MAX:
+        return None
     return number
 
 
-def _text(value):
-    """Text of a scalar (``None`` for null, empty text, mappings and lists)."""
+def _size(value):
+    """A number >= 0 (bytes, MiB), else ``None``."""
+    number = _number(value)
+    return number if number is not None and number >= 0 else None
+
+
+def _text(value, limit=TEXT_MAX):
+    """Text of a scalar (``None`` for null, empty text, mappings and lists), cut at ``limit``."""
     if value is None or isinstance(value, (dict, list)):
         return None
     text = value if isinstance(value, str) else str(value)
+    if len(text) > limit:
+        text = text[:limit] + u"\u2026"
     return text if text.strip() else None
 
 
@@ -135,16 +200,17 @@ def _panic_record(raw, host, source):
         record[key] = _text(raw.get(key))
     record["status"] = (record["status"] or "unknown").strip().lower()
     for key in PANIC_TIME_KEYS:
-        record[key] = _number(raw.get(key))
+        record[key] = bounded_time(raw.get(key))
     dump = raw.get("dump")
     if isinstance(dump, dict) and dump:
         record["dump"] = dict([(key, _text(dump.get(key))) for key in PANIC_DUMP_TEXT_KEYS]
-                              + [(key, _number(dump.get(key))) for key in PANIC_DUMP_NUMBER_KEYS])
+                              + [("size", _size(dump.get("size")))]
+                              + [(key, bounded_time(dump.get(key))) for key in PANIC_DUMP_TIME_KEYS])
     else:
         record["dump"] = None
     when = next((record[key] for key in ("finished", "back_time", "trigger_time", "started")
                  if record[key] is not None), None)
-    record["when"] = _utc_iso(when)
+    record["when"] = utc_iso(when)
     record["source"] = source
     return record
 
@@ -170,10 +236,13 @@ def read_panic_results(directory):
     ``unreadable``. Records are compared by ``finished``, then ``started`` (epoch seconds, numbers
     or numeric text); on a tie the later run directory (by name) wins.
 
-    Returns ``{"directory", "runs", "records", "latest": {host: record}, "unreadable": [{"source",
-    "error"}]}``; sources are relative to ``directory``.
+    Returns ``{"directory", "runs", "records", "latest": {host: record}, "history": {host: [record,
+    ...]}, "unreadable": [{"source", "error"}]}``; ``history`` holds the ``PANIC_HISTORY`` latest
+    records of each host, latest first; sources are relative to ``directory``.
     """
-    results = {"directory": directory, "runs": 0, "records": 0, "latest": {}, "unreadable": []}
+    results = {"directory": directory, "runs": 0, "records": 0, "latest": {}, "history": {},
+               "unreadable": []}
+    history = {}
     if not directory or not os.path.exists(directory):
         return results
     if not os.path.isdir(directory):
@@ -207,6 +276,14 @@ def read_panic_results(directory):
             current = results["latest"].get(host)
             if current is None or _panic_order(record) >= _panic_order(current):
                 results["latest"][host] = record
+            kept = history.setdefault(host, [])
+            kept.append((_panic_order(record), results["records"], record))
+            if len(kept) > 2 * PANIC_HISTORY:
+                kept.sort(reverse=True, key=lambda item: item[:2])
+                del kept[PANIC_HISTORY:]
+    for host, kept in history.items():
+        kept.sort(reverse=True, key=lambda item: item[:2])
+        results["history"][host] = [item[2] for item in kept[:PANIC_HISTORY]]
     return results
 
 
@@ -244,6 +321,35 @@ def _target_text(value, where):
     raise ValidationError("%s must be text or a mapping, not %r" % (where, value))
 
 
+READINESS_PROBLEMS_MAX = 20
+
+
+def _readiness_row(entry, host, where):
+    """The checked fields of one readiness entry; ``ValidationError`` for a wrong type."""
+    row = {"host": host}
+    for key in ("ready", "loaded"):
+        row[key] = _flag(entry.get(key), "%s: %s" % (where, key))
+    reserved = entry.get("reserved_mb")
+    row["reserved_mb"] = _size(reserved)
+    if reserved is not None and reserved != "" and row["reserved_mb"] is None:
+        raise ValidationError("%s: reserved_mb must be a number >= 0, not %r" % (where, reserved))
+    service = entry.get("service")
+    if isinstance(service, (dict, list)):
+        raise ValidationError("%s: service must be text" % where)
+    row["service"] = _text(service, 200)
+    row["service_active"] = _flag(entry.get("service_active"), "%s: service_active" % where)
+    row["target"] = _target_text(entry.get("target"), "%s: target" % where)
+    problems = entry.get("problems")
+    if problems is None:
+        problems = []
+    elif isinstance(problems, str):
+        problems = [problems]
+    elif not isinstance(problems, (list, tuple)):
+        raise ValidationError("%s: problems must be a list of texts" % where)
+    row["problems"] = [text for text in (_text(item) for item in problems) if text][:READINESS_PROBLEMS_MAX]
+    return row
+
+
 def normalize_readiness(entries):
     """Checked readiness entries, one per host (the last entry of a host wins), sorted by host.
 
@@ -253,6 +359,11 @@ def normalize_readiness(entries):
     false), ``reserved_mb`` (a number >= 0), ``service``
     (text), ``target`` (text, or a target mapping as ``kdump_info`` returns it) and ``problems``
     (a list of texts or one text). Other keys are ignored.
+
+    ``ValidationError`` when ``entries`` is not a list of mappings or an entry has no host (the
+    playbook built it wrong). A value of the wrong type inside a host's entry is what that host
+    reported: the host's readiness becomes unknown and the reason is its only problem, the other
+    hosts are not affected.
     """
     if entries is None:
         return []
@@ -266,30 +377,14 @@ def normalize_readiness(entries):
         host = entry.get("host")
         if not isinstance(host, str) or not host.strip():
             raise ValidationError("%s needs the host name (text) in host" % where)
-        host = host.strip()
-        where = "%s (%s)" % (where, host)
-        row = {"host": host}
-        for key in ("ready", "loaded"):
-            row[key] = _flag(entry.get(key), "%s: %s" % (where, key))
-        reserved = entry.get("reserved_mb")
-        row["reserved_mb"] = _number(reserved)
-        if (reserved is not None and reserved != "" and row["reserved_mb"] is None) or (
-                row["reserved_mb"] is not None and row["reserved_mb"] < 0):
-            raise ValidationError("%s: reserved_mb must be a number >= 0, not %r" % (where, reserved))
-        service = entry.get("service")
-        if isinstance(service, (dict, list)):
-            raise ValidationError("%s: service must be text" % where)
-        row["service"] = _text(service)
-        row["service_active"] = _flag(entry.get("service_active"), "%s: service_active" % where)
-        row["target"] = _target_text(entry.get("target"), "%s: target" % where)
-        problems = entry.get("problems")
-        if problems is None:
-            problems = []
-        elif isinstance(problems, str):
-            problems = [problems]
-        elif not isinstance(problems, (list, tuple)):
-            raise ValidationError("%s: problems must be a list of texts" % where)
-        row["problems"] = [text for text in (_text(item) for item in problems) if text]
+        host = _text(host.strip(), 255)
+        try:
+            row = _readiness_row(entry, host, "%s (%s)" % (where, host))
+        except ValidationError as exc:
+            row = dict((key, None) for key in ("ready", "loaded", "reserved_mb", "service", "service_active",
+                                               "target"))
+            row.update(host=host, problems=["The readiness this host reported is not usable: %s" % _text(
+                str(exc))])
         found[host] = row
     return [found[host] for host in sorted(found)]
 
@@ -443,23 +538,26 @@ def _pool(workers):
         return None
 
 
-def triage_many(paths, workers=None, min_parallel=PARALLEL_MIN_LOGS):
+def triage_many(paths, workers=None, min_parallel=PARALLEL_MIN_LOGS, triage=None):
     """Yield ``(path, record, error)`` for every path, in order (``error`` is None or a message).
 
     ``workers`` processes (default: the CPU count) triage the logs when there are at least
     ``min_parallel`` of them; fewer logs, one CPU or no process pool: in this process.
+    ``triage``: a module-level function ``path -> (record, error)`` (default: ``triage_file``
+    without excerpt, ``KdumpError`` as the error).
     """
     paths = list(paths)
+    triage = triage or _triage_one
     if workers is None:
         workers = os.cpu_count() or 1
     pool = _pool(workers) if workers > 1 and len(paths) >= min_parallel else None
     if pool is None:
         for path in paths:
-            record, error = _triage_one(path)
+            record, error = triage(path)
             yield path, record, error
         return
     try:
-        for path, (record, error) in zip(paths, pool.imap(_triage_one, paths, _CHUNK)):
+        for path, (record, error) in zip(paths, pool.imap(triage, paths, _CHUNK)):
             yield path, record, error
     finally:
         pool.terminate()
@@ -487,51 +585,17 @@ def group_logs(paths, workers=None, min_parallel=PARALLEL_MIN_LOGS):
     return fleet.report()
 
 
-def _cell(text):
-    if text is None or text == "":
-        return "-"
-    text = " ".join(str(text).split())
-    return text.replace("\\", "\\\\").replace("|", "\\|")
-
-
-def _code(text):
-    if not text:
-        return "-"
-    text = " ".join(str(text).split()).replace("|", "\\|")
-    fence = "``" if "`" in text else "`"
-    return "%s%s%s" % (fence, text, fence)
-
-
-def _where(group):
-    if not group.get("function"):
-        return None
-    if group.get("module"):
-        return "%s [%s]" % (group["function"], group["module"])
-    return group["function"]
-
-
-def _short_list(items, limit=5):
-    items = list(items)
-    if not items:
-        return "-"
-    text = ", ".join(items[:limit])
-    if len(items) > limit:
-        text += " (+%d more)" % (len(items) - limit)
-    return text
-
-
-def _yes_no(value):
-    if value is None:
-        return "-"
-    return "yes" if value else "no"
-
-
 def _plural(count, word, many=None):
     return "%d %s" % (count, word if count == 1 else (many or word + "s"))
 
 
-def _panic_detail(test):
-    """Why a panic test did not pass, else where its dump is."""
+def mib(size):
+    """``46.0 MiB`` of a size in bytes."""
+    return "%.1f MiB" % (size / 1048576.0)
+
+
+def panic_detail(test):
+    """Why a panic test did not pass, else where its dump is (plain text)."""
     if test["status"] != "pass" and test.get("reason"):
         if test.get("step"):
             return "%s (step: %s)" % (test["reason"], test["step"])
@@ -540,12 +604,13 @@ def _panic_detail(test):
     if dump.get("path"):
         where = "%s:%s" % (dump["host"], dump["path"]) if dump.get("host") else dump["path"]
         if dump.get("size") is not None:
-            return "dump %s (%.1f MiB)" % (where, dump["size"] / 1048576.0)
+            return "dump %s (%s)" % (where, mib(dump["size"]))
         return "dump %s" % where
     return test.get("reason")
 
 
-def _host_summary(rows):
+def host_summary(rows):
+    """One sentence: how many hosts are ready and how their latest panic tests ended."""
     ready = sum(1 for row in rows if (row["readiness"] or {}).get("ready") is True)
     not_ready = sum(1 for row in rows if (row["readiness"] or {}).get("ready") is False)
     statuses = {}
@@ -555,95 +620,32 @@ def _host_summary(rows):
     order = sorted(statuses, key=lambda s: ({"pass": 0, "fail": 1, "none": 3}.get(s, 2), s))
     return "%s: %d ready, %d not ready, %d unknown; latest panic test: %s." % (
         _plural(len(rows), "host"), ready, not_ready, len(rows) - ready - not_ready,
-        ", ".join("%d %s" % (statuses[status], _cell(status)) for status in order))
+        ", ".join("%d %s" % (statuses[status], status) for status in order))
 
 
-def _render_hosts(rows):
-    lines = ["## Hosts", ""]
-    lines.append("| Host | Ready | Crash kernel loaded | Reserved MiB | Target | Panic test | When (UTC) "
-                 "| Reason / dump |")
-    lines.append("|---|---|---|---:|---|---|---|---|")
-    for row in rows:
-        ready = row["readiness"] or {}
-        test = row["panic_test"]
-        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            _cell(row["host"]), _yes_no(ready.get("ready")), _yes_no(ready.get("loaded")),
-            _cell(ready.get("reserved_mb")), _cell(ready.get("target")),
-            _cell(test["status"] if test else None), _cell(test["when"] if test else None),
-            _cell(_panic_detail(test) if test else None)))
-    lines.append("")
-    problems = [(row["host"], problem) for row in rows
-                for problem in (row["readiness"] or {}).get("problems") or []]
-    if problems:
-        lines.append("Readiness problems:")
-        lines.append("")
-        for host, problem in problems:
-            lines.append("- %s: %s" % (_cell(host), _cell(problem)))
-        lines.append("")
-    return lines
+def timeline(entries, end_day, days=90):
+    """Crashes per day and signature in the ``days`` days up to and including ``end_day``.
 
-
-def render_markdown(report, title="Kernel crash report"):
-    """Render a ``report()`` result as a Markdown page."""
-    lines = ["# %s" % _cell(title), ""]
-    lines.append("%d crash%s on %d host%s, %d distinct signature%s." % (
-        report["crashes"], "" if report["crashes"] == 1 else "es",
-        report["host_count"], "" if report["host_count"] == 1 else "s",
-        report["signature_count"], "" if report["signature_count"] == 1 else "s"))
-    if report["failed"]:
-        lines.append("%d log%s could not be triaged (listed at the end)." % (
-            len(report["failed"]), "" if len(report["failed"]) == 1 else "s"))
-    rows = report.get("hosts") or []
-    unreadable = (report.get("panic_tests") or {}).get("unreadable") or []
-    if rows:
-        lines.append(_host_summary(rows))
-    if unreadable:
-        lines.append("%s could not be read (listed at the end)." % _plural(
-            len(unreadable), "panic-test record"))
-    lines.append("")
-    if report["groups"]:
-        lines.append("| # | Signature | Kind | Function | Reason | Crashes | Hosts | Kernels "
-                     "| First seen | Last seen |")
-        lines.append("|---:|---|---|---|---|---:|---:|---|---|---|")
-        for number, group in enumerate(report["groups"], 1):
-            lines.append("| %d | %s | %s | %s | %s | %d | %d | %s | %s | %s |" % (
-                number, _code(group["signature"]), _cell(group["kind"]),
-                _code(_where(group)), _cell(_short_list(group["panic_reasons"], 1)),
-                group["count"], group["host_count"],
-                _cell(_short_list(group["kernel_releases"], 3)),
-                _cell(group["first_seen"]), _cell(group["last_seen"])))
-        lines.append("")
-    for number, group in enumerate(report["groups"], 1):
-        where = _where(group)
-        lines.append("## %d. %s%s" % (number, _cell(group["kind"]),
-                                      " in %s" % _code(where) if where else ""))
-        lines.append("")
-        lines.append("- Signature: %s (%s)" % (_code(group["signature"]),
-                                               _code(group["signature_text"])))
-        lines.append("- Crashes: %d on %d host%s" % (
-            group["count"], group["host_count"], "" if group["host_count"] == 1 else "s"))
-        lines.append("- Hosts: %s" % _cell(_short_list(group["hosts"], 20)))
-        lines.append("- Kernel releases: %s" % _cell(_short_list(group["kernel_releases"], 20)))
-        lines.append("- First seen: %s, last seen: %s" % (_cell(group["first_seen"]),
-                                                          _cell(group["last_seen"])))
-        for reason in group["panic_reasons"]:
-            lines.append("- Reason: %s" % _code(reason))
-        for example in group["examples"]:
-            if example.get("source"):
-                lines.append("- Example: %s" % _code(example["source"]))
-        lines.append("")
-    if rows:
-        lines.extend(_render_hosts(rows))
-    if report["failed"]:
-        lines.append("## Logs that could not be triaged")
-        lines.append("")
-        for failure in report["failed"]:
-            lines.append("- %s: %s" % (_code(failure["source"]), _cell(failure["error"])))
-        lines.append("")
-    if unreadable:
-        lines.append("## Panic-test records that could not be read")
-        lines.append("")
-        for failure in unreadable:
-            lines.append("- %s: %s" % (_code(failure["source"]), _cell(failure["error"])))
-        lines.append("")
-    return "\n".join(lines)
+    ``entries``: ``(epoch or None, signature)`` pairs; ``end_day``: an epoch in the last day.
+    Returns ``{"days": [YYYY-MM-DD, ...], "start", "end", "total": [count per day], "signatures":
+    {signature: {day index: count}}}`` (sparse; crashes outside the window or without a time are
+    not counted).
+    """
+    last = day_start(end_day)
+    first = last - (days - 1) * DAY
+    total = [0] * days
+    signatures = {}
+    for epoch, signature in entries:
+        if epoch is None or epoch < first or epoch >= last + DAY:
+            continue
+        index = int((epoch - first) // DAY)
+        total[index] += 1
+        counts = signatures.setdefault(signature, {})
+        counts[index] = counts.get(index, 0) + 1
+    return {
+        "days": [time.strftime("%Y-%m-%d", time.gmtime(first + i * DAY)) for i in range(days)],
+        "start": first,
+        "end": last + DAY,
+        "total": total,
+        "signatures": signatures,
+    }

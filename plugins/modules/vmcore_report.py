@@ -14,14 +14,33 @@ version_added: 0.1.0
 description:
   - Triages the kernel log of every crash in a store written by M(crashkit.kdump.vmcore_collect)
     (C(<store>/<host id>/<crash id>/), only crashes with a C(manifest.json)) and groups them by
-    crash signature into O(store)C(/report.json) and O(store)C(/report.md).
+    crash signature into O(store)C(/report.json), O(store)C(/report.md) and
+    O(store)C(/report.html), a self-contained web page (no external asset; open it from the file
+    system or any static web server) with a chart of crashes per day and signature over the last
+    30 and 90 days, the signatures, the hosts' readiness and panic tests, and the crashes.
+  - Each crash also gets a page, O(store)C(/report.d/<host id>/<crash id>.html), with its evidence
+    (triage, the kernel log around the crash, kernel, bundle facts, change record) and relative
+    links to its files. Pages of crashes that left the store are removed.
   - The log of a crash is its bundle's C(crashkit-bundle/dmesg.txt), else the log saved with the
-    dump (C(vmcore-dmesg.txt), C(dmesg.txt), C(dmesg.<stamp>)).
-  - Logs that cannot be triaged are listed in the report, they do not fail the task.
+    dump (C(vmcore-dmesg.txt), C(dmesg.txt), C(dmesg.<stamp>)). It is triaged here, on the store's
+    copy; the C(triage.json) a host wrote into its bundle is not used. Triage results are cached in
+    C(report.d/<host id>/<crash id>.triage.json) while the log and the triage code are unchanged.
+  - Crash data is treated as hostile. Files are read without following symbolic links and within
+    size limits; times and numbers are bounded; every text is escaped for the format it is written
+    in (HTML by Jinja2's autoescape, with a Content-Security-Policy that allows only the page's own
+    style and script; Markdown by the template engine's Markdown escaping). A crash whose manifest or
+    log cannot be read, is malformed or carries an impossible time (such as a C(crash_time) outside
+    1970 to one day after now) is listed under C(failed) with the reason; it does not fail the task.
   - The report also has one row per host (C(hosts), and a C(Hosts) table in C(report.md)) with
-    the host's kdump readiness given in O(readiness) and its latest panic test read from
+    the host's kdump readiness given in O(readiness) and its latest panic test and history read from
     O(panic_results). A host in only one of them has a row too, with the other half empty.
+  - Report files are replaced atomically (temporary file in the same directory, then a rename),
+    mode 0644; a symbolic link at a report file's place is replaced, never followed.
+  - The same code runs without Ansible (for example on a dump server) -
+    C(write_store_report()) of the collection's C(plugins/module_utils/_fleetstore.py).
   - "Runs where the store is, normally the controller (C(delegate_to: localhost), C(run_once))."
+requirements:
+  - Jinja2 2.10 or later (C(python3-jinja2)) where the module runs; the controller has it.
 author:
   - crashkit maintainers (@crashkit)
 extends_documentation_fragment:
@@ -33,7 +52,7 @@ options:
     type: path
     required: true
   title:
-    description: Title of the Markdown report.
+    description: Title of the report (Markdown and web page).
     type: str
     default: Kernel crash report
   panic_results:
@@ -111,18 +130,33 @@ EXAMPLES = r"""
 RETURN = r"""
 report:
   description:
-    - The report (C(crashes), C(host_count), C(signature_count), C(groups), C(failed), C(hosts),
-      C(panic_tests)); see the fleet report of the collection.
+    - The report, as written to C(report.json) - C(crashes), C(host_count), C(signature_count),
+      C(groups), C(failed), C(hosts), C(panic_tests), C(as_of), C(new_crashes),
+      C(new_signatures), C(timeline), C(store_crashes) and C(panic_history); see the fleet report
+      of the collection (C(docs/collection.md)).
+    - C(groups) - one entry per signature, biggest first - C(signature), C(signature_text),
+      C(kind), C(function), C(module), C(headline), C(count), C(hosts), C(host_count),
+      C(kernel_releases), C(first_seen), C(last_seen) (UTC ISO 8601), C(panic_reasons),
+      C(examples).
+    - C(failed) - C(source) (the log or the crash directory, relative to the store) and C(error) of
+      each crash that could not be read or triaged.
     - C(hosts) has one entry per host of O(readiness) or O(panic_results), sorted by host -
-      C(host), C(readiness) (null when the host has no entry in O(readiness); else C(ready),
-      C(loaded), C(reserved_mb), C(service), C(service_active), C(target), C(problems)) and
-      C(panic_test) (null when the host has no panic-test record; else its latest record's
-      C(status), C(reason), C(step), C(run_id), C(test_id), C(kernel_release), C(started),
-      C(trigger_time), C(back_time), C(finished) (epoch seconds or null), C(when) (C(finished) as
-      UTC ISO 8601, else the latest other time known), C(dump) (null or C(path), C(host), C(format), C(kernel_release), C(size), C(mtime),
+      C(host), C(crashes) (crashes in the store attributed to this host), C(readiness) (null when
+      the host has no entry in O(readiness); else C(ready), C(loaded), C(reserved_mb), C(service),
+      C(service_active), C(target), C(problems)) and C(panic_test) (null when the host has no
+      panic-test record; else its latest record's C(status), C(reason), C(step), C(run_id),
+      C(test_id), C(kernel_release), C(started), C(trigger_time), C(back_time), C(finished) (epoch
+      seconds or null), C(when) (C(finished) as UTC ISO 8601, else the latest other time known),
+      C(dump) (null or C(path), C(host), C(format), C(kernel_release), C(size), C(mtime),
       C(crash_time)) and C(source) (the record file, relative to O(panic_results))).
     - C(panic_tests) tells what was read from O(panic_results) - C(directory), C(runs),
       C(records), C(hosts) and C(unreadable) (C(source) and C(error) of each skipped record).
+      C(panic_history) maps each host to its latest panic tests (at most 20, latest first).
+    - C(as_of) is the report's day (UTC); C(new_crashes) counts the crashes of the last 7 days,
+      C(new_signatures) lists signatures first seen in them. C(timeline) has C(days) (the last 90),
+      C(total) (crashes per day) and C(signatures) (each signature to its crashes per day).
+    - C(store_crashes) - every crash with C(host_id), C(crash_id), C(when), C(kernel_release),
+      C(signature), C(kind), C(function), C(error) and C(page) (its page, relative to the store).
   returned: always
   type: dict
   sample:
@@ -131,8 +165,12 @@ report:
     signature_count: 0
     groups: []
     failed: []
+    as_of: "2024-06-01"
+    new_crashes: 0
+    new_signatures: []
     hosts:
       - host: web1
+        crashes: 0
         readiness: {ready: true, loaded: true, reserved_mb: 144, service: kdump-tools, service_active: true,
                     target: "ssh kdumprecv@10.0.0.5:/var/crash", problems: []}
         panic_test: {status: pass, reason: null, step: null, run_id: 20240518T120000,
@@ -146,106 +184,32 @@ report:
     panic_tests: {directory: /srv/ansible/panic-test-results, runs: 1, records: 1, hosts: 1, unreadable: []}
 crashes:
   description:
-    - One entry per crash of the store with C(host_id), C(crash_id), C(log), C(signature), C(kind),
-      C(function) (null when it could not be triaged) and C(error).
+    - One entry per crash of the store with C(host_id), C(crash_id), C(log) (its kernel log),
+      C(signature), C(kind), C(function) (null when it could not be triaged), C(error) and
+      C(page) (its page, relative to the store).
   returned: always
   type: list
   elements: dict
 paths:
-  description: The report files written.
+  description: The report files (C(report.json), C(report.md), C(report.html)).
   returned: always
   type: list
   elements: str
-  sample: [/srv/crash-store/report.json, /srv/crash-store/report.md]
+  sample: [/srv/crash-store/report.json, /srv/crash-store/report.md, /srv/crash-store/report.html]
+pages:
+  description: How many crash pages the report has (C(report.d/<host id>/<crash id>.html)).
+  returned: always
+  type: int
+  sample: 12
 """
 
-import json
-import os
-import time
+import traceback
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.crashkit.kdump.plugins.module_utils import _store
-from ansible_collections.crashkit.kdump.plugins.module_utils._errors import KdumpError
-from ansible_collections.crashkit.kdump.plugins.module_utils._fleetreport import (
-    FleetReport, read_panic_results, render_markdown, triage_many)
-from ansible_collections.crashkit.kdump.plugins.module_utils._module import apply_file, domain_errors, read_text
-from ansible_collections.crashkit.kdump.plugins.module_utils._triage import find_bundle_log
-
-
-def store_crashes(store):
-    """(host id, crash id, crash directory, manifest) of every collected crash, sorted."""
-    found = []
-    if not os.path.isdir(store):
-        return found
-    for host in sorted(os.listdir(store)):
-        host_dir = os.path.join(store, host)
-        if host.startswith(".") or not os.path.isdir(host_dir):
-            continue
-        for crash in sorted(os.listdir(host_dir)):
-            directory = os.path.join(host_dir, crash)
-            text = read_text(os.path.join(directory, _store.MANIFEST_NAME)) if os.path.isdir(directory) else None
-            if text is None:
-                continue
-            try:
-                manifest = _store.parse_manifest(text)
-            except KdumpError:
-                continue
-            found.append((host, crash, directory, manifest))
-    return found
-
-
-def crash_log(directory):
-    bundled = os.path.join(directory, "crashkit-bundle", "dmesg.txt")
-    if os.path.isfile(bundled):
-        return bundled
-    return find_bundle_log(directory)
-
-
-def run(module):
-    store = module.params["store"]
-    fleet = FleetReport()
-    panic_results = module.params["panic_results"]
-    fleet.set_hosts(module.params["readiness"], read_panic_results(panic_results) if panic_results else None)
-    crashes = []
-    for host, crash, directory, manifest in store_crashes(store):
-        entry = {"host_id": host, "crash_id": crash, "log": None, "signature": None, "kind": None,
-                 "function": None, "error": None, "directory": directory}
-        when = manifest.get("crash_time")
-        entry["iso"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when)) if when else None
-        try:
-            entry["log"] = crash_log(directory)
-        except KdumpError as exc:
-            entry["error"] = str(exc)
-        crashes.append(entry)
-    # Many crashes are triaged by a process pool (triage_many), in order.
-    triaged = triage_many([entry["log"] for entry in crashes if entry["log"]])
-    for entry in crashes:
-        directory, iso = entry.pop("directory"), entry.pop("iso")
-        record = None
-        if entry["log"]:
-            _path, record, entry["error"] = next(triaged)
-        if record is None:
-            fleet.add_failure(entry["log"] or directory, entry["error"])
-            continue
-        entry.update(signature=record["signature"], kind=record["kind"], function=record["function"])
-        fleet.add(record, host=entry["host_id"], crash_time=iso, source=os.path.relpath(entry["log"], store))
-    report = fleet.report()
-    json_path = os.path.join(store, "report.json")
-    md_path = os.path.join(store, "report.md")
-    changed = False
-    diff = []
-    if not os.path.isdir(store):
-        module.fail_json(msg="store %s does not exist" % store)
-    for path, content in ((json_path, json.dumps(report, indent=2, sort_keys=True) + "\n"),
-                          (md_path, render_markdown(report, module.params["title"]) + "\n")):
-        file_changed, file_diff, _backup = apply_file(module, path, content, mode=0o644)
-        changed = changed or file_changed
-        diff.append(file_diff)
-    result = {"changed": changed, "report": report, "crashes": crashes, "paths": [json_path, md_path]}
-    if module._diff:
-        result["diff"] = diff
-    return result
+from ansible_collections.crashkit.kdump.plugins.module_utils import _fleetrender
+from ansible_collections.crashkit.kdump.plugins.module_utils._fleetstore import write_store_report
+from ansible_collections.crashkit.kdump.plugins.module_utils._module import domain_errors
 
 
 def main():
@@ -258,8 +222,17 @@ def main():
         ),
         supports_check_mode=True,
     )
+    if not _fleetrender.HAS_JINJA2:
+        module.fail_json(msg=missing_required_lib("jinja2", reason="to render the fleet report (package python3-jinja2)"),
+                         exception="".join(traceback.format_exception_only(type(_fleetrender.JINJA2_IMPORT_ERROR),
+                                                                           _fleetrender.JINJA2_IMPORT_ERROR)))
+    params = module.params
     with domain_errors(module):
-        result = run(module)
+        result = write_store_report(params["store"], title=params["title"], panic_results=params["panic_results"],
+                                    readiness=params["readiness"], check_mode=module.check_mode)
+    diff = result.pop("diff")
+    if module._diff:
+        result["diff"] = diff
     module.exit_json(**result)
 
 

@@ -10,10 +10,12 @@ import json
 import os
 import re
 import shutil
+import time
 
 import pytest
 
 from ansible_collections.crashkit.kdump.plugins.module_utils import _fleetreport as fr
+from ansible_collections.crashkit.kdump.plugins.module_utils import _fleetrender as rd
 from ansible_collections.crashkit.kdump.plugins.module_utils import _triage as tr
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import ValidationError
 
@@ -147,7 +149,7 @@ def test_group_logs(tmp_path):
 
 
 def test_markdown(fleet):
-    page = fr.render_markdown(fleet, title="Crashes | March")
+    page = rd.render_markdown(fleet, title="Crashes | March")
     lines = page.splitlines()
     assert lines[0] == "# Crashes \\| March"
     assert "6 crashes on 4 hosts, 3 distinct signatures." in lines
@@ -171,7 +173,7 @@ def test_markdown(fleet):
 def test_markdown_escapes_table_cells():
     item = record("vfs_root.log", host="a|b")
     item["panic_reason"] = "weird | reason\nwith newline"
-    page = fr.render_markdown(fr.build_report([item]))
+    page = rd.render_markdown(fr.build_report([item]))
     row = [line for line in page.splitlines() if line.startswith("| 1 |")][0]
     assert "weird \\| reason with newline" in row
     # Ten cells: the pipe of the reason is escaped and does not split a cell.
@@ -180,7 +182,7 @@ def test_markdown_escapes_table_cells():
 
 
 def test_markdown_of_an_empty_report():
-    page = fr.render_markdown(fr.FleetReport().report())
+    page = rd.render_markdown(fr.FleetReport().report())
     assert "0 crashes on 0 hosts, 0 distinct signatures." in page
     assert "| # |" not in page
 
@@ -396,6 +398,15 @@ def test_normalize_readiness(entries, expected):
     ([READY, {"ready": True}], "readiness[1] needs the host name"),
     ([{"host": ""}], "readiness[0] needs the host name"),
     ([{"host": 7}], "readiness[0] needs the host name"),
+])
+def test_normalize_readiness_rejects(entries, message):
+    """A list the playbook built wrong fails the report."""
+    with pytest.raises(ValidationError) as info:
+        fr.normalize_readiness(entries)
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize("entries, message", [
     ([{"host": "web1", "ready": "maybe"}], "readiness[0] (web1): ready must be a boolean"),
     ([{"host": "web1", "loaded": 2}], "readiness[0] (web1): loaded must be a boolean"),
     ([{"host": "web1", "reserved_mb": "lots"}], "reserved_mb must be a number >= 0"),
@@ -404,11 +415,22 @@ def test_normalize_readiness(entries, expected):
     ([{"host": "web1", "service": {"name": "kdump"}}], "service must be text"),
     ([{"host": "web1", "target": ["ssh"]}], "target must be text or a mapping"),
     ([{"host": "web1", "problems": {"a": 1}}], "problems must be a list of texts"),
+    ([{"host": "web1", "reserved_mb": 1e300}], "reserved_mb must be a number >= 0"),
+    ([{"host": "web1", "loaded": "x" * 100000}], "loaded must be a boolean"),
 ])
-def test_normalize_readiness_rejects(entries, message):
-    with pytest.raises(ValidationError) as info:
-        fr.normalize_readiness(entries)
-    assert message in str(info.value)
+def test_normalize_readiness_unusable_host(entries, message):
+    """What one host reported is host data: a wrong type makes that host's readiness unknown, with
+    the reason, and leaves the other hosts alone (it used to fail the whole report)."""
+    rows = fr.normalize_readiness(entries + [READY])
+    assert [row["host"] for row in rows] == ["web1"]      # READY (web1 again) is the last entry: it wins
+    rows = fr.normalize_readiness([READY] + [dict(entries[0], host="bad1")])
+    bad, good = rows
+    assert good == READY
+    assert bad["host"] == "bad1" and bad["ready"] is None and bad["loaded"] is None
+    assert len(bad["problems"]) == 1
+    assert bad["problems"][0].startswith("The readiness this host reported is not usable: readiness[1] (bad1)")
+    assert message.replace("readiness[0] (web1)", "readiness[1] (bad1)") in bad["problems"][0]
+    assert len(bad["problems"][0]) < fr.TEXT_MAX + 100
 
 
 @pytest.fixture
@@ -478,7 +500,7 @@ def test_report_keys(hosts_report):
     "## Panic-test records that could not be read",
 ])
 def test_markdown_hosts(hosts_report, line):
-    lines = fr.render_markdown(hosts_report).splitlines()
+    lines = rd.render_markdown(hosts_report).splitlines()
     assert line in lines
     # The crash groups still come first, the hosts after them.
     assert lines.index("## Hosts") > lines.index("## 1. sysrq in `sysrq_handle_crash`")
@@ -487,11 +509,11 @@ def test_markdown_hosts(hosts_report, line):
 
 
 def test_markdown_without_hosts_is_unchanged(fleet):
-    page = fr.render_markdown(fleet)
+    page = rd.render_markdown(fleet)
     assert "## Hosts" not in page and "panic-test" not in page
     legacy = dict(fleet)
     del legacy["hosts"], legacy["panic_tests"]
-    assert fr.render_markdown(legacy) == page
+    assert rd.render_markdown(legacy) == page
 
 
 def test_parallel_triage_gives_the_serial_report(tmp_path, monkeypatch):
@@ -523,3 +545,59 @@ def test_triage_many_in_order_and_serial_without_a_pool(tmp_path, monkeypatch):
     out = list(fr.triage_many(paths, workers=4, min_parallel=1))
     assert [p for p, _r, _e in out] == paths
     assert all(r is not None or e for _p, r, e in out)
+
+
+# Times and numbers from hosts are bounded: never an exception, never a time outside 1970..2100.
+
+@pytest.mark.parametrize("value, expected", [
+    (0, 0), (1716033720, 1716033720), ("1716033720", 1716033720), (1716033720.5, 1716033720.5),
+    (fr.TIME_MAX, fr.TIME_MAX), (fr.TIME_MAX + 1, None), (100000000000000000, None), (-1, None),
+    ("1e400", None), (float("nan"), None), (10 ** 400, None), (True, None), ("soon", None), (None, None),
+    ([1], None), ("9" * 5000, None),
+])
+def test_bounded_time(value, expected):
+    assert fr.bounded_time(value) == expected
+    assert fr.utc_iso(value) == (None if expected is None else time.strftime(
+        "%Y-%m-%dT%H:%M:%SZ", time.gmtime(expected)))
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2024-05-14T03:12:45", 1715656365),
+    ("2024-05-14T03:12:45Z", 1715656365),
+    ("2024-05-14 03:12:45", 1715656365),
+    ("2024-05-14T03:12:45.118850+02:00", 1715649165),
+    ("2024-05-14T03:12:45-0130", 1715661765),
+    ("2024-13-14T03:12:45", None), ("2024-05-14T25:12:45", None), ("99999-05-14T03:12:45", None),
+    ("2101-01-01T00:00:00", None), ("May 14 03:12:45", None), ("", None), (None, None), (12, None),
+    ("2024-05-14T03:12:45" + "0" * 100, None),
+])
+def test_iso_epoch(text, expected):
+    assert fr.iso_epoch(text) == expected
+
+
+def test_panic_results_bound_times_and_keep_history(tmp_path):
+    """A record with a time of 10**17 (finding 8) reads as 'time unknown', never as an error."""
+    directory = write_results(tmp_path, dict(
+        [(run + "/hosts/web1.json", panic_record("web1", run, "pass" if n % 2 else "fail", finished=1716000000 + n))
+         for n, run in enumerate("run%02d" % i for i in range(fr.PANIC_HISTORY + 5))]
+        + [("runZZ/hosts/web2.json", panic_record("web2", "runZZ", "pass", started=10 ** 17, finished=10 ** 17,
+                                                  dump={"size": 10 ** 30, "mtime": -5, "crash_time": "1e999"}))]))
+    results = fr.read_panic_results(directory)
+    web2 = results["latest"]["web2"]
+    assert (web2["started"], web2["trigger_time"], web2["finished"], web2["when"]) == (None, None, None, None)
+    assert web2["dump"]["size"] is None and web2["dump"]["mtime"] is None and web2["dump"]["crash_time"] is None
+    history = results["history"]["web1"]
+    assert len(history) == fr.PANIC_HISTORY
+    assert [r["finished"] for r in history] == sorted((r["finished"] for r in history), reverse=True)
+    assert history[0] == results["latest"]["web1"] and history[0]["run_id"] == "run%02d" % (fr.PANIC_HISTORY + 4)
+    json.dumps(results, allow_nan=False)
+
+
+def test_timeline_counts_days_in_the_window():
+    end = 1717243200  # 2024-06-01T12:00:00Z
+    entries = [(end, "a"), (end - 43200, "a"), (end - fr.DAY, "b"), (end - 29 * fr.DAY, "a"),
+               (end - 30 * fr.DAY, "a"), (end + fr.DAY, "a"), (None, "b")]
+    line = fr.timeline(entries, end, days=30)
+    assert (line["days"][0], line["days"][-1], len(line["days"])) == ("2024-05-03", "2024-06-01", 30)
+    assert line["total"][-1] == 2 and line["total"][-2] == 1 and line["total"][0] == 1 and sum(line["total"]) == 4
+    assert line["signatures"] == {"a": {29: 2, 0: 1}, "b": {28: 1}}
