@@ -465,8 +465,8 @@ class Ingest(object):
     def write_report(self, summary):
         """Regenerate the fleet report; a failure is logged, never stops the ingest."""
         try:
-            from ansible_collections.crashkit.kdump.plugins.module_utils import _fleetreport
-            _fleetreport.write_store_report(self.store, title=self.title)
+            from ansible_collections.crashkit.kdump.plugins.module_utils import _fleetstore
+            _fleetstore.write_store_report(self.store, title=self.title, workers=1)
         except Exception as exc:  # the report must never block ingest; say why
             summary["errors"].append("report: %s" % exc)
             self.log("crashkit-ingest: the report could not be written: %s" % _safefs.display(str(exc), 500))

@@ -64,7 +64,7 @@ def loop(tmp_path, monkeypatch):
     hook = tmp_path / "bin" / "hook"
     hook.write_text("#!/bin/sh\n[ -e %s ] && exit 3\ncat >> %s\n" % (tmp_path / "hook-fails", hook_out))
     hook.chmod(0o755)
-    ingest = _ingest.Ingest(str(root), str(store), hooks=True, report=False, log=logs.append)
+    ingest = _ingest.Ingest(str(root), str(store), hooks=True, report=True, log=logs.append)
     return {"root": root, "store": store, "crash_root": crash_root, "pusher": pusher, "ingest": ingest,
             "hook": [str(hook)], "hook_out": hook_out, "tmp": tmp_path, "logs": logs}
 
@@ -98,6 +98,11 @@ def test_a_crash_is_sent_ingested_grouped_and_announced_once(loop):
     assert stat.S_IMODE(os.stat(str(incoming / ("dump." + STAMP))).st_mode) == 0o400
     assert [e["event"] for e in summary["events"]] == ["crash", "signature"]
     assert os.listdir(str(loop["root"] / ".queue")) == []
+    # the store's fleet report is written again on arrival
+    report = json.loads((loop["store"] / "report.json").read_text())
+    assert (loop["store"] / "report.html").is_file()
+    [group] = report["groups"]
+    assert group["count"] == 1
     # nothing new: a second service run sends nothing, a second drain ingests nothing
     assert loop["pusher"].run(now=NOW + 60) == {"sent": [], "failed": [], "waiting": []}
     loop["ingest"]._queue_entry("web1", True)
