@@ -6,7 +6,9 @@ set -eu
 for f in /etc/default/grub /etc/default/grub.d/* /boot/grub/grub.cfg /etc/default/kdump-tools \
          /etc/sysctl.d/* /proc/cmdline /sys/kernel/kexec_crash_size \
          /etc/passwd /etc/group /root/.ssh/* /var/lib/kdumprecv/.ssh/authorized_keys \
-         /usr/local/libexec/crashkit-dump-receiver /srv/crash; do
+         /usr/local/libexec/crashkit-dump-receiver /usr/local/libexec/crashkit-ingest \
+         /usr/local/libexec/crashkit-evidence /usr/local/lib/crashkit /etc/crashkit /var/lib/crashkit \
+         /srv/crash /srv/crash-store /var/crash; do
   if [ -d "$f" ]; then
     printf '%s directory %s\n' "$f" "$(stat -c '%a %U:%G' "$f")"
   elif [ -e "$f" ]; then

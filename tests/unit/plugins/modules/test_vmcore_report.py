@@ -50,7 +50,7 @@ def test_a_bad_crash_time_does_not_fail_the_fleet(tmp_path, capsys, monkeypatch)
     report = result["report"]
     assert report["crashes"] == 1 and report["groups"][0]["hosts"] == ["web1-aaaaaaaaaaaa"]
     assert [f["source"] for f in report["failed"]] == ["evil-bbbbbbbbbbbb/202405181201"]
-    assert "crash_time 100000000000000000 is not a time" in report["failed"][0]["error"]
+    assert "crash_time" in report["failed"][0]["error"] and "100000000000000000" in report["failed"][0]["error"]
     assert result["paths"] == [os.path.join(store.root, n) for n in ("report.json", "report.md", "report.html")]
     assert all(os.path.isfile(path) for path in result["paths"])
     assert [(c["host_id"], c["error"] is None) for c in result["crashes"]] == [
