@@ -16,7 +16,7 @@ cd "$root"
 venv=${CRASHKIT_VENV:-$root/.venv}
 export PATH="$venv/bin:$PATH"
 export ANSIBLE_NOCOLOR=1 PY_COLORS=0 ANSIBLE_FORCE_COLOR=0
-scenarios=${CRASHKIT_SCENARIOS-"smoke kdump"}
+scenarios=${CRASHKIT_SCENARIOS-"kdump"}
 stages=("$@")
 [ "${#stages[@]}" -gt 0 ] || stages=(unit sanity lint build ee molecule)
 

@@ -42,7 +42,16 @@ def read_text(path, missing_ok=True, errors="strict", limit=64 * 1024 * 1024):
     """
     try:
         with open(path, "rb") as handle:
-            data = handle.read(limit)
+            # In pieces: one read of the whole limit makes /proc/sys files fail with ENOMEM.
+            chunks = []
+            left = limit
+            while left > 0:
+                chunk = handle.read(min(65536, left))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                left -= len(chunk)
+            data = b"".join(chunks)
     except (IOError, OSError) as exc:
         if getattr(exc, "errno", None) == 2 and missing_ok:
             return None

@@ -158,7 +158,8 @@ def read_head(fd, limit):
     parts = []
     left = limit
     while left > 0:
-        data = os.read(fd, min(CHUNK, left))
+        # 64 KiB at a time: a large read count makes /proc/sys files fail with ENOMEM.
+        data = os.read(fd, min(65536, left))
         if not data:
             break
         parts.append(data)

@@ -492,3 +492,11 @@ def test_fuzz_lines_are_bounded(data):
         handle.flush()
         lines = list(_safefs.iter_lines(handle.fileno(), max_line=1000))
     assert all(len(line) <= 1001 for line in lines)
+
+
+def test_proc_sys_files_are_read_in_pieces():
+    """A 64 MiB read count on a /proc/sys file fails with ENOMEM on the lab's kernels (found in
+    the VM run: /proc/sys/crypto/fips_enabled); read_text and read_small read in 64 KiB pieces."""
+    from ansible_collections.crashkit.kdump.plugins.module_utils._module import read_text
+    assert read_text("/proc/sys/kernel/ostype").strip() == "Linux"
+    assert _safefs.read_small("/proc/sys/kernel/ostype").strip() == "Linux"
