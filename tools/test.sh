@@ -7,9 +7,10 @@
 #
 #   tools/test.sh                  # everything
 #   tools/test.sh unit sanity      # only the named stages
-# Environment: CRASHKIT_SCENARIOS="..." overrides the Molecule scenarios to run (default "smoke kdump":
-# smoke, the lab itself, 10 min with the image builds; kdump, the whole kdump cycle on Debian 12
-# and 13, 55 min; dumpserver, the kdump cycle plus a dump server and the failing panics, ~80 min, on request).
+# Environment: CRASHKIT_SCENARIOS="..." overrides the Molecule scenarios to run (default "kdump":
+# the lab itself and the whole kdump cycle on Debian 12 and 13 with a dump server and zero-touch
+# evidence; dumpserver, the kdump cycle plus a third VM as dump server and the failing panics, on
+# request).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
