@@ -60,9 +60,10 @@ def test_ingest_hook_and_retention_units_are_active(server):
 
 
 def test_the_pipeline_is_the_collections_own(server):
-    assert server.file("/usr/local/lib/crashkit/ansible_collections/crashkit/kdump/plugins/module_utils/_ingest.py").exists
+    assert server.file("/usr/local/lib/crashkit/crashkit_pipeline.py").mode == 0o644
     out = server.check_output("/usr/bin/python3 -c %s",
                               "import sys; sys.path.insert(0, '/usr/local/lib/crashkit'); "
+                              "import crashkit_pipeline; crashkit_pipeline.install(); "
                               "from ansible_collections.crashkit.kdump.plugins.module_utils import _ingest, _fleetstore; "
                               "print('ok')")
     assert out == "ok"
