@@ -143,13 +143,12 @@ _WARN_AT = re.compile(r"WARNING: .*?\bat (\S+?):\d+ ")
 
 # --- lines inside a block ------------------------------------------------------------------
 
-_CPU_LINE = re.compile(
-    r"CPU: (\d+) (?:UID: \d+ )?PID: (\d+) Comm: (.*?) (?:Kdump: loaded )?"
-    r"(Not tainted|Tainted: [A-Z ]*?) +(\S+)(?: +(#.*?))?\s*$"
-)
-_TAINT_LINE = re.compile(r"(Not tainted|Tainted: [A-Z ]*?) +(\S+)(?: +(#.*?))?\s*$")
+# Fixed-shape heads only; the variable rest of these lines is split with str methods (no
+# pattern runs over a field of unbounded length: issue 21, finding 9).
+_CPU_HEAD = re.compile(r"CPU: (\d+) (?:UID: \d+ )?PID: (\d+) Comm: ")
+_TOKEN = re.compile(r"\S+")
+_BUILD_START = re.compile(r"#\d")
 _TAINT_VERBOSE = re.compile(r"\[([A-Z])\]=")
-_LINUX_VERSION = re.compile(r"Linux version (\S+)(?: .*?(#\d.*?))?\s*$")
 _SYMBOL = re.compile(
     r"([A-Za-z_.$][\w.$]*)\+0x[0-9a-f]+/0x[0-9a-f]+(?:[ \t]+\[([\w-]+)[^\]\n]*\])?"
 )
@@ -260,6 +259,72 @@ def split_prefix(line):
     match = _PREFIX.match(line)
     end = match.end()
     return (line[end:] if end else line), match
+
+
+def parse_taint(text, pos=0, end=None):
+    """``(taint field, release, build)`` of ``text[pos:end]`` that starts with ``Not tainted``
+    or ``Tainted: ``, else ``None``.
+
+    The flags are capital letters and spaces; the release is the first word after them and
+    starts with a digit; the build is the rest from ``#`` on. Linear in the length.
+    """
+    if end is None:
+        end = len(text)
+    if text.startswith("Not tainted", pos, end):
+        field, start = "Not tainted", pos + 11
+    elif text.startswith("Tainted: ", pos, end):
+        field, start = None, pos + 9
+    else:
+        return None
+    for word in _TOKEN.finditer(text, start, end):
+        token = word.group()
+        if token.isalpha() and token.isupper():
+            continue
+        if not token[:1].isdigit():
+            return None
+        if field is None:
+            field = "Tainted: " + text[start:word.start()].strip()
+        rest = text[word.end():end].strip()
+        return field, token, (rest if rest.startswith("#") else None)
+    return None
+
+
+def parse_cpu_line(text, pos=0, end=None):
+    """``(cpu, pid, comm, taint field, release, build)`` of a ``CPU: N PID: N Comm: ...``
+    dump header at ``text[pos:end]``, else ``None``."""
+    if end is None:
+        end = len(text)
+    head = _CPU_HEAD.match(text, pos, end)
+    if head is None:
+        return None
+    start = head.end()
+    best = -1
+    for key in (" Not tainted", " Tainted: "):
+        found = text.find(key, start, end)
+        if found >= 0 and (best < 0 or found < best):
+            best = found
+    if best < 0:
+        return None
+    taint = parse_taint(text, best + 1, end)
+    if taint is None:
+        return None
+    comm = text[start:best]
+    if comm.endswith(" Kdump: loaded"):
+        comm = comm[:-14]
+    return (int(head.group(1)), int(head.group(2)), comm) + taint
+
+
+def parse_linux_version(msg):
+    """``(release, build)`` of a ``Linux version ...`` boot line."""
+    words = msg[14:].split(None, 1)
+    if not words:
+        return None, None
+    build = None
+    if len(words) > 1:
+        found = _BUILD_START.search(words[1])
+        if found:
+            build = words[1][found.start():]
+    return words[0], _squash(build)
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -532,16 +597,13 @@ class TriageParser(object):
     def _outside(self, msg, lineno):
         if msg.startswith("Linux version "):
             if self.linux_release is None:
-                found = _LINUX_VERSION.match(msg)
-                if found:
-                    self.linux_release = found.group(1)
-                    self.linux_build = _squash(found.group(2))
+                self.linux_release, self.linux_build = parse_linux_version(msg)
             return
         if msg.startswith("DMI: "):
             if self.dmi is None:
                 self.dmi = msg[5:].strip()
             return
-        if msg.startswith("CPU: ") and _CPU_LINE.match(msg):
+        if msg.startswith("CPU: ") and parse_cpu_line(msg):
             block = self._new_block("context", self._lookback(), lineno)
             block.region_start = self.offset
             self.block = block
@@ -703,16 +765,16 @@ class TriageParser(object):
             pos = find("CPU: ", start, end)
             while pos >= 0:
                 eol = find("\n", pos)
-                found = _CPU_LINE.match(text, pos, eol)
+                found = parse_cpu_line(text, pos, eol)
                 if found:
                     if block.cpu is None:
-                        block.cpu = int(found.group(1))
+                        block.cpu = found[0]
                     if block.pid is None:
-                        block.pid = int(found.group(2))
+                        block.pid = found[1]
                     if block.comm is None:
-                        block.comm = found.group(3)
+                        block.comm = found[2]
                     if block.release is None:
-                        self._taint(block, found.group(4), found.group(5), found.group(6))
+                        self._taint(block, found[3], found[4], found[5])
                     break
                 pos = find("CPU: ", eol, end)
         if block.hardware is None:
@@ -737,9 +799,9 @@ class TriageParser(object):
                 pos = find(key, start, end)
                 while pos >= 0:
                     eol = find("\n", pos)
-                    found = _TAINT_LINE.match(text, pos, eol)
+                    found = parse_taint(text, pos, eol)
                     if found:
-                        self._taint(block, found.group(1), found.group(2), found.group(3))
+                        self._taint(block, *found)
                         break
                     pos = find(key, eol, end)
                 if block.release is not None:
