@@ -181,12 +181,13 @@ instruction_access_common instruction_access_common_virt _exception _exception_p
 do_report_trap do_no_context do_low_address do_dat_exception do_exception pgm_check_handler
 __do_pgm_check monitor_event_exception illegal_op do_trap_break do_trap_insn_illegal
 handle_exception do_trap_ecall_u do_trap_load_fault do_trap_store_fault
+watchdog kthread ret_from_fork ret_from_fork_asm ret_from_kernel_thread kernel_thread_helper
 hpwdt_pretimeout io_check_error pci_serr_error __panic panic_saved_regs __do_softirq do_softirq do_softirq_own_stack irq_exit
 do_IRQ handle_irq common_interrupt asm_common_interrupt ret_from_intr retint_kernel
 arch_timer_handler_virt arch_timer_handler_phys handle_percpu_devid_irq generic_handle_irq
 generic_handle_domain_irq __handle_domain_irq do_handle_IPI handle_IPI ipi_handler
 __reiserfs_panic reiserfs_panic assertfail btrfs_assertfail skb_panic skb_over_panic
-skb_under_panic __schedule_bug try_invoke_on_locked_down_task rcu_print_task_stall
+skb_under_panic rust_helper_BUG __schedule_bug try_invoke_on_locked_down_task rcu_print_task_stall
 """)
 
 # Checking, debugging and sanitizer hooks: they notice the bug, they are not it.
@@ -285,6 +286,10 @@ unregister_netdevice dpm_sysfs_remove device_for_each_child __unregister_client
 i2c_del_adapter skb_put skb_push skb_pull __skb_put try_to_grab_pending device_release
 memdup_user_nul alloc_page_interleave insert_work __try_to_del_timer_sync find_lock_entries
 find_get_entries truncate_inode_pages_range truncate_inode_pages_final truncate_inode_pages
+rb_erase_cached rb_insert_color_cached __raw_readb __raw_readw __raw_readl __raw_readq
+__raw_writeb __raw_writew __raw_writel __raw_writeq readb readw readl readq writeb writew
+writel writeq ioread8 ioread16 ioread32 iowrite8 iowrite16 iowrite32 __read_once_word_nocheck
+__phys_addr destroy_workqueue
 """)
 
 # Locking primitives (the lock a task waits for is named by the caller that takes it).
@@ -310,7 +315,7 @@ rt_mutex_* __rt_mutex_* rt_spin_lock rt_spin_unlock rtlock_slowlock rtlock_slowl
 percpu_down_read percpu_down_write __percpu_down_read percpu_rwsem_wait percpu_up_read
 percpu_up_write __rcu_read_lock __rcu_read_unlock rcu_read_lock rcu_read_unlock
 rcu_lock_acquire rcu_lock_release console_lock console_unlock osq_lock lock_sock_nested
-lock_sock release_sock __local_bh_enable_ip local_bh_enable _local_bh_enable
+lock_sock release_sock _atomic_dec_and_lock _atomic_dec_and_lock_irqsave __local_bh_enable_ip local_bh_enable _local_bh_enable
 __local_bh_disable_ip lock_timer_base rcu_read_unlock_special downgrade_write
 """)
 
@@ -531,12 +536,16 @@ def _squash(text):
 
 # --- line prefixes -------------------------------------------------------------------------
 
-_MONTH_TIME = r"[^\W\d_]{2,6}\.? {1,2}\d{1,2},? \d\d:\d\d:\d\d(?:\.\d{1,9})?"
+_MONTH_TIME = (r"(?:[A-Z][a-z]{2} )?[^\W\d_]{2,6}\.? {1,2}\d{1,2},? \d\d:\d\d:\d\d(?:\.\d{1,9})?"
+               r"(?: \d{4})?")
 _ISO_TIME = r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?"
 _PREFIX = re.compile(
     # syslog or journal head: time (ISO, or month and day in any language), host, tag
-    r"(?:(?P<stamp>" + _ISO_TIME + r"|" + _MONTH_TIME + r")"
-    r" (?P<host>[^\s\[\]]{1,255}) (?P<tag>[^\s:\[\]]{1,64})(?:\[\d{1,10}\])?: ?)?"
+    r"(?:(?P<stamp>" + _ISO_TIME + r"|" + _MONTH_TIME + r")(?: [+-]\d{4})?(?: [A-Z]{3,5})?"
+    r"(?: (?P<host>[^\s\[\]:]{1,255}))??(?: [a-z]{2,8}\.[a-z]{2,8})?"
+    r" {1,2}(?P<tag>[^\s:\[\]]{1,64})(?:\[\d{1,10}\])?: ?)?"
+    # a /dev/kmsg record ("4,1789,1531218013,-;") as netconsole and journal exports keep it
+    r"(?:\d{1,3},\d{1,20},\d{1,20},[^;\s]{0,8};)?"
     # a console relay's tag in front of a kernel line ("[guest0/uart0] [    1.8] ...")
     r"(?:\[(?=[^\]\s]{0,40}[g-zG-Z/_])[A-Za-z][^\]\s]{0,40}\] (?=[\[<]))?"
     r"(?:<\d{1,3}>)?"
@@ -547,7 +556,8 @@ _PREFIX = re.compile(
     r"(?:\[ *(?P<caller>[TC]\d{1,10})\] ?)?"
 )
 _GLUED = re.compile(r"\[ {0,12}\d{1,10}\.\d{6}\](?:\[ *[TC]\d{1,10}\])? ")
-_TIMESTAMP_FAST = re.compile(r"\[ *\d{1,10}\.\d{1,9}\](?: ?\[ *([TC]\d{1,10})\])? ?")
+_TIMESTAMP_FAST = re.compile(r"\[ *\d{1,10}\.\d{1,9}\](?: ?\[ *([TC]\d{1,10})\])? ?"
+                             r"(?:[^\s\[\]]{1,255} kernel: ?)?")
 
 
 def split_line(line):
@@ -556,8 +566,7 @@ def split_line(line):
         found = _TIMESTAMP_FAST.match(line)
         if found is not None:
             end = found.end()
-            nxt = line[end:end + 1]
-            if nxt != "[" and (nxt == " " or " kernel:" not in line[end:end + 300]):
+            if line[end:end + 1] != "[":
                 return line[end:], found.group(1)
     found = _PREFIX.match(line)
     end = found.end()
@@ -583,9 +592,11 @@ def _message(line):
 
 _CPU_HEAD = re.compile(r"CPU: (\d+) (?:UID: \d+ )?PID: (\d+) Comm: ")
 _PID_HEAD = re.compile(r"Pid: (\d+), comm: ")
+_PID_BUILD = re.compile(r"(# ?\d+\S*)")
 _TOKEN = re.compile(r"\S+")
 _BUILD_START = re.compile(r"#\d")
 _TAINT_VERBOSE = re.compile(r"\[([A-Z])\]=")
+_DASHES = re.compile(r"(?<!\S)-+(?!\S)")
 
 
 def parse_taint(text, pos=0, end=None):
@@ -607,13 +618,13 @@ def parse_taint(text, pos=0, end=None):
         token = word.group()
         if token.isalpha() and token.isupper():
             continue
-        if token == "------------":
-            # RHEL 7 marks its kernels' taint field with a dashed column
+        if not token.strip("-"):
+            # RHEL 7 and 8 mark their kernels' taint field with dashed columns
             continue
         if not token[:1].isdigit():
             return None
         if field is None:
-            field = "Tainted: " + text[start:word.start()].replace("------------", "").strip()
+            field = "Tainted: " + _DASHES.sub("", text[start:word.start()]).strip()
         rest = text[word.end():end].strip()
         return field, token, (rest if rest.startswith("#") else None)
     return None
@@ -661,8 +672,8 @@ def parse_pid_line(text):
     field, release, build = taint
     hardware = None
     if build:
-        words = build.split(None, 1)
-        build, hardware = words[0], (words[1] if len(words) > 1 else None)
+        found = _PID_BUILD.match(build)
+        build, hardware = found.group(1), (build[found.end():].strip() or None)
     return (int(head.group(1)), text[start:best], field, release, build, hardware)
 
 
@@ -711,8 +722,10 @@ _SCAN_WORDS = (
     "Unable to handle", "general protection", "double fault", "stack overflow", "overran",
     "Insufficient stack", "Unhandled fault", "Bad mode", "UBSAN", "[#", "oom-killer",
     "Out of memory", "NMI", "WARNING:", "Linux version", "DMI:", "Modules linked in",
-    "Kernel Offset",
+    "Kernel Offset", "Trigger a crash",
 )
+# Boot facts: the first occurrence is the one read.
+_FIRST_ONLY = frozenset(("Linux version", "DMI:"))
 # Headlines whose first words can follow a console relay's own tag ("UART: Kernel panic").
 _RELAYED = (_PANIC, "BUG: ", "Oops", "Unable to handle kernel", "general protection fault",
             "kernel BUG at", "Internal error:", "WARNING: CPU:", "INFO: task ")
@@ -725,8 +738,8 @@ def _die_at(msg):
     pos = msg.find(" [#")
     if pos < 0:
         return -1
-    end = msg.find("]", pos + 3, pos + 8)
-    if end < 0 or not msg[pos + 3:end].isdigit():
+    end = msg.find("]", pos + 3, pos + 9)
+    if end < 0 or not msg[pos + 3:end].strip().isdigit():
         return -1
     return pos
 
@@ -740,11 +753,21 @@ def die_kind(msg):
         return "stack_overflow"
     if "kernel bug" in head:
         return "bug"
+    if "machine check" in head:
+        return "mce"
     return "oops"
+
+
+# First characters of headlines that start at the message start.
+_HEAD_FIRST = frozenset("K-[MSIBUkgPTOdsiNWt")
 
 
 def classify(msg):
     """Kind of the headline ``msg``: a crash kind, ``panic``, ``die`` or an event kind."""
+    if msg[:1] not in _HEAD_FIRST and "[#" not in msg and "LOCKUP" not in msg \
+            and "lockup" not in msg and "oom-killer" not in msg and "Machine" not in msg \
+            and "Hardware Error" not in msg and "INFO:" not in msg:
+        return None
     if msg.startswith(_PANIC):
         return "panic"
     if msg.startswith(_PANIC_END):
@@ -770,7 +793,7 @@ def classify(msg):
         return "bug"
     if msg.startswith(("general protection fault", "Oops: general protection fault")):
         return "gpf"
-    if msg.startswith(_STACK_OVERFLOW):
+    if msg.startswith(_STACK_OVERFLOW) or "PANIC: double fault" in msg:
         return "stack_overflow"
     if msg.startswith(("Unhandled fault:", "Bad mode in ")):
         return "oops"
@@ -861,7 +884,7 @@ def iter_log_chunks(handle, chunk_size=CHUNK_CHARS, max_line=MAX_LINE):
         yield [pending]
 
 
-def _scan(text):
+def _scan(text, words=_SCAN_WORDS):
     """Start offsets (in ``text``) of the lines of a chunk that may hold a headline.
 
     ``text`` is ``"\\n" + "\\n".join(lines) + "\\n"``. Each word is looked for with
@@ -870,11 +893,13 @@ def _scan(text):
     find = text.find
     rfind = text.rfind
     starts = set()
-    for word in _SCAN_WORDS:
+    for word in words:
         pos = find(word)
         while pos >= 0:
             start = rfind("\n", 0, pos) + 1
             starts.add(start)
+            if word in _FIRST_ONLY:
+                break
             nxt = find("\n", pos)
             pos = find(word, nxt) if nxt >= 0 else -1
     return sorted(starts)
@@ -936,6 +961,8 @@ class TriageParser(object):
         self.unknown = None
         self.latest = {}
         self.prev_event_kind = None
+        self.words = _SCAN_WORDS
+        self.sysrq_line = None
 
     # -- driving --
 
@@ -960,7 +987,7 @@ class TriageParser(object):
         index = -1
         last = 0
         count = text.count
-        for start in _scan(text):
+        for start in _scan(text, self.words):
             index += count("\n", last, start)
             last = start
             self._candidate(lines, index, base + index + 1)
@@ -995,6 +1022,7 @@ class TriageParser(object):
         msg, caller = split_line(line)
         if self.relay is not None and msg.startswith(self.relay):
             msg, caller = split_line(msg[len(self.relay):])
+        msg = msg.lstrip()
         kind = classify(msg)
         if kind is None:
             tag, relayed = _relayed(msg)
@@ -1005,10 +1033,18 @@ class TriageParser(object):
                     if self.relay is None:
                         self.relay = tag
         if kind is None:
+            if "Trigger a crash" in msg:
+                self.sysrq_line = lineno
+                return
             self._outside(msg, lines, index, lineno)
             return
         msg = msg.rstrip()
         current = self.current
+        if current is not None and lineno - current.last <= 2 and msg in (current.text,
+                                                                          current.die):
+            # a console that prints every line twice
+            current.last = lineno
+            return
         if kind == "die":
             if (current is not None and current.kind in OOPS_KINDS and current.die is None
                     and lineno - current.line <= DIE_ATTACH_LINES
@@ -1018,7 +1054,7 @@ class TriageParser(object):
                     current.kind = die_kind(msg)
                 return
             kind = die_kind(msg)
-            self._open(kind, msg, lines, index, lineno, caller)
+            self._open(kind, msg, lines, index, lineno, caller, crash=True)
             if self.current is not None and self.current.line == lineno:
                 self.current.from_die = True
             return
@@ -1044,10 +1080,12 @@ class TriageParser(object):
         if msg.startswith("Linux version "):
             if self.linux_release is None:
                 self.linux_release, self.linux_build = parse_linux_version(msg)
+                self.words = tuple(w for w in self.words if w != "Linux version")
             return
         if msg.startswith("DMI: "):
             if self.dmi is None:
                 self.dmi = msg[5:].strip()
+                self.words = tuple(w for w in self.words if w != "DMI:")
             return
         current = self.current
         if current is not None and lineno - current.line <= BLOCK_SPAN:
@@ -1117,12 +1155,13 @@ class TriageParser(object):
         if len(self.events) < MAX_EVENTS:
             self.events.append(event)
 
-    def _open(self, kind, msg, lines, index, lineno, caller):
+    def _open(self, kind, msg, lines, index, lineno, caller, crash=False):
+        crash = crash or kind in OOPS_KINDS
         wanted = self.panic is None and self._wanted(kind, msg)
         block = self._new_block(kind, msg, lines, index, lineno, caller, capture=wanted)
         previous = self.current
         self.current = block
-        self._add_event(block, kind == "panic" or kind in OOPS_KINDS)
+        self._add_event(block, kind == "panic" or crash)
         run = kind in _RUN_KINDS and self.prev_event_kind == kind
         self.prev_event_kind = kind
         if not wanted:
@@ -1130,7 +1169,7 @@ class TriageParser(object):
         if kind == "panic":
             self.panic = block
             return
-        if kind in OOPS_KINDS:
+        if crash:
             self.first_crash = block
             return
         link = "warning" if kind in ("warning", "sanitizer") else kind
@@ -1179,6 +1218,9 @@ _HEAD_FUNC = re.compile(r"(?<![\w.$])([A-Za-z_.$][\w.$]{0,255})(?:\+0x[0-9a-f]{1
                         r"(?:[ \t]+\[([\w-]{1,64})[^\]\n]{0,80}\])?)?")
 _MARKERS = re.compile(r"(?:<[/A-Z#]{2,10}>[ \t]*)+")
 _PROCESS = re.compile(r"Process (\S{1,64}) \(pid: (\d{1,10})")
+# Register dump lines ("RAX: ffff...", "x29: ffff...", "sp : ffff...", "pstate: 6040..."):
+# skipped before any other test.
+_REGISTER = re.compile(r"[A-Za-z][\w ]{0,11}: ?(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{8}")
 _FAULT_KEYS = ("RIP: ", "RIP  ", "EIP: ", "EIP is at ", "IP: ", "pc : ", "PC is at ", "epc : ",
                "NIP [", "NIP  [", "Krnl PSW : ", "--- interrupt: ")
 _TRACE_HEADERS = ("Call Trace:", "Call trace:", "Backtrace:", "Call Trace :")
@@ -1190,8 +1232,7 @@ _TRACE_END = (
     "Mem-Info:", "Tasks state", "[ pid ]", "oom-kill:", "stack backtrace:",
     "other info that might help", "Disabling lock debugging", "=====", "Reported by Kernel",
     "read to 0x", "write to 0x", "read-write to 0x", "write (marked) to", "read (marked) to",
-    "value changed:", "INFO: lockdep is turned off", "SMP: stopping secondary CPUs",
-    "Shutting down cpus with NMI", "Object 0x", "Redzone ", "Padding ", "kfence-#",
+    "value changed:", "INFO: lockdep is turned off", "Shutting down cpus with NMI", "Object 0x", "Redzone ", "Padding ", "kfence-#",
 )
 # Lines a stall or lockup report prints before the stalled CPU's backtrace.
 _STALL_CONTINUE = ("NMI backtrace for cpu", "Sending NMI from CPU", "Task dump for CPU")
@@ -1235,6 +1276,8 @@ def _analyze(block, relay):
             continue
         text = msg.strip()
         if not text:
+            continue
+        if "+0x" not in text and _REGISTER.match(text) is not None:
             continue
         if text.startswith(_TRACE_END):
             break
@@ -1687,7 +1730,9 @@ def build_record(parser):
     panic = parser.panic
     report = _analyze(anchor, parser.relay)
     panic_report = None
-    if panic is not None and panic is not anchor:
+    if panic is not None and panic is not anchor and (
+            (not report.trace and report.rip is None) or report.release is None
+            or report.taint is None or report.cpu is None or kind == "hard_lockup"):
         panic_report = _analyze(panic, parser.relay)
     panic_reason = panic.text[len(_PANIC):].strip() if panic is not None else None
     headline = anchor.text or ""
@@ -1711,7 +1756,9 @@ def build_record(parser):
             kind == "panic" and ("stack end" in panic_reason or "stack overflow" in panic_reason)):
         by_base = "stack"
     function, module, culprit, culprit_module, call_trace = _select(kind, source, head, by_base)
-    if kind in OOPS_KINDS and function == "sysrq_handle_crash":
+    if kind in OOPS_KINDS and (function == "sysrq_handle_crash" or (
+            parser.sysrq_line is not None and 0 < anchor.line - parser.sysrq_line <= 5)):
+        # the crash sysrq-trigger asks for (an oops on kernels that do not panic first)
         kind = "sysrq"
     cpu, comm, pid = _headline_fields(anchor.kind, headline)
     others = [r for r in (report, panic_report) if r is not None]
