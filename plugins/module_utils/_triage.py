@@ -1658,12 +1658,26 @@ def canonical_reason(kind, headline, panic_reason):
     return normalize_text(headline)
 
 
-def compute_signature(kind, reason, culprit, module):
-    """Return ``(signature, signature_text)``; see the module docstring for the design."""
+def task_family(comm):
+    """A command without its instance numbers (``kworker/u9:2`` is ``kworker``)."""
+    if not comm:
+        return None
+    return comm.split("/", 1)[0].rstrip("0123456789.:-_") or comm
+
+
+def compute_signature(kind, reason, culprit, module, comm=None):
+    """Return ``(signature, signature_text)``; see the module docstring for the design.
+
+    When the log names no function at all (a trace cut off, an unsymbolized address), the
+    task's command without its numbers stands in for the culprit.
+    """
     parts = ["kind=%s" % kind, "reason=%s" % (reason or "")]
     if kind not in PATH_INSENSITIVE_KINDS:
-        parts.append("culprit=%s" % ("%s [%s]" % (culprit, module) if module else
-                                     (culprit or "")))
+        if culprit is None and task_family(comm):
+            parts.append("task=%s" % task_family(comm))
+        else:
+            parts.append("culprit=%s" % ("%s [%s]" % (culprit, module) if module else
+                                         (culprit or "")))
     text = " | ".join(parts)
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16], text
 
@@ -1770,7 +1784,8 @@ def build_record(parser):
         build = parser.linux_build
     taint_report = next((r for r in others if r.taint is not None), None)
     reason = canonical_reason(kind, headline, panic_reason)
-    signature, signature_text = compute_signature(kind, reason, culprit, culprit_module)
+    comm = _first(comm, *[r.comm for r in others])
+    signature, signature_text = compute_signature(kind, reason, culprit, culprit_module, comm)
     record = {
         "kind": kind,
         "panic_reason": panic_reason,
@@ -1781,7 +1796,7 @@ def build_record(parser):
         "culprit_module": culprit_module,
         "taint": list(taint_report.taint) if taint_report else [],
         "taint_raw": taint_report.taint_raw if taint_report else None,
-        "comm": _first(comm, *[r.comm for r in others]),
+        "comm": comm,
         "pid": _first(pid, *[r.pid for r in others]),
         "cpu": _first(cpu, *[r.cpu for r in others]),
         "kernel_release": release,
