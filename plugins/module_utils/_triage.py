@@ -810,6 +810,11 @@ def classify(msg):
 
 def _relayed(msg):
     """``(tag, message)`` when ``msg`` is a headline behind a console relay's tag."""
+    found = _RELAY_TAG.match(msg)
+    if found is not None:
+        rest = split_line(msg[found.end():])[0].lstrip()
+        if classify(rest) is not None:
+            return found.group(), rest
     best = -1
     for word in _RELAYED:
         found = msg.find(word, 1, 80)
@@ -1207,12 +1212,16 @@ _FRAME = re.compile(
     r"(?:[ \t]+\[([\w-]{1,64})[^\]\n]{0,80}\])?([ \t]+\(unreliable\))?"
 )
 _INLINE_FRAME = re.compile(r"[ \t]*([A-Za-z_][\w.$]{0,255}) [^\s:]{1,255}:\d{1,7} \[inline\]")
+# scripts/decode_stacktrace.sh output: "func (fs/kernfs/mount.c:286)", "? func (file.c:12)"
+_DECODED_FRAME = re.compile(
+    r"[ \t]*(\?[ \t]+)?([A-Za-z_.$][\w.$]{0,255}) \([\w./+-]{1,255}:\d{1,7}"
+    r"(?: \(discriminator \d{1,5}\))?\)(?: \[([\w-]{1,64})\])?\s*$")
 _ARM_FUNC = (r"(?:\[<[0-9a-f]{1,16}>\][ \t]*)?\(?([A-Za-z_.$][\w.$]{0,255})"
              r"(?:\+0x[0-9a-f]{1,16}/0x[0-9a-f]{1,16})?(?:[ \t]+\[([\w-]{1,64})\])?\)?")
 _ARM_FROM = re.compile(r"[ \t]*" + _ARM_FUNC + r" from " + _ARM_FUNC + r"\s*$")
 _SYMBOL = re.compile(
-    r"(?<![\w.$])([A-Za-z_.$][\w.$]{0,255})\+0x[0-9a-f]{1,16}/0x[0-9a-f]{1,16}"
-    r"(?:[ \t]+\[([\w-]{1,64})[^\]\n]{0,80}\])?"
+    r"(?<![\w.$])([A-Za-z_.$][\w.$]{0,255})(?:\+0x[0-9a-f]{1,16}/0x[0-9a-f]{1,16}"
+    r"| (?=\([\w./+-]{1,255}:\d))(?:[ \t]+\[([\w-]{1,64})[^\]\n]{0,80}\])?"
 )
 _HEAD_FUNC = re.compile(r"(?<![\w.$])([A-Za-z_.$][\w.$]{0,255})(?:\+0x[0-9a-f]{1,16}/0x[0-9a-f]{1,16}"
                         r"(?:[ \t]+\[([\w-]{1,64})[^\]\n]{0,80}\])?)?")
@@ -1317,6 +1326,11 @@ def _analyze(block, relay):
             found = _INLINE_FRAME.match(text)
             if found is not None:
                 frame = ("f", found.group(1), None)
+        if frame is None and ":" in text and text[-1:] in ")] ":
+            found = _DECODED_FRAME.match(text)
+            if found is not None:
+                question, name, module = found.groups()
+                frame = ("u" if question else "f", name, module)
         if frame is not None:
             target = trace if in_trace else loose
             if len(target) < BLOCK_SPAN:

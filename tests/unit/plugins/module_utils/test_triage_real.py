@@ -126,7 +126,7 @@ CRASHES = [
 
 def test_every_crash_fixture_is_in_the_table():
     no_crash = {"arm64-hung-task-switch-to-4.19-rockchip298.log",
-                "x86-kfence-polish-journal-6.1-tkg682.log"}
+                "x86-kfence-polish-journal-6.1-tkg682.log", "x86-kasan-decoded-6.5-mptcp433.log"}
     assert sorted([row[0] for row in CRASHES] + list(no_crash)) == ALL_REAL
 
 
@@ -234,6 +234,48 @@ def test_arm64_hung_task_starts_at_switch_to():
     function, _module, culprit, _cmod, trace = tr._select("hung_task", report)
     assert trace[0] == "__switch_to"
     assert (function, culprit) == ("flush_work", "drain_all_pages")
+
+
+def test_decoded_stack_trace():
+    # "func (file:line)" frames as scripts/decode_stacktrace.sh writes them into bug reports.
+    # No panic here (a report without panic_on_warn is no crash): the report is read directly.
+    parser = tr.TriageParser()
+    parser.feed_lines(text_of("x86-kasan-decoded-6.5-mptcp433.log").splitlines())
+    block = parser.first_sanitizer
+    assert block.text.startswith("BUG: KASAN: slab-use-after-free in kernfs_test_super")
+    report = tr._analyze(block, None)
+    head = tr._head_function("sanitizer", block.text, None)
+    function, _module, culprit, _cmod, trace = tr._select("sanitizer", report, head)
+    assert trace == ["dump_stack_lvl", "print_address_description.constprop.0", "print_report",
+                     "kasan_report"]
+    assert (function, culprit) == ("kernfs_test_super", "kernfs_test_super")
+    assert (report.comm, report.pid, report.release) == ("ip", 14140, "6.5.0-g7088bf643393")
+    assert tr.canonical_reason("sanitizer", block.text, None) == "KASAN: use-after-free"
+
+
+# The two prefixes below were reported against logs not found among public threads; the tests
+# take a real log and rewrite only its prefix, which is the part under test.
+
+
+def test_relay_tag_after_a_syslog_head():
+    # "[guest0/uart0] " replaced by a syslog head and a "UART: " tag on every line
+    text = text_of("riscv-vfs-root-relay-6.17-xvisor199.log")
+    relayed = text.replace("[guest0/uart0] ", "Jul 27 14:08:04 labhost conserver: UART: ")
+    original, record = tr.triage_text(text), tr.triage_text(relayed)
+    assert record["signature"] == original["signature"]
+    assert (record["kind"], record["comm"], record["kernel_release"]) == (
+        "vfs_root", "swapper/0", "6.17.0-rc2-00060-g068a56e56fa8")
+    assert record["host"] == "labhost"
+
+
+@pytest.mark.parametrize("month", ["июн", "juin", "Jun", "giu", "cze"])
+def test_journal_month_in_any_language_groups(month):
+    text = text_of("arm64-oops-journal-6.12-rpi6887.log")
+    other = text.replace("Jun 09 11:11:21 rzx", "%s 10 02:03:04 web-03" % month)
+    record = tr.triage_text(other)
+    assert record["signature"] == tr.triage_text(text)["signature"]
+    assert record["host"] == "web-03"
+    assert month not in record["signature_text"] and "02:03" not in record["headline"]
 
 
 # --------------------------------------------------------------------------- grouping
