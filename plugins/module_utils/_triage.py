@@ -543,7 +543,7 @@ _PREFIX = re.compile(
     # syslog or journal head: time (ISO, or month and day in any language), host, tag
     r"(?:(?P<stamp>" + _ISO_TIME + r"|" + _MONTH_TIME + r")(?: [+-]\d{4})?(?: [A-Z]{3,5})?"
     r"(?: (?P<host>[^\s\[\]:]{1,255}))??(?: [a-z]{2,8}\.[a-z]{2,8})?"
-    r" {1,2}(?P<tag>[^\s:\[\]]{1,64})(?:\[\d{1,10}\])?: ?)?"
+    r"(?: {1,2}(?P<tag>[^\s:\[\];,]{1,64})(?:\[\d{1,10}\])?: ?| (?=\d{1,3},\d{1,20},\d{1,20},)))?"
     # a /dev/kmsg record ("4,1789,1531218013,-;") as netconsole and journal exports keep it
     r"(?:\d{1,3},\d{1,20},\d{1,20},[^;\s]{0,8};)?"
     # a console relay's tag in front of a kernel line ("[guest0/uart0] [    1.8] ...")
@@ -724,6 +724,9 @@ _SCAN_WORDS = (
     "Out of memory", "NMI", "WARNING:", "Linux version", "DMI:", "Modules linked in",
     "Kernel Offset", "Trigger a crash",
 )
+# Lines the scan finds that are facts, not headlines.
+_FACTS = ("Linux version", "DMI:", "Modules linked in", "Kernel Offset", "---[ end trace",
+          "mce: ", "[Hardware Error]", "NMI ")
 # Boot facts: the first occurrence is the one read.
 _FIRST_ONLY = frozenset(("Linux version", "DMI:"))
 # Headlines whose first words can follow a console relay's own tag ("UART: Kernel panic").
@@ -1029,7 +1032,7 @@ class TriageParser(object):
             msg, caller = split_line(msg[len(self.relay):])
         msg = msg.lstrip()
         kind = classify(msg)
-        if kind is None:
+        if kind is None and not msg.startswith(_FACTS):
             tag, relayed = _relayed(msg)
             if tag is not None:
                 kind = classify(relayed)

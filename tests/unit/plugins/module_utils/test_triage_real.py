@@ -217,6 +217,28 @@ def test_journal_lines_in_another_language():
     assert "sanitizer (first at line 1)" in str(error.value)
 
 
+@pytest.mark.parametrize("line, message, host", [
+    # https://github.com/openzfs/zfs/issues/11582: journal without a host, two blanks
+    ("Feb  6 04:11:34  kernel: [1196532.369002] ------------[ cut here ]------------",
+     "------------[ cut here ]------------", None),
+    # https://github.com/koverstreet/bcachefs/issues/529: /dev/kmsg records in a journal
+    ("Mar 31 19:59:53 extravaganza.localdomain 4,1792,1531224190,-; </TASK>", " </TASK>",
+     "extravaganza.localdomain"),
+    # https://github.com/coolsnowwolf/lede/issues/10753: OpenWrt logread
+    ("Tue Jan 10 12:24:53 2023 kern.warn kernel: [92612.658988] Call Trace:", "Call Trace:",
+     None),
+    # https://github.com/raspberrypi/linux/issues/690: syslogd wall message
+    (" kernel:[14802.137324] Internal error: Oops - undefined instruction: 0 [#1] PREEMPT ARM",
+     "Internal error: Oops - undefined instruction: 0 [#1] PREEMPT ARM", None),
+    # https://github.com/linux-test-project/ltp/issues/1191: level before the timestamp
+    ("<12>[ 1037.024770] LTP: starting ftrace-stress-test (ftrace_stress_test.sh 90) ",
+     "LTP: starting ftrace-stress-test (ftrace_stress_test.sh 90) ", None),
+])
+def test_line_prefixes(line, message, host):
+    assert tr.split_line(line.lstrip())[0] == message
+    assert tr.split_prefix(line.lstrip())[1].group("host") == host
+
+
 def test_console_relay_tag():
     record = triage("riscv-vfs-root-relay-6.17-xvisor199.log")
     assert record["headline"] == ("Kernel panic - not syncing: VFS: Unable to mount root fs on "
