@@ -716,19 +716,45 @@ _NMI = ("Uhhuh. NMI received", "NMI: PCI system error", "NMI: IOCK error",
         "NMI received for unknown reason")
 _WARNING_LIKE = ("WARNING:", "BUG: ", "INFO: trying to register non-static key",
                  "INFO: possible ", "INFO: inconsistent lock state", "INFO: suspicious RCU")
-# Words every headline or boot fact contains: the chunk scan looks for these only.
-_SCAN_WORDS = (
-    "Kernel panic", "---[ end Kernel", "Hardware Error", "Machine", "INFO:", "BUG", "LOCKUP",
-    "Unable to handle", "general protection", "double fault", "stack overflow", "overran",
-    "Insufficient stack", "Unhandled fault", "Bad mode", "UBSAN", "[#", "oom-killer",
-    "Out of memory", "NMI", "WARNING:", "Linux version", "DMI:", "Modules linked in",
-    "Kernel Offset", "Trigger a crash",
+# The chunk scan. Headlines start their message with one of these words (after a timestamp,
+# a syslog head or at the line start): one pattern per kind of line start, each beginning
+# with a literal, so the pattern engine jumps from one line start to the next.
+_SCAN_HEADS = (
+    "Kernel panic", "---[ end Kernel", "INFO:", "BUG", "Unable to handle", "kernel BUG",
+    "Kernel BUG", "general protection", "Oops", "Internal error", "PANIC", "Kernel stack",
+    "kernel stack", "Thread overran", "Insufficient stack", "Unhandled fault", "Bad mode",
+    "UBSAN", "Out of memory", "Uhhuh", "NMI", "WARNING:", "Modules linked in", "Kernel Offset", "watchdog: ", "rcu: ", "mce: ", "traps: ", "sysrq: ",
+    "SysRq", "Machine check", "Severe Machine", "CPU ", "[Hardware Error]",
 )
+
+
+def _trie_pattern(words):
+    """An alternation of ``words`` factored by common prefixes (``B(?:UG|ad mode)``): the
+    pattern engine tests one character class per line start instead of every word."""
+    if "" in words:
+        rest = [word for word in words if word]
+        return "(?:%s)?" % _trie_pattern(rest) if rest else ""
+    groups = collections.OrderedDict()
+    for word in sorted(set(words)):
+        groups.setdefault(word[0], []).append(word[1:])
+    parts = [re.escape(first) + _trie_pattern(tails) for first, tails in groups.items()]
+    return parts[0] if len(parts) == 1 else "(?:%s)" % "|".join(parts)
+
+
+_SCAN_HEAD_WORDS = _trie_pattern(_SCAN_HEADS)
+_SCAN_BRACKET = re.compile(r"\] " + _SCAN_HEAD_WORDS)
+_SCAN_SYSLOG = re.compile(r" kernel: ?" + _SCAN_HEAD_WORDS)
+_SCAN_BARE = re.compile(r"\n(?:<\d{1,3}>)?[ \t]{0,8}" + _SCAN_HEAD_WORDS)
+# ... and these can be anywhere in their line (die lines, task names, relay tags before them).
+_SCAN_ANYWHERE = ("[#", "oom-killer", "Kernel panic - not syncing")
+# A line that does not start with "[" (no kernel timestamp in front of it).
+_NOT_BRACKETED = re.compile(r"\n[^\[\n]")
+# Boot facts, read from their first occurrence only.
+_SCAN_FACTS = ("Linux version", "DMI:")
+_SCAN_WORDS = _SCAN_HEADS + _SCAN_ANYWHERE
 # Lines the scan finds that are facts, not headlines.
 _FACTS = ("Linux version", "DMI:", "Modules linked in", "Kernel Offset", "---[ end trace",
           "mce: ", "[Hardware Error]", "NMI ")
-# Boot facts: the first occurrence is the one read.
-_FIRST_ONLY = frozenset(("Linux version", "DMI:"))
 # Headlines whose first words can follow a console relay's own tag ("UART: Kernel panic").
 _RELAYED = (_PANIC, "BUG: ", "Oops", "Unable to handle kernel", "general protection fault",
             "kernel BUG at", "Internal error:", "WARNING: CPU:", "INFO: task ")
@@ -892,24 +918,36 @@ def iter_log_chunks(handle, chunk_size=CHUNK_CHARS, max_line=MAX_LINE):
         yield [pending]
 
 
-def _scan(text, words=_SCAN_WORDS):
+def _scan(text, line_count, facts=True):
     """Start offsets (in ``text``) of the lines of a chunk that may hold a headline.
 
-    ``text`` is ``"\\n" + "\\n".join(lines) + "\\n"``. Each word is looked for with
-    ``str.find`` over the whole chunk, so the cost is a few passes at memory speed.
+    ``text`` is ``"\\n" + "\\n".join(lines) + "\\n"``. Lines whose message follows a
+    ``[ timestamp]`` are found by one pattern that starts with ``] ``; lines without one (bare
+    logs, syslog heads) by two more, used only when such lines are there; the words that can
+    be anywhere in a line with ``str.find``.
     """
     find = text.find
     rfind = text.rfind
     starts = set()
-    for word in words:
+    for found in _SCAN_BRACKET.finditer(text):
+        starts.add(rfind("\n", 0, found.start()) + 1)
+    if _NOT_BRACKETED.search(text) is not None:
+        for found in _SCAN_BARE.finditer(text):
+            starts.add(found.start() + 1)
+        if " kernel:" in text:
+            for found in _SCAN_SYSLOG.finditer(text):
+                starts.add(rfind("\n", 0, found.start()) + 1)
+    for word in _SCAN_ANYWHERE:
         pos = find(word)
         while pos >= 0:
-            start = rfind("\n", 0, pos) + 1
-            starts.add(start)
-            if word in _FIRST_ONLY:
-                break
+            starts.add(rfind("\n", 0, pos) + 1)
             nxt = find("\n", pos)
             pos = find(word, nxt) if nxt >= 0 else -1
+    if facts:
+        for word in _SCAN_FACTS:
+            pos = find(word)
+            if pos >= 0:
+                starts.add(rfind("\n", 0, pos) + 1)
     return sorted(starts)
 
 
@@ -969,7 +1007,6 @@ class TriageParser(object):
         self.unknown = None
         self.latest = {}
         self.prev_event_kind = None
-        self.words = _SCAN_WORDS
         self.sysrq_line = None
 
     # -- driving --
@@ -995,7 +1032,7 @@ class TriageParser(object):
         index = -1
         last = 0
         count = text.count
-        for start in _scan(text, self.words):
+        for start in _scan(text, len(lines), self.linux_release is None or self.dmi is None):
             index += count("\n", last, start)
             last = start
             self._candidate(lines, index, base + index + 1)
@@ -1088,12 +1125,10 @@ class TriageParser(object):
         if msg.startswith("Linux version "):
             if self.linux_release is None:
                 self.linux_release, self.linux_build = parse_linux_version(msg)
-                self.words = tuple(w for w in self.words if w != "Linux version")
             return
         if msg.startswith("DMI: "):
             if self.dmi is None:
                 self.dmi = msg[5:].strip()
-                self.words = tuple(w for w in self.words if w != "DMI:")
             return
         current = self.current
         if current is not None and lineno - current.line <= BLOCK_SPAN:
@@ -1127,10 +1162,7 @@ class TriageParser(object):
     def _new_block(self, kind, text, lines, index, lineno, caller, capture=True):
         block = _Block(kind, lineno, text)
         block.caller = caller
-        found = _PREFIX.match(lines[index])
-        block.host = found.group("host") or found.group("host2")
-        block.stamp = found.group("stamp")
-        block.ctime = found.group("ctime")
+        block.host = lines[index]  # the raw line; its prefix is read when the block is used
         if capture and self.panic is None:
             if index >= EXCERPT_BEFORE:
                 window = lines[index - EXCERPT_BEFORE:index]
@@ -1289,7 +1321,24 @@ def _analyze(block, relay):
         text = msg.strip()
         if not text:
             continue
-        if "+0x" not in text and _REGISTER.match(text) is not None:
+        if "+0x" in text and text[:1] != "<":
+            if text.startswith(_FAULT_KEYS):
+                found = _SYMBOL.search(text)
+                if found is not None:
+                    if in_trace:
+                        trace.append(("r", found.group(1), found.group(2)))
+                    elif report.rip is None:
+                        report.rip, report.rip_module = found.group(1, 2)
+                continue
+            found = _FRAME.match(text)
+            if found is not None:
+                paren, question, name, module, unreliable = found.groups()
+                target = trace if in_trace else loose
+                if len(target) < BLOCK_SPAN:
+                    target.append(("u" if (paren or question or unreliable) else "f", name,
+                                   module))
+                continue
+        elif _REGISTER.match(text) is not None:
             continue
         if text.startswith(_TRACE_END):
             break
@@ -1728,6 +1777,22 @@ def _decide(parser):
     return None, None
 
 
+def _read_prefix(block):
+    """Fill ``host``, ``stamp`` and ``ctime`` from the raw headline line kept in ``host``."""
+    if block.stamp is not None or block.ctime is not None or block.host is None:
+        return block
+    raw = block.host
+    found = _PREFIX.match(raw)
+    if found.end() == 0 and "] " in raw:
+        glued = _GLUED.search(raw, 1)
+        if glued is not None:
+            found = _PREFIX.match(raw, glued.start())
+    block.host = found.group("host") or found.group("host2")
+    block.stamp = found.group("stamp") or ""
+    block.ctime = found.group("ctime")
+    return block
+
+
 def _crash_time(block):
     if block.stamp and block.stamp[:1].isdigit():
         return block.stamp.replace(" ", "T", 1)
@@ -1759,6 +1824,9 @@ def build_record(parser):
     if anchor is None:
         raise ParseError(_no_crash_message(parser))
     panic = parser.panic
+    _read_prefix(anchor)
+    if panic is not None:
+        _read_prefix(panic)
     report = _analyze(anchor, parser.relay)
     panic_report = None
     if panic is not None and panic is not anchor and (
