@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import io
+import os
 import time
 import tracemalloc
 
@@ -134,3 +135,71 @@ def test_iter_log_chunks_never_holds_more_than_a_chunk():
     lines = [line for chunk in tr.iter_log_chunks(handle, chunk_size=4096, max_line=100)
              for line in chunk]
     assert lines == ["y" * 100, "end"]
+
+
+def _fixture_lines():
+    base = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "triage")
+    lines = set()
+    for folder in (base, os.path.join(base, "real")):
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".log"):
+                with io.open(os.path.join(folder, name), encoding="utf-8") as handle:
+                    lines.update(handle.read().splitlines())
+    return sorted(lines)
+
+
+REAL_LINES = _fixture_lines()
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(REAL_LINES), st.lists(_HOSTILE, max_size=60).map("".join)),
+                min_size=1, max_size=120),
+       st.integers(1, 30))
+def test_real_lines_mixed_with_hostile_pieces(lines, repeat):
+    # Real report lines (every format the triage reads) shuffled with hostile text and
+    # repeated: any result is a record or a ParseError, in bounded time and memory.
+    text = "\n".join(lines * repeat)
+    tracemalloc.start()
+    try:
+        start = time.process_time()
+        record = _run(text)
+        spent = time.process_time() - start
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert spent < GENEROUS
+    assert peak < 4 * len(text) + (8 << 20), (len(text), peak)
+    if record is not None:
+        assert record["kind"] in tr.KINDS
+        assert len(record["call_trace"]) <= tr.MAX_FRAMES
+        assert len(record["events"]) <= tr.MAX_EVENTS
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(REAL_LINES), st.integers(0, 4096))
+def test_one_real_line_cut_anywhere(line, cut):
+    # A line cut by a full disk or a lost console byte, alone and before a panic.
+    _run(line[:cut])
+    _run(line[:cut] + "\nKernel panic - not syncing: Fatal exception\n")
+
+
+def test_many_headlines_keep_memory_bounded():
+    # Thousands of reports: only the blocks that can still decide are kept.
+    report = "\n".join([
+        "[  1.0] WARNING: CPU: 0 PID: 1 at drivers/x.c:1 x_fn+0x1/0x2",
+        "[  1.0] CPU: 0 PID: 1 Comm: sh Not tainted 6.1.0 #1",
+        "[  1.0] Call Trace:",
+    ] + ["[  1.0]  frame_%d+0x1/0x2" % i for i in range(40)])
+    text = "\n".join([report] * 3000) + "\n[  2.0] Kernel panic - not syncing: panic_on_warn set ...\n"
+    parser = tr.TriageParser()
+    tracemalloc.start()
+    try:
+        for lines in tr.iter_log_chunks(io.StringIO(text)):
+            parser.feed_chunk(lines)
+        record = parser.record()
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert record["kind"] == "warning"
+    assert record["event_count"] == 3001
+    assert peak < 16 << 20, peak
