@@ -1262,6 +1262,11 @@ _HEAD_FUNC = re.compile(r"(?<![\w.$])([A-Za-z_.$][\w.$]{0,255})(?:\+0x[0-9a-f]{1
                         r"(?:[ \t]+\[([\w-]{1,64})[^\]\n]{0,80}\])?)?")
 _MARKERS = re.compile(r"(?:<[/A-Z#]{2,10}>[ \t]*)+")
 _PROCESS = re.compile(r"Process (\S{1,64}) \(pid: (\d{1,10})")
+# A headline line with nothing but a kernel timestamp in front, and that prefix on any line.
+_TIMESTAMP_ONLY = re.compile(r"\[ *\d{1,10}\.\d{1,9}\] (?!\[)")
+_TIMESTAMP_LINE = re.compile(r"(?m)^\[ *\d{1,10}\.\d{1,9}\] ?(?!\[)")
+# What a line starts with when it still carries a prefix after that strip.
+_PREFIX_FIRST = frozenset("[<0123456789")
 # Register dump lines ("RAX: ffff...", "x29: ffff...", "sp : ffff...", "pstate: 6040..."):
 # skipped before any other test.
 _REGISTER = re.compile(r"[A-Za-z][\w ]{0,11}: ?(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{8}")
@@ -1312,12 +1317,22 @@ def _analyze(block, relay):
     seen_die = False
     pending = None
     stall = block.kind in _STALL_KINDS
-    for raw in block.lines[block.head + 1:]:
-        msg, line_caller = split_line(raw)
-        if relay is not None and msg.startswith(relay):
-            msg, line_caller = split_line(msg[len(relay):])
-        if caller is not None and line_caller != caller:
-            continue
+    body = block.lines[block.head + 1:]
+    if caller is None and relay is None and _TIMESTAMP_ONLY.match(block.lines[block.head]):
+        # the common dmesg form: strip "[   12.345678] " from every line in one pass
+        texts = _TIMESTAMP_LINE.sub("", "\n".join(body)).split("\n")
+        fast = True
+    else:
+        texts, fast = body, False
+    for raw in texts:
+        if fast and raw[:1] not in _PREFIX_FIRST:
+            msg = raw
+        else:
+            msg, line_caller = split_line(raw)
+            if relay is not None and msg.startswith(relay):
+                msg, line_caller = split_line(msg[len(relay):])
+            if caller is not None and line_caller != caller:
+                continue
         text = msg.strip()
         if not text:
             continue
