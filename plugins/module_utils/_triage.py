@@ -1318,7 +1318,9 @@ def _analyze(block, relay):
     pending = None
     stall = block.kind in _STALL_KINDS
     body = block.lines[block.head + 1:]
-    if caller is None and relay is None and _TIMESTAMP_ONLY.match(block.lines[block.head]):
+    head = _TIMESTAMP_ONLY.match(block.lines[block.head])
+    if caller is None and relay is None and head is not None and block.lines[block.head].startswith(
+            block.text or "", head.end()):
         # the common dmesg form: strip "[   12.345678] " from every line in one pass
         texts = _TIMESTAMP_LINE.sub("", "\n".join(body)).split("\n")
         fast = True

@@ -290,6 +290,16 @@ def test_relay_tag_after_a_syslog_head():
     assert record["host"] == "labhost"
 
 
+def test_journal_short_monotonic():
+    # journalctl -o short-monotonic: the kernel timestamp, then the host and "kernel:"
+    text = text_of("x86-divide-error-zfs-5.9-zfs11382.log")
+    journal = re.sub(r"(?m)^(\[[ \d.]+\]) ", r"\1 nas kernel: ", text)
+    record, original = tr.triage_text(journal), tr.triage_text(text)
+    assert record["signature"] == original["signature"]
+    assert (record["function"], record["module"], record["comm"]) == (
+        "spa_taskq_dispatch_ent", "zfs", "txg_sync")
+
+
 @pytest.mark.parametrize("month", ["июн", "juin", "Jun", "giu", "cze"])
 def test_journal_month_in_any_language_groups(month):
     text = text_of("arm64-oops-journal-6.12-rpi6887.log")
