@@ -1536,8 +1536,8 @@ def _select(kind, report, head=None, by_base=None):
                         or (kind == "oom" and _named(_OOM, base)):
                     continue
             function, module = name, item_module
-            walk = [(name, item_module)] + [(n, m) for f, n, m in reliable[index + 1:]
-                                             if f != "m"]
+            following = [(n, m) for f, n, m in reliable[index + 1:] if f != "m"]
+            walk = [(name, item_module)] + following
             rest = reliable[index + 1:]
             break
     culprit = culprit_module = None
@@ -1550,8 +1550,8 @@ def _select(kind, report, head=None, by_base=None):
     if by_base and function is not None and culprit_name(culprit) not in _WAIT_FAMILIES:
         segment = [(function, module)]
         for flag, name, item_module in rest:
-            if by_base == "stall" and (flag in ("m", "r") or _named(_IRQ_ENTRY,
-                                                                   base_function(name))):
+            entry = flag in ("m", "r") or _named(_IRQ_ENTRY, base_function(name))
+            if by_base == "stall" and entry:
                 break
             if flag != "m":
                 segment.append((name, item_module))

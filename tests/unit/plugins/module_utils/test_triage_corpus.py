@@ -30,8 +30,8 @@ from ansible_collections.crashkit.kdump.plugins.module_utils import _triage as t
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import ParseError
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
-CORPUS = os.environ.get("CRASHKIT_CRASH_CORPUS") or os.path.join(ROOT, "..", "shared",
-                                                                    "crash-corpus")
+CORPUS = (os.environ.get("CRASHKIT_CRASH_CORPUS")
+          or os.path.join(ROOT, "..", "shared", "crash-corpus"))
 CASES = os.path.join(CORPUS, "syzkaller", "cases.jsonl")
 
 needs_corpus = pytest.mark.skipif(

@@ -35,7 +35,7 @@ def _run(text):
 def _cpu_seconds(text, repeat=7):
     """Smallest CPU time of ``repeat`` triages of ``text`` (the least disturbed one)."""
     best = None
-    for _ in range(repeat):
+    for _attempt in range(repeat):
         start = time.process_time()
         _run(text)
         spent = time.process_time() - start
@@ -49,7 +49,7 @@ def _tainted_lines(count, width, head=True):
     lines = ["[    0.100000] BUG: kernel NULL pointer dereference, address: 0000000000000010"] \
         if head else []
     body = "CPU: 0 PID: 1 Comm: x Tainted: "
-    for _ in range(count):
+    for _number in range(count):
         lines.append(("[    1.000001] " + body + " " * width)[:width] + " a b c")
     lines.append("[    2.000000] Kernel panic - not syncing: Fatal exception")
     return "\n".join(lines) + "\n"
