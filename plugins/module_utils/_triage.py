@@ -77,6 +77,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import codecs
 import collections
 import datetime
 import hashlib
@@ -1951,13 +1952,58 @@ def triage_text(text, keep_excerpt=True):
     return triage_lines(io.StringIO(text), keep_excerpt=keep_excerpt)
 
 
+class _Decoded(object):
+    """The text of a binary file object as ``io.TextIOWrapper`` gives it (UTF-8, invalid bytes
+    replaced, universal newlines), after ``head``, its first bytes already read: ``read(size)``
+    returns ``size`` characters until the end."""
+
+    def __init__(self, handle, head):
+        self.handle = handle
+        self.decoder = io.IncrementalNewlineDecoder(
+            codecs.getincrementaldecoder("utf-8")("replace"), True)
+        self.text = self.decoder.decode(head)
+        self.end = False
+
+    def read(self, size):
+        while len(self.text) < size and not self.end:
+            data = self.handle.read(CHUNK_CHARS)
+            self.end = not data
+            self.text += self.decoder.decode(data, final=self.end)
+        text, self.text = self.text[:size], self.text[size:]
+        return text
+
+
+def _feed_text(parser, text):
+    """Feed the whole decoded text of a log of at most ``CHUNK_CHARS`` characters, in the
+    chunks ``iter_log_chunks`` gives for it (the lines, then an unterminated last line)."""
+    lines = text.split("\n")
+    pending = lines.pop()
+    if len(text) > MAX_LINE and lines and max(map(len, lines)) > MAX_LINE:
+        lines = [line[:MAX_LINE] for line in lines]
+    parser.feed_chunk(lines)
+    if pending:
+        parser.feed_chunk([pending[:MAX_LINE]])
+
+
 def triage_file(path, keep_excerpt=True):
-    """Triage the kernel log file ``path``, read in bounded chunks."""
+    """Triage the kernel log file ``path``, read in bounded chunks.
+
+    The file is decoded as UTF-8 (invalid bytes replaced) with universal newlines. A file of
+    at most ``CHUNK_CHARS`` bytes is read and decoded at once; a bigger one through a text
+    stream in chunks of ``CHUNK_CHARS`` characters (``iter_log_chunks``): the same lines.
+    """
     try:
-        with io.open(path, "r", encoding="utf-8", errors="replace") as handle:
+        with io.open(path, "rb") as handle:
             parser = TriageParser(keep_excerpt=keep_excerpt)
-            for lines in iter_log_chunks(handle):
-                parser.feed_chunk(lines)
+            data = handle.read(CHUNK_CHARS + 1)
+            if len(data) <= CHUNK_CHARS:
+                text = data.decode("utf-8", "replace")
+                if "\r" in text:
+                    text = text.replace("\r\n", "\n").replace("\r", "\n")
+                _feed_text(parser, text)
+            else:
+                for lines in iter_log_chunks(_Decoded(handle, data)):
+                    parser.feed_chunk(lines)
             return parser.record()
     except (IOError, OSError) as exc:
         raise HostError("cannot read kernel log %s: %s" % (path, exc))
