@@ -10,7 +10,8 @@ side by side in one run and alternating:
 * triage: ``_fleetreport.group_logs`` (triage every log, group by signature).
 
 Prints the medians and the ratio triage/floor, and writes bench/results/triage.json with the
-machine description. Goal (issue: benchmarks): 10,000 logs in under 5 s.
+machine description. Goals: 10,000 logs in under 5 s (issue: benchmarks) and triage within 2x
+the floor (issue 28: triage that holds on real crashes).
 """
 import argparse
 import os
@@ -115,12 +116,16 @@ def main():
         "failed": len(report.get("failed", [])) if isinstance(report, dict) else None,
         "goal": "10,000 logs in under 5 s",
         "goal_met": args.logs >= 10000 and med["triage"] < 5.0,
+        "goal_floor": "triage within 2x the floor",
+        "goal_floor_met": bool(med["floor"]) and med["triage"] <= 2.0 * med["floor"],
     }
     write_result(args.output, result)
     print("logs %d, signatures %d, failed %s" % (args.logs, result["signatures"], result["failed"]))
     print("floor  (read every line): median %.2f s  %s" % (med["floor"], ["%.2f" % t for t in times["floor"]]))
     print("triage (group_logs):      median %.2f s  %s" % (med["triage"], ["%.2f" % t for t in times["triage"]]))
-    print("ratio triage/floor: %.1fx; goal < 5 s: %s" % (result["ratio_triage_to_floor"], "met" if result["goal_met"] else "missed"))
+    print("ratio triage/floor: %.1fx (goal <= 2x: %s); goal < 5 s: %s" % (
+        result["ratio_triage_to_floor"], "met" if result["goal_floor_met"] else "missed",
+        "met" if result["goal_met"] else "missed"))
     print("results: %s" % args.output)
 
 

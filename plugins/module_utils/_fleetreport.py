@@ -9,7 +9,8 @@
   triage record (see ``_triage``), ``add_failure(source, error)`` a log that could not be
   triaged, ``report()`` the JSON-able result. Memory grows with the number of distinct
   signatures and hosts, not with the number of records.
-* ``group_logs(paths)``: triage many kernel log files and return the report.
+* ``group_logs(paths)``: triage many kernel log files and return the report (from 256 logs on
+  a pool of processes triages and groups runs of logs; their groups are merged in order).
 * ``triage_many(paths)``: ``(path, record, error)`` of many logs, in order; from 256 logs on the
   work is spread over a pool of forked processes (one per CPU), which is where a fleet's worth
   of logs spends its time (bench/triage.py).
@@ -564,24 +565,75 @@ def triage_many(paths, workers=None, min_parallel=PARALLEL_MIN_LOGS, triage=None
         pool.join()
 
 
-def group_logs(paths, workers=None, min_parallel=PARALLEL_MIN_LOGS):
-    """Triage every kernel log of ``paths`` and group them by signature.
-
-    Each item is a path or a ``(host, path)`` pair. Without an explicit host, the host is the one
-    named by the log's syslog prefix, else by the dump directory name (``infer_origin``). Logs
-    that cannot be read or show no crash are listed under ``failed``. ``workers`` and
-    ``min_parallel``: see ``triage_many``.
-    """
+def _group_part(items):
+    """A ``FleetReport`` of ``(host, path)`` items, added in order as ``group_logs`` adds them."""
     fleet = FleetReport()
-    items = [tuple(item) if isinstance(item, (tuple, list)) else (None, item) for item in paths]
-    results = triage_many([path for _host, path in items], workers, min_parallel)
-    for (host, path), (_path, record, error) in zip(items, results):
+    for host, path in items:
+        record, error = _triage_one(path)
         if error is not None:
             fleet.add_failure(path, error)
             continue
         dir_host, dir_time = infer_origin(path)
         fleet.add(record, host=host or record.get("host") or dir_host,
                   crash_time=record.get("crash_time") or dir_time, source=path)
+    return fleet
+
+
+def _merge(fleet, part):
+    """Add ``part`` (the ``FleetReport`` of the logs after those of ``fleet``) to ``fleet``:
+    the same groups as adding its records one by one (first examples and reasons first)."""
+    fleet.crashes += part.crashes
+    fleet.hosts |= part.hosts
+    fleet.failures.extend(part.failures)
+    for signature, other in part.groups.items():
+        group = fleet.groups.get(signature)
+        if group is None:
+            fleet.groups[signature] = other
+            continue
+        group.count += other.count
+        group.hosts |= other.hosts
+        group.releases |= other.releases
+        if other.first is not None and (group.first is None or other.first < group.first):
+            group.first = other.first
+        if other.last is not None and (group.last is None or other.last > group.last):
+            group.last = other.last
+        for reason in other.reasons:
+            if reason not in group.reasons and len(group.reasons) < REASONS_PER_GROUP:
+                group.reasons.append(reason)
+        group.examples.extend(other.examples[:max(0, EXAMPLES_PER_GROUP - len(group.examples))])
+
+
+def _batch_size(count, workers):
+    """Logs per pool task: about 8 tasks per worker (even when other work takes CPUs
+    away from some), 16 to 256 logs each (a task costs a few milliseconds of overhead)."""
+    return max(16, min(256, -(-count // (workers * 8))))
+
+
+def group_logs(paths, workers=None, min_parallel=PARALLEL_MIN_LOGS):
+    """Triage every kernel log of ``paths`` and group them by signature.
+
+    Each item is a path or a ``(host, path)`` pair. Without an explicit host, the host is the one
+    named by the log's syslog prefix, else by the dump directory name (``infer_origin``). Logs
+    that cannot be read or show no crash are listed under ``failed``. ``workers`` and
+    ``min_parallel``: see ``triage_many``. With a pool, each task triages and groups a run of
+    consecutive logs and sends back only its groups, merged here in order: the same report as
+    one process adding every record.
+    """
+    items = [tuple(item) if isinstance(item, (tuple, list)) else (None, item) for item in paths]
+    if workers is None:
+        workers = os.cpu_count() or 1
+    pool = _pool(workers) if workers > 1 and len(items) >= min_parallel else None
+    if pool is None:
+        return _group_part(items).report()
+    fleet = FleetReport()
+    size = _batch_size(len(items), workers)
+    try:
+        for part in pool.imap(_group_part, [items[start:start + size]
+                                            for start in range(0, len(items), size)]):
+            _merge(fleet, part)
+    finally:
+        pool.terminate()
+        pool.join()
     return fleet.report()
 
 

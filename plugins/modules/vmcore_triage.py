@@ -15,18 +15,25 @@ description:
   - Reads the kernel log of a crashed kernel and tells what crashed, where, and a stable
     signature to group the same crash across hosts, times and kernel builds.
   - "Accepted logs: kdump-tools' C(dmesg.<stamp>) and C(makedumpfile --dump-dmesg) output, RHEL's
-    C(vmcore-dmesg.txt), serial or netconsole captures and syslog files. Lines may carry a syslog
-    prefix, a C(<4>) level, a C([   12.345678]) or C(dmesg -T) timestamp, or none of these."
-  - The log is read line by line in bounded chunks; only the lines around the crash are kept,
-    so large logs cost time, not memory.
-  - "A crash is a C(Kernel panic - not syncing:) line, an oops (C(BUG: kernel NULL pointer
-    dereference), C(BUG: unable to handle ...), C(kernel BUG at), C(general protection fault),
-    a C(... [#1]) die line) or the remains of a crash the module does not know (a C(Modules
-    linked in:) dump, C(Kernel Offset:) or C(---[ end Kernel panic) outside any known report),
-    reported as RV(kind=unknown)."
-  - "Soft and hard lockups, hung tasks, OOM kills, hardware error reports and warnings are
-    events; they are the cause when the panic that follows names them (for example
-    C(softlockup: hung tasks) or C(hung_task: blocked tasks))."
+    C(vmcore-dmesg.txt), serial or netconsole captures (also behind a hypervisor's relay tag such
+    as C([guest0/uart0])), syslog and journal files in any language. Lines may carry a syslog or
+    journal head, a C(<4>) level, a C([   12.345678]) or C(dmesg -T) timestamp, a printk caller
+    id, or none of these; lines of another task interleaved with the report are skipped."
+  - "Reports of x86-64, i686, arm64, ARM, powerpc, s390x and RISC-V kernels from 2.6 to 7.x are
+    read; C(docs/triage.md) lists every format with an example."
+  - The log is read line by line in bounded chunks (lines cut at 4096 characters); only the
+    lines around the crash are kept, so large logs cost time, not memory, and the time is
+    linear in the log's size whatever it holds.
+  - "A crash is a C(Kernel panic - not syncing:) line, an oops (NULL dereference, paging
+    request, C(kernel BUG at), general protection fault, double fault, any C(... [#1]) die
+    line) or the remains of a crash the module does not know (a C(Modules linked in:) dump,
+    C(Kernel Offset:) or C(---[ end Kernel panic) outside any known report), reported as
+    RV(kind=unknown)."
+  - "Warnings, sanitizer reports (KASAN, KFENCE, KMSAN, KCSAN, UBSAN), soft and hard lockups, RCU
+    stalls, hung tasks, OOM kills, machine checks and unknown NMIs are events; they are the
+    cause when the panic that follows names them (for example C(panic_on_warn set),
+    C(softlockup: hung tasks) or C(hung_task: blocked tasks)). A memory sanitizer report
+    (KASAN, KFENCE, KMSAN) before a crash is the crash's cause."
   - A log without any crash makes the task fail and names the non-fatal events it found.
   - The record describes the first crash of the log; later oopses are usually consequences of
     it. RV(events) lists them all.
@@ -54,12 +61,14 @@ notes:
   - "The signature is the first 16 hex digits of the SHA-1 of RV(signature_text): kind,
     canonical reason (the same wording on every kernel version, with addresses, CPU numbers,
     PIDs, durations, task names and source line numbers left out) and, except for kinds
-    C(sysrq), C(oom) and C(mce), the function, its module and the next three reliable frames of
-    the call trace that are not panic, oops or page fault helpers. Kernel release and build,
-    taint, host, time, command, PID and CPU are not part of it, so the same bug groups together
-    across kernel releases; RV(kernel_release) tells them apart."
+    C(sysrq), C(oom), C(mce), C(nmi), C(vfs_root) and C(kill_init), the RV(culprit) and its
+    module. The frames below the culprit, kernel release and build, taint, host, time, command,
+    PID, CPU, addresses and log prefixes are not part of it: the same bug groups together
+    across hosts, callers and kernel releases, and RV(kernel_release) tells them apart. When
+    the log names no function at all, the command without its numbers stands in for the
+    culprit."
   - Frames the kernel prints with C(?) (stale return addresses found on the stack) are left out
-    of RV(call_trace) and of the signature, unless the trace has no other frames.
+    of RV(call_trace) and of the culprit search, unless the trace has no other frames.
 seealso:
   - name: kdump-tools
     description: Debian's kdump tooling, which saves C(dmesg.<stamp>) next to the dump.
@@ -91,11 +100,15 @@ source:
 kind:
   description:
     - What kind of crash it is.
+    - C(warning) is a warning escalated by C(panic_on_warn), C(sanitizer) a KASAN, KFENCE,
+      KMSAN, KCSAN or UBSAN report that caused the crash, C(stack_overflow) a double fault or
+      stack guard page hit, C(nmi) an NMI the kernel could not attribute.
     - C(unknown) is a crash whose report the module does not recognise.
   returned: success
   type: str
-  choices: [sysrq, null_deref, bug, oops, gpf, soft_lockup, hard_lockup, hung_task, oom, mce,
-            vfs_root, kill_init, panic, unknown]
+  choices: [sysrq, null_deref, bug, oops, gpf, stack_overflow, sanitizer, warning, soft_lockup,
+            hard_lockup, rcu_stall, hung_task, oom, mce, nmi, vfs_root, kill_init, panic,
+            unknown]
   sample: null_deref
 panic_reason:
   description:
@@ -111,15 +124,38 @@ headline:
   sample: "BUG: kernel NULL pointer dereference, address: 0000000000000010"
 function:
   description:
-    - The faulting function, without offset and compiler suffixes such as C(.cold).
-    - From the C(RIP) line when there is one, else the first frame of the call trace that is
-      not a panic, oops, page fault (or for hung tasks, scheduler wait) helper.
+    - Where the kernel was, without offset and compiler suffixes such as C(.cold).
+    - From the faulting instruction (C(RIP), C(pc :), C(PC is at), C(EIP is at), C(NIP),
+      C(epc :), C(Krnl PSW); also such a line inside the call trace after the reporting frames,
+      as a warning escalated by C(panic_on_warn) or a lockup panic prints it), the function a
+      sanitizer or C(stack-protector) report names, else the first frame of the call trace that
+      is not a reporting or exception helper (for hung tasks, not a scheduler wait).
     - Null when the log holds neither (for example a machine check).
   returned: success
   type: str
   sample: mydrv_fill_buffer
 module:
   description: The kernel module of RV(function), when it is in one.
+  returned: success
+  type: str
+  sample: mydrv
+culprit:
+  description:
+    - The guilty frame, what the signature is keyed on. From RV(function) on, the first frame
+      that is not a reporting, checking, library, locking, instrumentation or scheduler helper
+      (a fault in C(memcpy) or a failed list check is the caller's bug).
+    - For a hung task, what the task waits for; for a soft lockup or RCU stall, the operation
+      the CPU loops in (its outermost frame that is not entry or dispatch code), unless it waits
+      in C(smp_call_function) or C(synchronize_rcu); for a stack overflow, the base of the deep
+      call chain.
+    - Syscall entry names are one (C(__x64_sys_open), C(__se_sys_open) and C(SyS_open) are
+      C(sys_open)).
+    - Null when the log names no function.
+  returned: success
+  type: str
+  sample: mydrv_fill_buffer
+culprit_module:
+  description: The kernel module of RV(culprit), when it is in one.
   returned: success
   type: str
   sample: mydrv
@@ -175,13 +211,13 @@ signature:
   description: Stable crash signature (16 hex digits) to group the same crash by.
   returned: success
   type: str
-  sample: 235f55a566656bd8
+  sample: f5210f3eabf21dc3
 signature_text:
   description: The text the signature is the hash of.
   returned: success
   type: str
-  sample: "kind=null_deref | reason=kernel NULL pointer dereference | function=mydrv_fill_buffer
-    | module=mydrv | frames=mydrv_read [mydrv] < vfs_read < ksys_read"
+  sample: "kind=null_deref | reason=kernel NULL pointer dereference
+    | culprit=mydrv_fill_buffer [mydrv]"
 line:
   description: Line number of RV(headline) in the log.
   returned: success
@@ -205,7 +241,7 @@ events:
   contains:
     kind:
       description: C(panic) for a panic line, C(warning) for warnings and non-fatal BUG
-        reports, otherwise a crash kind.
+        reports, C(sanitizer) for sanitizer reports, otherwise a crash or event kind.
       type: str
     line:
       description: Line number.

@@ -69,7 +69,7 @@ def test_groups_by_signature_biggest_first(fleet):
     assert fleet["crashes"] == 6
     assert fleet["signature_count"] == 3
     assert [(g["kind"], g["count"], g["host_count"]) for g in fleet["groups"]] == [
-        ("sysrq", 3, 2), ("null_deref", 2, 1), ("panic", 1, 1)]
+        ("sysrq", 3, 2), ("null_deref", 2, 1), ("warning", 1, 1)]
     assert fleet["host_count"] == 4
 
 

@@ -17,7 +17,8 @@ from ansible_collections.crashkit.kdump.plugins.modules import vmcore_triage as 
 
 FIXTURES = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "fixtures",
                                         "triage"))
-RECORD_FIELDS = ("kind", "panic_reason", "headline", "function", "module", "taint", "taint_raw",
+RECORD_FIELDS = ("kind", "panic_reason", "headline", "function", "module", "culprit",
+                 "culprit_module", "taint", "taint_raw",
                  "comm", "pid", "cpu", "kernel_release", "kernel_build", "hardware",
                  "call_trace", "signature", "signature_text", "line", "host", "crash_time",
                  "events", "event_count", "excerpt")
@@ -52,6 +53,7 @@ def test_dmesg_path(capsys, monkeypatch, check_mode):
         assert field in result
     assert (result["kind"], result["function"], result["module"]) == (
         "null_deref", "mydrv_fill_buffer", "mydrv")
+    assert (result["culprit"], result["culprit_module"]) == ("mydrv_fill_buffer", "mydrv")
     assert (result["comm"], result["pid"], result["cpu"]) == ("cat", 4211, 3)
     assert result["taint"] == ["O", "E"]
     assert result["call_trace"][0] == "mydrv_read"
