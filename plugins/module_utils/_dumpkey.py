@@ -14,7 +14,9 @@
 * ``probe_result(stdout)``: parse the receiver's ``crashkit-probe`` answer;
 * ``ssh_argv(...)``: the system ``ssh`` command line of the connectivity check, with the options
   of the capture environments (``BatchMode``, strict host key checking, the dump key only);
-* ``ssh_failure(rc, stderr)``: what an ssh exit status and its messages say went wrong.
+* ``ssh_failure(rc, stderr)``: what an ssh exit status and its messages say went wrong;
+* ``run_bounded(argv, limit)``: the one I/O helper, runs a command with a time limit and bounded
+  output (AnsibleModule.run_command has neither).
 
 Nothing here imports Ansible.
 """
@@ -26,7 +28,11 @@ import base64
 import binascii
 import hashlib
 import hmac
+import os
 import re
+import select
+import subprocess
+import time
 
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import (
     ParseError,
@@ -66,6 +72,8 @@ SSH_ERROR = 255
 # UserKnownHostsFile and splits option values on blanks; the capture environments expand the
 # key path unquoted. The same characters kdump_config accepts for target.ssh_key.
 _SSH_PATH = re.compile(r"^/[A-Za-z0-9._/+,=@-]*$")
+# What run_bounded keeps of each output stream (the server writes them).
+OUTPUT_LIMIT = 64 * 1024
 _SSH_USER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$")
 _HOST = re.compile(r"^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})|[0-9A-Fa-f:.]{2,45})$")
 _BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,3}$")
@@ -343,3 +351,43 @@ def ssh_failure(rc, stderr, name):
     if any(m in text for m in _UNREACHABLE):
         return False, False, "cannot reach %s: %s" % (name, _last_line(text))
     return False, False, "ssh to %s failed (exit 255): %s" % (name, _last_line(text))
+
+
+def run_bounded(argv, limit, output_limit=OUTPUT_LIMIT):
+    """Run ``argv`` (a list) with stdin from /dev/null for at most ``limit`` seconds.
+
+    Returns ``(rc, stdout, stderr)`` with each stream cut at ``output_limit`` bytes; ``rc`` is
+    None when the command had to be killed at the limit.
+    """
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
+    buffers = {out_fd: bytearray(), err_fd: bytearray()}
+    pending = set(buffers)
+    deadline = time.time() + limit
+    rc = None
+    try:
+        while pending:
+            remaining = deadline - time.time()
+            if remaining <= 0:
+                break
+            for fd in select.select(sorted(pending), [], [], remaining)[0]:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    pending.discard(fd)
+                    continue
+                room = output_limit - len(buffers[fd])
+                if room > 0:
+                    buffers[fd] += chunk[:room]
+        if not pending:
+            try:
+                rc = proc.wait(max(deadline - time.time(), 1))
+            except subprocess.TimeoutExpired:
+                rc = None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+    return rc, buffers[out_fd].decode("utf-8", "replace"), buffers[err_fd].decode("utf-8", "replace")

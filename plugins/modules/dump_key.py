@@ -244,10 +244,7 @@ connectivity:
 
 import os
 import platform
-import select
-import subprocess
 import tempfile
-import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -266,8 +263,7 @@ from ansible_collections.crashkit.kdump.plugins.module_utils._module import (
 
 FIPS_PATH = "/proc/sys/crypto/fips_enabled"
 REFUSAL_PROBES = "sh -c id"
-# What the check keeps of each ssh run's output (the server writes it).
-OUTPUT_LIMIT = 64 * 1024
+# What the report keeps of each ssh run's error output (the server writes part of it).
 STDERR_KEPT = 1000
 
 
@@ -445,47 +441,6 @@ def pinned_keys(module):
     return name, keys
 
 
-def run_ssh(argv, limit):
-    """Run ``argv`` with stdin from /dev/null for at most ``limit`` seconds.
-
-    Returns ``(rc, stdout, stderr)`` with each stream cut at OUTPUT_LIMIT bytes (the server
-    writes them); ``rc`` is None when ssh had to be killed.
-    """
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-    out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
-    buffers = {out_fd: bytearray(), err_fd: bytearray()}
-    pending = set(buffers)
-    deadline = time.time() + limit
-    rc = None
-    try:
-        while pending:
-            remaining = deadline - time.time()
-            if remaining <= 0:
-                break
-            ready = select.select(sorted(pending), [], [], remaining)[0]
-            for fd in ready:
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    pending.discard(fd)
-                    continue
-                room = OUTPUT_LIMIT - len(buffers[fd])
-                if room > 0:
-                    buffers[fd] += chunk[:room]
-        if not pending:
-            try:
-                rc = proc.wait(max(deadline - time.time(), 1))
-            except subprocess.TimeoutExpired:
-                rc = None
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
-    return rc, buffers[out_fd].decode("utf-8", "replace"), buffers[err_fd].decode("utf-8", "replace")
-
-
 def connectivity(module, key_path):
     p = module.params
     report = dict(ok=False, skipped=False, host_key_verified=False, authenticated=False,
@@ -497,7 +452,7 @@ def connectivity(module, key_path):
     def ssh_run(command):
         argv = _dumpkey.ssh_argv(ssh, key_path, p["user"], p["server"], p["port"],
                                  p["known_hosts_path"], p["timeout"], command)
-        rc, out, err = run_ssh(argv, limit)
+        rc, out, err = _dumpkey.run_bounded(argv, limit)
         return argv, rc, out, err.strip()
 
     argv, rc, out, err = ssh_run(_dumpkey.PROBE_COMMAND)

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import subprocess
+import time
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -338,3 +339,15 @@ def test_ssh_failure(rc, stderr, expected):
 def test_ssh_failure_gives_none_or_a_triple(rc, stderr):
     result = dk.ssh_failure(rc, stderr, "dumps")
     assert result is None if rc != 255 else (len(result) == 3 and isinstance(result[2], str))
+
+
+def test_run_bounded_returns_status_and_output():
+    assert dk.run_bounded(["sh", "-c", "echo out; echo err >&2; exit 3"], 10) == (3, "out\n", "err\n")
+
+
+def test_run_bounded_bounds_output_and_time():
+    """A server that talks forever and never ends is cut off: bounded output, killed at the limit."""
+    started = time.time()
+    rc, out, err = dk.run_bounded(["sh", "-c", "head -c 300000 /dev/zero | tr '\\0' x; sleep 60"], 2)
+    assert rc is None and out == "x" * dk.OUTPUT_LIMIT and err == ""
+    assert time.time() - started < 30

@@ -13,7 +13,6 @@ import os
 import stat
 import subprocess
 import sys
-import time
 
 import paramiko
 import pytest
@@ -184,7 +183,7 @@ def test_bad_arguments(capsys, tmp_path, args, message):
 
 
 def test_check_mode_skips_the_check(capsys, tmp_path, monkeypatch):
-    monkeypatch.setattr(module, "run_ssh", lambda *a: pytest.fail("ssh must not run in check mode"))
+    monkeypatch.setattr(module._dumpkey, "run_bounded", lambda *a: pytest.fail("ssh must not run in check mode"))
     result = run_module(capsys, {"path": str(tmp_path / "k"), "server": "dumps", "check": True}, check_mode=True)
     assert result["rc"] == 0 and result["connectivity"]["skipped"]
     assert not (tmp_path / "k").exists()
@@ -312,14 +311,3 @@ def test_check_reports_an_unreachable_server(capsys, tmp_path):
     assert result["failed"] and "cannot reach [127.0.0.1]:1: " in result["connectivity"]["error"]
     assert "Connection refused" in result["connectivity"]["error"]
 
-
-def test_run_ssh_returns_status_and_output():
-    assert module.run_ssh(["sh", "-c", "echo out; echo err >&2; exit 3"], 10) == (3, "out\n", "err\n")
-
-
-def test_run_ssh_bounds_output_and_time():
-    """A server that talks forever and never ends is cut off: bounded output, killed at the limit."""
-    started = time.time()
-    rc, out, err = module.run_ssh(["sh", "-c", "head -c 300000 /dev/zero | tr '\\0' x; sleep 60"], 2)
-    assert rc is None and out == "x" * module.OUTPUT_LIMIT and err == ""
-    assert time.time() - started < 30
