@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite, in order, failing fast:
-#   1. unit tests (pytest)            4. collection build + install + ansible-doc
-#   2. ansible-test sanity            5. ansible-builder create (execution environment)
-#   3. ansible-lint, changelog build  6. Molecule scenarios in real VMs
-# Installs what it needs first (tools/bootstrap.sh). Run as root on Debian 12.
+#   1. unit tests (pytest): the whole suite on the pinned toolchain, and the plugin tests on
+#      ansible-core 2.16 and 2.21 and on every managed-host Python 3.6 - 3.13 (tools/matrix.sh)
+#   2. ansible-test sanity of ansible-core 2.19 (pinned), 2.16 and 2.21
+#   3. ansible-lint, changelog build  5. ansible-builder create (execution environment)
+#   4. collection build + install + ansible-doc   6. Molecule scenarios in real VMs
+# The unit and sanity jobs run two at a time (tools/matrix.sh); when both stages are asked for,
+# they share one pool. Installs what it needs first (tools/bootstrap.sh). Run as root on Debian 12.
 #
 #   tools/test.sh                  # everything
 #   tools/test.sh unit sanity      # only the named stages
@@ -36,15 +39,22 @@ mkdir -p "$(dirname "$link")"
 [ -L "$link" ] || ln -s "$root" "$link"
 export ANSIBLE_COLLECTIONS_PATH="$root/.tmp/collections"
 
+pooled=
+if printf '%s\n' "${stages[@]}" | grep -qx unit && printf '%s\n' "${stages[@]}" | grep -qx sanity; then
+  pooled=1
+fi
 for s in "${stages[@]}"; do
   case "$s" in
-    unit)
-      stage "unit tests"
-      python -m pytest -q -p no:cacheprovider tests/unit
-      ;;
-    sanity)
-      stage "ansible-test sanity"
-      "$root/tools/sanity.sh"
+    unit|sanity)
+      if [ -n "$pooled" ]; then
+        [ "$pooled" = ran ] && continue
+        stage "unit tests and ansible-test sanity, every version of the matrix (tools/matrix.sh)"
+        "$root/tools/matrix.sh" run unit sanity
+        pooled=ran
+      else
+        stage "$s (tools/matrix.sh)"
+        "$root/tools/matrix.sh" run "$s"
+      fi
       ;;
     lint)
       stage "ansible-lint (production profile), changelog fragments"

@@ -208,6 +208,7 @@ def source_shell_file(path, names, shell="/bin/sh"):
     for name in names:
         script.append('printf "%%s\\0%%s\\0" "${%s+set}" "${%s-}"' % (name, name))
     try:
+        # pylint: disable-next=ansible-bad-function  # pure code has no AnsibleModule.run_command; needs env={}
         proc = subprocess.Popen(
             [shell, "-c", "\n".join(script), "crashkit-verify", path],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -243,7 +244,7 @@ def parse_kdump_conf(text):
         if not stripped or stripped.startswith("#"):
             continue
         # `read -r opt val` splits on the default IFS: spaces, tabs (and newlines)
-        parts = re.split(r"[ \t]+", stripped, 1)
+        parts = re.split(r"[ \t]+", stripped, maxsplit=1)
         opt = parts[0]
         val = parts[1].strip(" \t") if len(parts) > 1 else ""
         if "#" in val:

@@ -126,8 +126,7 @@ def _walk(tasks):
             continue
         yield task
         for key in ("block", "rescue", "always"):
-            for inner in _walk(task.get(key)):
-                yield inner
+            yield from _walk(task.get(key))
 
 
 def check(name, majors):

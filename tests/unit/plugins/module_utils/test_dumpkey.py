@@ -326,8 +326,8 @@ Host key verification failed.
      (False, False, "cannot reach dumps: ssh: Could not resolve hostname dumps: Name or service not known")),
     (255, "Connection timed out during banner exchange\n",
      (False, False, "cannot reach dumps: Connection timed out during banner exchange")),
-    (255, "Load key \"/k\": invalid format\n", (False, False, "ssh to dumps failed (exit 255): Load key \"/k\": "
-                                                            "invalid format")),
+    (255, "Load key \"/k\": invalid format\n",
+     (False, False, "ssh to dumps failed (exit 255): Load key \"/k\": invalid format")),
     (255, "", (False, False, "ssh to dumps failed (exit 255): no message")),
 ])
 def test_ssh_failure(rc, stderr, expected):

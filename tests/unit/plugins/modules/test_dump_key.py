@@ -310,4 +310,3 @@ def test_check_reports_an_unreachable_server(capsys, tmp_path):
                                  "known_hosts_path": str(tmp_path / "kh")})
     assert result["failed"] and "cannot reach [127.0.0.1]:1: " in result["connectivity"]["error"]
     assert "Connection refused" in result["connectivity"]["error"]
-
