@@ -17,8 +17,9 @@
 # --ignore-requires-python where that ansible-core cannot install as a controller on that Python):
 #
 #   cell       Python  ansible-core                  unit tests
-#   ctl-2.16   3.12    2.16 (oldest), full           tests/unit/plugins (modules, module_utils, filter, action)
-#   ctl-2.21   3.13    2.21 (newest), full           tests/unit/plugins
+#   ctl-2.16   3.12    2.16 (oldest), full           tests/unit/plugins (modules, module_utils, filter, action),
+#                                                    the playbooks' host selection and syntax
+#   ctl-2.21   3.13    2.21 (newest), full           the same
 #   host-3.6   3.6     2.16, module_utils only       modules + module_utils, managed-host side
 #   host-3.7   3.7     2.16, module_utils only       modules + module_utils, managed-host side
 #   host-3.8   3.8     2.16, module_utils only       modules + module_utils, managed-host side
@@ -133,7 +134,7 @@ run_job() {  # job; output to its log, exit status of the job
   else
     read -r want side <<< "$(cell "$target")"
     if [ "$side" = controller ]; then
-      selection=(tests/unit/plugins)
+      selection=(tests/unit/plugins tests/unit/playbooks tests/unit/test_playbooks_fqcn.py)
     else
       selection=(tests/unit/plugins/modules tests/unit/plugins/module_utils)
     fi
