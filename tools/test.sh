@@ -58,7 +58,7 @@ for s in "${stages[@]}"; do
       ;;
     lint)
       stage "ansible-lint (production profile), changelog fragments"
-      ansible-lint --profile production
+      ansible-lint --offline --profile production
       antsibull-changelog lint
       # The release changelog builds from the fragments (in a copy: the checkout keeps them) and
       # names every module.
