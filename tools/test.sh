@@ -99,11 +99,20 @@ for s in "${stages[@]}"; do
       ;;
     ee)
       stage "execution environment build context (ansible-builder create)"
-      mkdir -p .tmp/ee
-      ansible-galaxy collection build --force --output-path "$work/ee-dist" . >/dev/null
-      cp "$work"/ee-dist/crashkit-kdump-*.tar.gz .tmp/ee/crashkit-kdump.tar.gz
-      ansible-builder create -f execution-environment.yml -c "$work/ee-context" --output-filename Containerfile -v 1
+      # Without the collection tarball (and the requirements file tools/ee.sh writes beside it),
+      # creating the context must fail, not write a context without the collection.
+      rm -rf .tmp/ee
+      if ansible-builder create -f execution-environment.yml -c "$work/ee-missing" --output-filename Containerfile \
+           > "$work/ee-missing.log" 2>&1; then
+        echo "ansible-builder create succeeded without the collection tarball:" >&2
+        cat "$work/ee-missing.log" >&2
+        exit 1
+      fi
+      grep -q "\.tmp/ee/requirements.yml does not exist" "$work/ee-missing.log"
+      echo "without the tarball: $(tail -1 "$work/ee-missing.log")"
+      "$root/tools/ee.sh" create "$work/ee-context"
       test -s "$work/ee-context/Containerfile"
+      test -s "$work/ee-context/_build/requirements.yml"
       test -s "$work/ee-context/_build/collections/crashkit-kdump.tar.gz"
       echo "build context: $work/ee-context"
       ;;
