@@ -169,8 +169,8 @@ def test_a_kdump_target_typo_fails_at_the_role_start(tmp_path, target, message):
 def test_the_argument_spec_accepts_both_spellings(tmp_path, target):
     with open(os.path.join(REPO, "roles", "setup", "meta", "argument_specs.yml")) as handle:
         spec = yaml.safe_load(handle)["argument_specs"]["main"]["options"]
-    task = {"ansible.builtin.validate_argument_spec": {"argument_spec": spec,
-                                                         "provided_arguments": {"kdump_target": target}}}
+    arguments = {"argument_spec": spec, "provided_arguments": {"kdump_target": target}}
+    task = {"ansible.builtin.validate_argument_spec": arguments}
     rc, output = play(tmp_path, "spec", {}, [task], {})
     assert rc == 0, output
 
