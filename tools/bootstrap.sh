@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Install everything the README commands need on a Debian 12 machine, as root. Safe to run
 # again: Debian packages are installed only when missing, the Python toolchain only when
-# requirements-dev.txt changed since the last install.
+# requirements-dev.txt changed since the last install, each venv of the version matrix only when
+# its tools/matrix/<cell>.txt changed (tools/matrix.sh setup; Pythons 3.6 - 3.13 from pyenv).
 #
-#   tools/bootstrap.sh            # Debian packages + Python toolchain (.venv)
+#   tools/bootstrap.sh            # Debian packages + Python toolchain (.venv) + matrix venvs
 #   tools/bootstrap.sh --no-lab   # skip the VM lab's host packages
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -58,3 +59,6 @@ else
   "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$root/requirements-dev.txt"
   echo "$want" > "$stamp"
 fi
+
+# --- the version matrix (ansible-core 2.16 and 2.21, managed-host Pythons) -------------------
+"$root/tools/matrix.sh" setup

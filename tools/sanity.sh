@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Run `ansible-test sanity` on a copy of the git-tracked (and untracked, not ignored) files,
 # placed where ansible-test wants them: <tmp>/ansible_collections/crashkit/kdump.
-# Usage: tools/sanity.sh [ansible-test sanity args...]   (default: all tests, Python 3.11)
+# Usage: tools/sanity.sh [ansible-test sanity args...]   (default: all tests)
+# Environment: CRASHKIT_VENV (default .venv: ansible-core 2.19, Python 3.11) is the toolchain whose
+# ansible-test runs, on its own Python (the matrix runs this with ansible-core 2.16 and 2.21).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv=${CRASHKIT_VENV:-$root/.venv}
-tree=$root/.tmp/sanity/ansible_collections/crashkit/kdump
-rm -rf "$root/.tmp/sanity"
+pyver=$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+copy=$root/.tmp/sanity/$(basename "$venv")
+tree=$copy/ansible_collections/crashkit/kdump
+rm -rf "$copy"
 mkdir -p "$tree"
 cd "$root"
 git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
@@ -30,7 +34,8 @@ PY
 )
 shim=$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py
 mkdir -p "$(dirname "$shim")"
-cat > "$shim" <<'PY'
+# Written to a temporary name and renamed: tools/matrix.sh runs sanity of two ansible-cores at once.
+cat > "$shim.$$" <<'PY'
 """Local stand-in for get-pip.py, written by crashkit.kdump's tools/sanity.sh."""
 import subprocess
 import sys
@@ -40,4 +45,5 @@ subprocess.check_call([sys.executable, "-m", "ensurepip", "--default-pip"], stdo
 args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
 sys.exit(subprocess.call([sys.executable, "-m", "pip", "install", "-q", "--no-warn-script-location"] + args))
 PY
-exec ansible-test sanity --color no --python 3.11 --local "${@}"
+mv -f "$shim.$$" "$shim"
+exec ansible-test sanity --color no --python "$pyver" --local "${@}"

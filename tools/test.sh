@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite, in order, failing fast:
-#   1. unit tests (pytest)            4. collection build + install + ansible-doc
-#   2. ansible-test sanity            5. ansible-builder create (execution environment)
-#   3. ansible-lint, changelog build  6. Molecule scenarios in real VMs
-# Installs what it needs first (tools/bootstrap.sh). Run as root on Debian 12.
+#   1. unit tests (pytest): the whole suite on the pinned toolchain, and the plugin tests on
+#      ansible-core 2.16 and 2.21 and on every managed-host Python 3.6 - 3.13 (tools/matrix.sh)
+#   2. ansible-test sanity of ansible-core 2.19 (pinned), 2.16 and 2.21
+#   3. ansible-lint, changelog build  5. ansible-builder create (execution environment)
+#   4. collection build + install + ansible-doc   6. Molecule scenarios in real VMs
+# The unit and sanity jobs run two at a time (tools/matrix.sh); when both stages are asked for,
+# they share one pool. Installs what it needs first (tools/bootstrap.sh). Run as root on Debian 12.
 #
 #   tools/test.sh                  # everything
 #   tools/test.sh unit sanity      # only the named stages
@@ -37,19 +40,26 @@ mkdir -p "$(dirname "$link")"
 [ -L "$link" ] || ln -s "$root" "$link"
 export ANSIBLE_COLLECTIONS_PATH="$root/.tmp/collections"
 
+pooled=
+if printf '%s\n' "${stages[@]}" | grep -qx unit && printf '%s\n' "${stages[@]}" | grep -qx sanity; then
+  pooled=1
+fi
 for s in "${stages[@]}"; do
   case "$s" in
-    unit)
-      stage "unit tests"
-      python -m pytest -q -p no:cacheprovider tests/unit
-      ;;
-    sanity)
-      stage "ansible-test sanity"
-      "$root/tools/sanity.sh"
+    unit|sanity)
+      if [ -n "$pooled" ]; then
+        [ "$pooled" = ran ] && continue
+        stage "unit tests and ansible-test sanity, every version of the matrix (tools/matrix.sh)"
+        "$root/tools/matrix.sh" run unit sanity
+        pooled=ran
+      else
+        stage "$s (tools/matrix.sh)"
+        "$root/tools/matrix.sh" run "$s"
+      fi
       ;;
     lint)
       stage "ansible-lint (production profile), changelog fragments"
-      ansible-lint --profile production
+      ansible-lint --offline --profile production
       antsibull-changelog lint
       # The release changelog builds from the fragments (in a copy: the checkout keeps them) and
       # names every module.
@@ -90,11 +100,20 @@ for s in "${stages[@]}"; do
       ;;
     ee)
       stage "execution environment build context (ansible-builder create)"
-      mkdir -p .tmp/ee
-      ansible-galaxy collection build --force --output-path "$work/ee-dist" . >/dev/null
-      cp "$work"/ee-dist/crashkit-kdump-*.tar.gz .tmp/ee/crashkit-kdump.tar.gz
-      ansible-builder create -f execution-environment.yml -c "$work/ee-context" --output-filename Containerfile -v 1
+      # Without the collection tarball (and the requirements file tools/ee.sh writes beside it),
+      # creating the context must fail, not write a context without the collection.
+      rm -rf .tmp/ee
+      if ansible-builder create -f execution-environment.yml -c "$work/ee-missing" --output-filename Containerfile \
+           > "$work/ee-missing.log" 2>&1; then
+        echo "ansible-builder create succeeded without the collection tarball:" >&2
+        cat "$work/ee-missing.log" >&2
+        exit 1
+      fi
+      grep -q "\.tmp/ee/requirements.yml does not exist" "$work/ee-missing.log"
+      echo "without the tarball: $(tail -1 "$work/ee-missing.log")"
+      "$root/tools/ee.sh" create "$work/ee-context"
       test -s "$work/ee-context/Containerfile"
+      test -s "$work/ee-context/_build/requirements.yml"
       test -s "$work/ee-context/_build/collections/crashkit-kdump.tar.gz"
       echo "build context: $work/ee-context"
       ;;

@@ -48,7 +48,7 @@ class Entry(object):
             body = line[:-1] if line.endswith("\r") else line
             stripped = body.lstrip(" \t")
             if stripped and not stripped.startswith("#"):
-                key = re.split(r"[ \t]", stripped, 1)[0]
+                key = re.split(r"[ \t]", stripped, maxsplit=1)[0]
                 rest_start = offset + (len(body) - len(stripped)) + len(key)
                 value_start = rest_start
                 while value_start < offset + len(body) and text[value_start] in " \t":

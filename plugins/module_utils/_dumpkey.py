@@ -11,7 +11,12 @@
 * ``known_hosts_name(host, port)``: ``host`` or ``[host]:port``, as ssh looks it up;
 * ``pin_known_hosts(text, name, keys)``: make ``name``'s entries exactly ``keys``, leave every
   other line alone (hashed entries are recognised), idempotent;
-* ``probe_result(stdout)``: parse the receiver's ``crashkit-probe`` answer.
+* ``probe_result(stdout)``: parse the receiver's ``crashkit-probe`` answer;
+* ``ssh_argv(...)``: the system ``ssh`` command line of the connectivity check, with the options
+  of the capture environments (``BatchMode``, strict host key checking, the dump key only);
+* ``ssh_failure(rc, stderr)``: what an ssh exit status and its messages say went wrong;
+* ``run_bounded(argv, limit)``: the one I/O helper, runs a command with a time limit and bounded
+  output (AnsibleModule.run_command has neither).
 
 Nothing here imports Ansible.
 """
@@ -23,7 +28,11 @@ import base64
 import binascii
 import hashlib
 import hmac
+import os
 import re
+import select
+import subprocess
+import time
 
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import (
     ParseError,
@@ -39,6 +48,33 @@ HOST_KEY_TYPES = (
     "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
     "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com", "ssh-dss",
 )
+# The options the capture environments run ssh with: kdump-utils/kexec-tools kdump.sh and
+# kdumpctl use "-i <sshkey> -o BatchMode=yes -o StrictHostKeyChecking=yes"; kdump-tools runs
+# "ssh -i $SSH_KEY" from the real root file system, where no terminal means OpenSSH's
+# StrictHostKeyChecking=ask fails like "yes". The check adds what makes it prove exactly the
+# dump path: only the dump key (the capture initramfs has no agent and no other keys), only
+# public key authentication, only the pinned known_hosts file, no IP address bookkeeping in it,
+# and messages at the ERROR level so a failure can be told. Every option exists in OpenSSH 7.4
+# and later (RHEL 8 has 8.0, SLES 15 7.9 and later).
+SSH_OPTIONS = (
+    "BatchMode=yes",
+    "StrictHostKeyChecking=yes",
+    "IdentitiesOnly=yes",
+    "PreferredAuthentications=publickey",
+    "GlobalKnownHostsFile=/dev/null",
+    "CheckHostIP=no",
+    "LogLevel=ERROR",
+)
+# ssh exits 255 for its own errors; otherwise with the remote command's status (the receiver
+# uses 0, 1 and 2).
+SSH_ERROR = 255
+# A path ssh takes as written: ssh_config expands "%" tokens and "~" in IdentityFile and
+# UserKnownHostsFile and splits option values on blanks; the capture environments expand the
+# key path unquoted. The same characters kdump_config accepts for target.ssh_key.
+_SSH_PATH = re.compile(r"^/[A-Za-z0-9._/+,=@-]*\Z")
+# What run_bounded keeps of each output stream (the server writes them).
+OUTPUT_LIMIT = 64 * 1024
+_SSH_USER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}\Z")
 _HOST = re.compile(r"^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})|[0-9A-Fa-f:.]{2,45})\Z")
 _BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,3}\Z")
 
@@ -245,3 +281,115 @@ def probe_result(stdout):
     except ValueError:
         raise ParseError("the probe answer has no free space figure: %r" % (line[0],))
     return values
+
+
+def ssh_argv(ssh, key_path, user, server, port, known_hosts_path, timeout, command=None):
+    """The argv of one ``ssh`` run of the connectivity check (a list: no shell ever sees it).
+
+    ``command`` None asks for a shell (no pty: ``-T``), as an interactive login would. The port
+    is given only when it is not 22, so a ``Port`` in root's ssh_config for this host applies
+    as it does for the capture environment.
+    """
+    name = known_hosts_name(server, port)
+    for what, path in (("the dump key path", key_path), ("known_hosts_path", known_hosts_path)):
+        if not isinstance(path, str) or not _SSH_PATH.match(path):
+            raise ValidationError("%s %r must be an absolute path made of letters, digits and "
+                                  "._/+,=@- (ssh expands %%, ~ and blanks in it)" % (what, path))
+    if not isinstance(user, str) or not _SSH_USER.match(user):
+        raise ValidationError("user %r is not a user name" % (user,))
+    timeout = int(timeout)
+    if timeout < 1:
+        raise ValidationError("timeout must be at least 1 second, got %d" % timeout)
+    argv = [ssh, "-T", "-i", key_path]
+    for option in SSH_OPTIONS:
+        argv += ["-o", option]
+    argv += ["-o", "UserKnownHostsFile=%s" % known_hosts_path, "-o", "ConnectTimeout=%d" % timeout,
+             "-o", "ServerAliveInterval=%d" % timeout, "-o", "ServerAliveCountMax=1"]
+    if name != server:
+        argv += ["-p", str(int(port))]
+    argv += ["-l", user, "--", server]
+    if command is not None:
+        argv.append(command)
+    return argv
+
+
+# OpenSSH's own messages (ssh.c, sshconnect.c, sshconnect2.c), newest and oldest wordings.
+_HOST_KEY_FAILED = ("Host key verification failed",)
+_AUTH_FAILED = ("Permission denied",)
+_UNREACHABLE = ("Connection refused", "Connection timed out", "No route to host",
+                "Network is unreachable", "Could not resolve hostname", "Name or service not known",
+                "Temporary failure in name resolution", "Operation timed out")
+
+
+def _last_line(text, skip=()):
+    """The last message line of ``text`` that is not one of ``skip`` (ssh's closing words)."""
+    lines = [line.strip() for line in (text or "").splitlines()
+             if line.strip() and not line.strip().startswith("@") and line.strip().rstrip(".") not in skip]
+    if not lines:
+        return "no message"
+    line = lines[-1]
+    return line if len(line) <= 160 else line[:157] + "..."
+
+
+def ssh_failure(rc, stderr, name):
+    """Classify an ssh run that did not reach the remote command.
+
+    Returns ``None`` when ``rc`` is the remote command's own status (ssh got that far: the host
+    key matched and the key was accepted), else ``(host_key_verified, authenticated, error)``.
+    """
+    if rc != SSH_ERROR:
+        return None
+    text = stderr or ""
+    if any(m in text for m in _HOST_KEY_FAILED):
+        return False, False, ("the server's host key is not among the keys pinned for %s in the "
+                              "known_hosts file (%s; Host key verification failed)"
+                              % (name, _last_line(text, _HOST_KEY_FAILED).rstrip(".")))
+    if any(m in text for m in _AUTH_FAILED):
+        return True, False, ("the server did not accept the dump key (%s): is it in the receiver's "
+                             "authorized_keys, with a from= pattern that matches this client?"
+                             % _last_line(text))
+    if any(m in text for m in _UNREACHABLE):
+        return False, False, "cannot reach %s: %s" % (name, _last_line(text))
+    return False, False, "ssh to %s failed (exit 255): %s" % (name, _last_line(text))
+
+
+def run_bounded(argv, limit, output_limit=OUTPUT_LIMIT):
+    """Run ``argv`` (a list) with stdin from /dev/null for at most ``limit`` seconds.
+
+    Returns ``(rc, stdout, stderr)`` with each stream cut at ``output_limit`` bytes; ``rc`` is
+    None when the command had to be killed at the limit.
+    """
+    # run_command has no time limit and reads all output: Popen (the only place here).
+    # pylint: disable-next=ansible-bad-function
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
+    buffers = {out_fd: bytearray(), err_fd: bytearray()}
+    pending = set(buffers)
+    deadline = time.time() + limit
+    rc = None
+    try:
+        while pending:
+            remaining = deadline - time.time()
+            if remaining <= 0:
+                break
+            for fd in select.select(sorted(pending), [], [], remaining)[0]:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    pending.discard(fd)
+                    continue
+                room = output_limit - len(buffers[fd])
+                if room > 0:
+                    buffers[fd] += chunk[:room]
+        if not pending:
+            try:
+                rc = proc.wait(max(deadline - time.time(), 1))
+            except subprocess.TimeoutExpired:
+                rc = None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+    return rc, buffers[out_fd].decode("utf-8", "replace"), buffers[err_fd].decode("utf-8", "replace")

@@ -208,6 +208,7 @@ def source_shell_file(path, names, shell="/bin/sh"):
     for name in names:
         script.append('printf "%%s\\0%%s\\0" "${%s+set}" "${%s-}"' % (name, name))
     try:
+        # pylint: disable-next=ansible-bad-function  # pure code has no AnsibleModule.run_command; needs env={}
         proc = subprocess.Popen(
             [shell, "-c", "\n".join(script), "crashkit-verify", path],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -243,7 +244,7 @@ def parse_kdump_conf(text):
         if not stripped or stripped.startswith("#"):
             continue
         # `read -r opt val` splits on the default IFS: spaces, tabs (and newlines)
-        parts = re.split(r"[ \t]+", stripped, 1)
+        parts = re.split(r"[ \t]+", stripped, maxsplit=1)
         opt = parts[0]
         val = parts[1].strip(" \t") if len(parts) > 1 else ""
         if "#" in val:
@@ -285,6 +286,8 @@ class Settings(object):
         self.cmdline_append = None
         self.debian_cmdline_base = DEBIAN_CMDLINE_DEFAULTS["amd64"]
         self.extra_options = []
+        # redhat: directives of the existing kdump.conf the model does not set, kept as found.
+        self.kept_directives = []
         self.failure_directive = "failure_action"
         self.warnings = []
 
@@ -647,12 +650,15 @@ def _check_extra_options(family, options):
 
 def build_settings(family, target=None, dump_level=None, compression=None, extra_collector_args=None,
                    failure_action=None, keep_local_dumps=None, kdump_cmdline_append=None,
-                   extra_options=None, debian_cmdline_base=None, existing_text=None):
+                   extra_options=None, debian_cmdline_base=None, existing_text=None,
+                   keep_other_directives=True):
     """Validate the options for ``family`` and return ``Settings``.
 
     ``debian_cmdline_base`` is the KDUMP_CMDLINE_APPEND default of the installed kdump-tools
     (see ``parse_debian_cmdline_default``); ``existing_text`` is the current file, used to keep
-    the obsolete ``default`` spelling of ``failure_action`` on old kexec-tools.
+    the obsolete ``default`` spelling of ``failure_action`` on old kexec-tools and, with
+    ``keep_other_directives`` (redhat), every directive the model does not set (see
+    ``kept_directives``).
     """
     if family not in FAMILIES:
         _fail("family must be one of %s, got %r", ", ".join(FAMILIES), family)
@@ -723,7 +729,38 @@ def build_settings(family, target=None, dump_level=None, compression=None, extra
         base = _check_cmdline(debian_cmdline_base)
         s.debian_cmdline_base = base or ""
     s.extra_options, s.warnings = _check_extra_options(family, extra_options)
+    if family == "redhat" and keep_other_directives and existing_text:
+        s.kept_directives, kept_warnings = kept_directives(existing_text, [k for k, _v in s.extra_options])
+        s.warnings.extend(kept_warnings)
     return s
+
+
+def kept_directives(existing_text, overridden=()):
+    """The directives of an existing kdump.conf that a rewrite keeps: ``(list, warnings)``.
+
+    Everything but the directives the model sets (target, ``path``, ``core_collector``,
+    ``failure_action``/``default``, ``sshkey``) and those ``overridden`` by extra_options, in file
+    order, first occurrence only (kdumpctl refuses duplicates). A directive kdumpctl is not known
+    to accept is kept too, with a warning: the rewrite must not change what the file says
+    beyond what was asked (RHEL's ``auto_reset_crashkernel yes``, ``dracut_args``,
+    ``kdump_post``... stay).
+    """
+    kept = []
+    warnings = []
+    seen = set(overridden)
+    for opt, value in parse_kdump_conf(existing_text):
+        if opt in _OWNED["redhat"] or opt in seen:
+            continue
+        seen.add(opt)
+        if not re.match(r"^[a-z][a-z0-9_]*$", opt) or not value or _CONTROL.search(value):
+            warnings.append("kdump.conf line %r is not a directive kdumpctl reads; it was dropped" % (
+                ("%s %s" % (opt, value)).strip(),))
+            continue
+        if opt not in _REDHAT_KNOWN:
+            warnings.append("kdump.conf directive %s is not one kdumpctl is known to accept (it refuses to "
+                            "start on unknown directives); it was kept as found" % opt)
+        kept.append((opt, value))
+    return kept, warnings
 
 
 # ---------------------------------------------------------------------------------------------
@@ -797,6 +834,7 @@ def expected_entries(settings):
         if s.failure_action:
             out.append((s.failure_directive, s.failure_action))
         out.extend(s.extra_options)
+        out.extend(s.kept_directives)
         return out
 
     if s.family == "debian":

@@ -19,10 +19,16 @@ description:
     environment (the system's C(ssh), C(/root/.ssh/known_hosts)) and the Red Hat and SUSE kdump
     initramfs (dracut copies C(/root/.ssh/known_hosts)) use with strict host key checking.
     Every key given is pinned; other keys of that host are removed; other hosts are untouched.
-  - With O(check=true), proves the path works with paramiko, the way the capture environment
-    will use it - the key authenticates, the host key matches the pinned keys (anything else is
-    rejected), the receiver's C(crashkit-probe) writes and removes a file in this client's
-    directory, and an interactive shell and C(sh -c id) are refused.
+  - With O(check=true), proves the path works with the system's OpenSSH C(ssh), the client the
+    capture environment uses, with its options - C(BatchMode=yes), C(StrictHostKeyChecking=yes),
+    the dump key only (C(IdentitiesOnly=yes), public key authentication only) and only the pinned
+    known_hosts file (O(known_hosts_path); no global known_hosts file, no IP address entries).
+    The key must authenticate, the host key must match the pinned keys (anything else is
+    rejected), the receiver's C(crashkit-probe) must write and remove a file in this client's
+    directory, and an interactive shell and C(sh -c id) must be refused.
+  - Root's C(~/.ssh/config) applies as it does in the capture environment (a C(Port) or
+    C(HostName) set there for the server is used). No package outside the distribution's base
+    repositories is needed (no paramiko).
 author:
   - crashkit maintainers (@crashkit)
 extends_documentation_fragment:
@@ -89,18 +95,22 @@ options:
     default: /root/.ssh/known_hosts
   check:
     description:
-      - Prove connectivity with paramiko (see the description). The module fails when the check
-        fails; RV(connectivity) tells which step failed.
-      - Host keys come from O(server_host_keys), else from O(known_hosts_path).
+      - Prove connectivity with the system C(ssh) (see the description). The module fails when
+        the check fails; RV(connectivity) tells which step failed.
+      - ssh reads the host keys from O(known_hosts_path), which O(server_host_keys), when given,
+        pins first in the same run; without it the file must already have keys for O(server).
     type: bool
     default: false
   timeout:
-    description: Seconds to wait for the server in O(check).
+    description:
+      - Seconds to wait for the server in O(check) (C(ssh -o ConnectTimeout), and
+        C(ServerAliveInterval) with one unanswered probe allowed). Each of the three ssh runs of the
+        check is stopped after three times as long.
     type: int
     default: 15
 requirements:
   - ssh-keygen (OpenSSH) on the client
-  - paramiko on the client, only for O(check) (not in check mode, where the check is skipped)
+  - ssh (OpenSSH 7.4 or later) on the client, for O(check)
 notes:
   - The receiver side, the exact commands each family sends and the path mapping are described
     in the collection's C(docs/dump-server.md).
@@ -218,6 +228,10 @@ connectivity:
     error:
       description: What went wrong, when something did.
       type: str
+    ssh_command:
+      description: The argument list of the probe's ssh run (the other two differ in the command).
+      type: list
+      elements: str
   sample:
     ok: true
     host_key_verified: true
@@ -228,13 +242,11 @@ connectivity:
     error: null
 """
 
-import base64
 import os
 import platform
 import tempfile
-import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.crashkit.kdump.plugins.module_utils import _dumpkey
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import (
@@ -249,16 +261,10 @@ from ansible_collections.crashkit.kdump.plugins.module_utils._module import (
     read_text,
 )
 
-PARAMIKO_IMPORT_ERROR = None
-try:
-    import paramiko
-    HAS_PARAMIKO = True
-except ImportError:
-    PARAMIKO_IMPORT_ERROR = traceback.format_exc()
-    HAS_PARAMIKO = False
-
 FIPS_PATH = "/proc/sys/crypto/fips_enabled"
 REFUSAL_PROBES = "sh -c id"
+# What the report keeps of each ssh run's error output (the server writes part of it).
+STDERR_KEPT = 1000
 
 
 def argument_spec():
@@ -435,114 +441,41 @@ def pinned_keys(module):
     return name, keys
 
 
-def _host_key(key_type, blob):
-    raw = base64.b64decode(blob)
-    from_type_string = getattr(paramiko.PKey, "from_type_string", None)
-    if from_type_string is not None:
-        return from_type_string(key_type, raw)
-    classes = {"ssh-rsa": "RSAKey", "ssh-ed25519": "Ed25519Key", "ssh-dss": "DSSKey"}
-    cls = getattr(paramiko, classes.get(key_type, "ECDSAKey"))
-    return cls(data=raw)
-
-
-def _private_key(path):
-    from_path = getattr(paramiko.PKey, "from_path", None)
-    if from_path is not None:
-        return from_path(path)
-    last = None
-    for name in ("Ed25519Key", "ECDSAKey", "RSAKey"):
-        try:
-            return getattr(paramiko, name).from_private_key_file(path)
-        except paramiko.SSHException as exc:
-            last = exc
-    raise last
-
-
-def _run(client, command, timeout, shell=False):
-    """Exit status and output of ``command`` (or of a shell request)."""
-    channel = client.get_transport().open_session(timeout=timeout)
-    channel.settimeout(timeout)
-    try:
-        if shell:
-            channel.invoke_shell()
-            channel.shutdown_write()
-        else:
-            channel.exec_command(command)
-            channel.shutdown_write()
-    except paramiko.SSHException as exc:
-        channel.close()
-        return None, "", "request refused: %s" % exc
-    out = b""
-    err = b""
-    while True:
-        chunk = channel.recv(65536)
-        if not chunk:
-            break
-        out += chunk
-    while True:
-        chunk = channel.recv_stderr(65536)
-        if not chunk:
-            break
-        err += chunk
-    if not channel.status_event.wait(timeout):
-        channel.close()
-        raise HostError("the server did not finish %r within %d seconds" % (command or "shell", timeout))
-    rc = channel.recv_exit_status()
-    channel.close()
-    return rc, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
-
-
 def connectivity(module, key_path):
     p = module.params
     report = dict(ok=False, skipped=False, host_key_verified=False, authenticated=False,
-                  probe=None, exec_refused=None, shell_refused=None, error=None)
-    name, keys = pinned_keys(module)
-    client = paramiko.SSHClient()
-    for key_type, blob in keys:
-        client.get_host_keys().add(name, key_type, _host_key(key_type, blob))
-    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+                  probe=None, exec_refused=None, shell_refused=None, error=None, ssh_command=None)
+    name = pinned_keys(module)[0]
+    ssh = module.get_bin_path("ssh", required=True)
+    limit = 3 * p["timeout"]
+
+    def ssh_run(command):
+        argv = _dumpkey.ssh_argv(ssh, key_path, p["user"], p["server"], p["port"],
+                                 p["known_hosts_path"], p["timeout"], command)
+        rc, out, err = _dumpkey.run_bounded(argv, limit)
+        return argv, rc, out, err.strip()
+
+    argv, rc, out, err = ssh_run(_dumpkey.PROBE_COMMAND)
+    report["ssh_command"] = argv
+    if rc is None:
+        report["error"] = "ssh to %s did not finish within %d seconds" % (name, limit)
+        return report
+    failure = _dumpkey.ssh_failure(rc, err, name)
+    if failure is not None:
+        report["host_key_verified"], report["authenticated"], report["error"] = failure
+        return report
+    report["host_key_verified"] = report["authenticated"] = True
+    probe = dict(ok=False, rc=rc, stderr=err[:STDERR_KEPT])
     try:
-        try:
-            client.connect(p["server"], port=p["port"], username=p["user"],
-                           pkey=_private_key(key_path), look_for_keys=False, allow_agent=False,
-                           timeout=p["timeout"], banner_timeout=p["timeout"],
-                           auth_timeout=p["timeout"])
-        except paramiko.BadHostKeyException as exc:
-            report["error"] = "host key mismatch: %s presented %s %s, which is not pinned" % (
-                name, exc.key.get_name(), exc.key.get_base64())
-            return report
-        except paramiko.AuthenticationException as exc:
-            report["host_key_verified"] = True
-            report["error"] = "the server did not accept %s for %s: %s (is the key in the " \
-                              "receiver's authorized_keys?)" % (key_path, p["user"], exc)
-            return report
-        except paramiko.SSHException as exc:
-            report["error"] = "SSH to %s failed: %s" % (name, exc)
-            if "not found in known_hosts" in str(exc):
-                report["error"] = "the server's host key is not among the pinned keys of %s: %s" % (
-                    name, exc)
-            return report
-        except (OSError, EOFError) as exc:
-            report["error"] = "cannot reach %s: %s" % (name, exc)
-            return report
-        report["host_key_verified"] = True
-        report["authenticated"] = True
+        probe.update(_dumpkey.probe_result(out))
+        probe["ok"] = rc == 0
+    except KdumpError as exc:
+        probe["error"] = str(exc)
+    report["probe"] = probe
 
-        rc, out, err = _run(client, _dumpkey.PROBE_COMMAND, p["timeout"])
-        probe = dict(ok=False, rc=rc, stderr=err.strip())
-        try:
-            probe.update(_dumpkey.probe_result(out))
-            probe["ok"] = rc == 0
-        except KdumpError as exc:
-            probe["error"] = str(exc)
-        report["probe"] = probe
-
-        rc, out, err = _run(client, REFUSAL_PROBES, p["timeout"])
-        report["exec_refused"] = dict(ok=rc != 0 and "uid=" not in out, rc=rc, stderr=err.strip())
-        rc, out, err = _run(client, None, p["timeout"], shell=True)
-        report["shell_refused"] = dict(ok=rc != 0 and "uid=" not in out, rc=rc, stderr=err.strip())
-    finally:
-        client.close()
+    for key, command in (("exec_refused", REFUSAL_PROBES), ("shell_refused", None)):
+        _argv, rc, out, err = ssh_run(command)
+        report[key] = dict(ok=rc not in (0, None) and "uid=" not in out, rc=rc, stderr=err[:STDERR_KEPT])
 
     failures = []
     if not report["probe"]["ok"]:
@@ -566,10 +499,6 @@ def run(module):
     if p["server_host_keys"] is not None:
         for line in p["server_host_keys"]:
             _dumpkey.parse_public_key(line)
-    # In check mode the connectivity check is skipped, so a host whose paramiko would be
-    # installed by the same (check) run is not refused.
-    if p["check"] and not module.check_mode and not HAS_PARAMIKO:
-        module.fail_json(msg=missing_required_lib("paramiko"), exception=PARAMIKO_IMPORT_ERROR)
     result = dict(changed=False)
     diffs = ensure_key(module, result)
     if p["server_host_keys"] is not None:

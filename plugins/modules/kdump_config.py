@@ -17,8 +17,11 @@ description:
     or kdump-utils, one C(directive value) per line.
   - C(debian) (Debian, Ubuntu) - C(/etc/default/kdump-tools) of kdump-tools, a shell fragment.
   - C(suse) (SLES, openSUSE) - C(/etc/sysconfig/kdump), a shell fragment.
-  - The module owns the whole file. Settings it does not model are passed with O(extra_options);
-    anything else found in the file is replaced. The file starts with a comment saying so.
+  - The module owns the whole file. Settings it does not model are passed with O(extra_options).
+    On redhat, the directives of the existing C(kdump.conf) that the module does not set (for
+    example RHEL 9's C(auto_reset_crashkernel yes), C(dracut_args), C(kdump_post)) are kept as
+    found (O(keep_other_directives)); on debian and suse anything else found in the file is
+    replaced. The file starts with a comment saying so.
   - Shell fragments are verified before they replace the live file, by sourcing the temporary copy
     with C(/bin/sh) in an empty environment and comparing every variable with the intended value.
     C(kdump.conf) is read back the way C(kdumpctl) reads it.
@@ -176,6 +179,16 @@ options:
         and C(KDUMP_INITRD=/var/lib/kdump/initrd.img) unless given here.
     type: dict
     default: {}
+  keep_other_directives:
+    description:
+      - redhat only. Keep the directives of the existing C(kdump.conf) that this module does not
+        set (everything but the target, C(path), C(core_collector), C(failure_action)/C(default),
+        C(sshkey) and the O(extra_options) keys), in file order after the module's own. A
+        directive kdumpctl is not known to accept is kept with a warning; a line that is not a
+        directive is dropped with a warning.
+      - V(false) writes only what the options say.
+    type: bool
+    default: true
   makedumpfile_path:
     description:
       - makedumpfile binary asked (C(-v)) which compressions it supports. Default found on
@@ -334,6 +347,7 @@ def argument_spec():
         keep_local_dumps=dict(type="int"),
         kdump_cmdline_append=dict(type="str"),
         extra_options=dict(type="dict", default={}),
+        keep_other_directives=dict(type="bool", default=True),
         makedumpfile_path=dict(type="path"),
         backup=dict(type="bool", default=False),
     )
@@ -411,6 +425,7 @@ def run(module):
         extra_options=params["extra_options"],
         debian_cmdline_base=base,
         existing_text=existing,
+        keep_other_directives=params["keep_other_directives"],
     )
     for warning in settings.warnings:
         module.warn(warning)

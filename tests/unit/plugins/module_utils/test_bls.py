@@ -60,6 +60,10 @@ def test_rhel8_entries_expand_kernelopts():
     ("rhel8", "crashkernel", "256M", "present", 1, "crashkernel=256M"),
     ("rhel8", "crashkernel", None, "absent", 1, None),
     ("rhel8", "crashkernel", "auto", "present", 0, "crashkernel=auto"),
+    # RHEL 10: literal options, kdump-utils' 2G-64G:256M,64G-:512M default, a rescue entry
+    ("rhel10", "crashkernel", "2G-64G:256M,64G-:512M", "present", 0, "crashkernel=2G-64G:256M,64G-:512M"),
+    ("rhel10", "crashkernel", "1G-4G:192M,4G-:320M", "present", 2, "crashkernel=1G-4G:192M,4G-:320M"),
+    ("rhel10", "crashkernel", None, "absent", 2, None),
 ])
 def test_plan_fixture(tmp_path, fixture, name, value, state, changed, expected_arg):
     root = copy(tmp_path, fixture)

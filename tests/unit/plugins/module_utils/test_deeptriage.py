@@ -93,7 +93,8 @@ def test_build_id_missing_file(tmp_path):
 @pytest.mark.skipif(not shutil.which("readelf"), reason="binutils' readelf is not installed")
 @pytest.mark.parametrize("binary", ["/bin/sh", "/usr/bin/env"])
 def test_build_id_equals_readelf_on_real_binaries(binary):
-    out = subprocess.run(["readelf", "-n", os.path.realpath(binary)], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(["readelf", "-n", os.path.realpath(binary)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         universal_newlines=True, check=True).stdout
     expected = [line.split(":", 1)[1].strip() for line in out.splitlines() if "Build ID:" in line]
     assert deep.elf_build_id(os.path.realpath(binary)) == (expected[0] if expected else None)
 

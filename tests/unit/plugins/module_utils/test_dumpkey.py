@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import subprocess
+import time
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -214,3 +215,139 @@ def test_pinning_is_idempotent_and_exact(lines):
     text, _a, _r = dk.pin_known_hosts("".join(lines), "dumps", [ED])
     assert dk.entries_for(text, "dumps") == [ED_KEY]
     assert dk.pin_known_hosts(text, "dumps", [ED]) == (text, [], [])
+
+
+# ---------------------------------------------------------------------------------------------
+# the ssh command line of the connectivity check
+
+
+def test_ssh_argv_is_the_capture_environments_ssh():
+    argv = dk.ssh_argv("/usr/bin/ssh", "/root/.ssh/kdump_id_ed25519", "kdumprecv", "dumps.example.net",
+                       22, "/root/.ssh/known_hosts", 15, "crashkit-probe")
+    assert argv == [
+        "/usr/bin/ssh", "-T", "-i", "/root/.ssh/kdump_id_ed25519",
+        "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "IdentitiesOnly=yes",
+        "-o", "PreferredAuthentications=publickey", "-o", "GlobalKnownHostsFile=/dev/null",
+        "-o", "CheckHostIP=no", "-o", "LogLevel=ERROR",
+        "-o", "UserKnownHostsFile=/root/.ssh/known_hosts", "-o", "ConnectTimeout=15",
+        "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=1",
+        "-l", "kdumprecv", "--", "dumps.example.net", "crashkit-probe"]
+
+
+def test_ssh_argv_port_and_shell_request():
+    argv = dk.ssh_argv("ssh", "/k", "u", "10.0.0.1", 2222, "/kh", 5)
+    assert argv[-6:] == ["-p", "2222", "-l", "u", "--", "10.0.0.1"]
+    assert "-p" not in dk.ssh_argv("ssh", "/k", "u", "10.0.0.1", 22, "/kh", 5)
+
+
+@pytest.mark.parametrize("port,name", [(22, "dumps.example.net"), (2222, "[dumps.example.net]:2222")])
+def test_ssh_resolves_the_options_as_meant(tmp_path, port, name):
+    """``ssh -G`` prints the configuration a command line resolves to (root's ssh_config
+    included), without connecting."""
+    known = str(tmp_path / "known_hosts")
+    (tmp_path / "key").write_text("")  # ssh -G drops an -i file that does not exist
+    argv = dk.ssh_argv("ssh", str(tmp_path / "key"), "kdumprecv", "dumps.example.net", port, known, 7)
+    resolved = subprocess.run([argv[0], "-G"] + argv[1:], stdout=subprocess.PIPE,
+                              universal_newlines=True, check=True).stdout
+    config = {}
+    for line in resolved.splitlines():
+        key, _sep, value = line.partition(" ")
+        config.setdefault(key, []).append(value)
+    assert config["batchmode"] == ["yes"]
+    assert config["stricthostkeychecking"] == ["true"]
+    assert config["identitiesonly"] == ["yes"]
+    assert config["preferredauthentications"] == ["publickey"]
+    assert config["identityfile"] == [str(tmp_path / "key")]
+    assert config["userknownhostsfile"] == [known]
+    assert config["globalknownhostsfile"] == ["/dev/null"]
+    assert config["checkhostip"] == ["no"]
+    assert config["connecttimeout"] == ["7"]
+    assert config["user"] == ["kdumprecv"]
+    assert config["port"] == [str(port)]
+    assert dk.known_hosts_name("dumps.example.net", port) == name
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"key_path": "/root/.ssh/key with space"}, "dump key path"),
+    ({"key_path": "/root/%d/key"}, "dump key path"),
+    ({"key_path": "~/key"}, "dump key path"),
+    ({"known_hosts_path": "/tmp/kh -oProxyCommand=x"}, "known_hosts_path"),
+    ({"user": "-oProxyCommand=x"}, "not a user name"),
+    ({"user": "a b"}, "not a user name"),
+    ({"server": "-oProxyCommand=x"}, "not a host name"),
+    ({"server": "dumps;id"}, "not a host name"),
+    ({"port": 0}, "between 1 and 65535"),
+    ({"timeout": 0}, "at least 1 second"),
+])
+def test_ssh_argv_refuses_what_ssh_would_read_differently(kwargs, message):
+    args = dict(ssh="ssh", key_path="/k", user="u", server="dumps", port=22, known_hosts_path="/kh",
+                timeout=5)
+    args.update(kwargs)
+    with pytest.raises(ValidationError, match=message):
+        dk.ssh_argv(**args)
+
+
+# stderr of OpenSSH 9.2 (Debian 12) for each failure, as the module's tests see it against a real
+# server; the older wordings (OpenSSH 7.4 .. 8.7) end in the same closing lines.
+CHANGED = """@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@
+@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @
+@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@
+IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!
+Someone could be eavesdropping on you right now (man-in-the-middle attack)!
+It is also possible that a host key has just been changed.
+The fingerprint for the ED25519 key sent by the remote host is
+SHA256:4GnD0VhV1cXSm0oTFb3iDbeD3Aw3a7TMmMv9AeEYQbE.
+Please contact your system administrator.
+Add correct host key in /root/.ssh/known_hosts to get rid of this message.
+Offending ED25519 key in /root/.ssh/known_hosts:1
+Host key for dumps has changed and you have requested strict checking.
+Host key verification failed.
+"""
+
+
+@pytest.mark.parametrize("rc,stderr,expected", [
+    (0, "", None),
+    (2, "crashkit-dump-receiver: refused: command 'sh' is not allowed", None),
+    (1, "", None),
+    (255, CHANGED, (False, False, "the server's host key is not among the keys pinned for dumps in the "
+                                  "known_hosts file (Host key for dumps has changed and you have requested "
+                                  "strict checking; Host key verification failed)")),
+    (255, "No ED25519 host key is known for dumps and you have requested strict checking.\n"
+          "Host key verification failed.\n",
+     (False, False, "the server's host key is not among the keys pinned for dumps in the known_hosts file "
+                    "(No ED25519 host key is known for dumps and you have requested strict checking; "
+                    "Host key verification failed)")),
+    (255, "kdumprecv@dumps: Permission denied (publickey).\n",
+     (True, False, "the server did not accept the dump key (kdumprecv@dumps: Permission denied (publickey).): "
+                   "is it in the receiver's authorized_keys, with a from= pattern that matches this client?")),
+    (255, "ssh: connect to host dumps port 22: Connection refused\n",
+     (False, False, "cannot reach dumps: ssh: connect to host dumps port 22: Connection refused")),
+    (255, "ssh: Could not resolve hostname dumps: Name or service not known\n",
+     (False, False, "cannot reach dumps: ssh: Could not resolve hostname dumps: Name or service not known")),
+    (255, "Connection timed out during banner exchange\n",
+     (False, False, "cannot reach dumps: Connection timed out during banner exchange")),
+    (255, "Load key \"/k\": invalid format\n",
+     (False, False, "ssh to dumps failed (exit 255): Load key \"/k\": invalid format")),
+    (255, "", (False, False, "ssh to dumps failed (exit 255): no message")),
+])
+def test_ssh_failure(rc, stderr, expected):
+    assert dk.ssh_failure(rc, stderr, "dumps") == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=0, max_value=255), st.text(max_size=300))
+def test_ssh_failure_gives_none_or_a_triple(rc, stderr):
+    result = dk.ssh_failure(rc, stderr, "dumps")
+    assert result is None if rc != 255 else (len(result) == 3 and isinstance(result[2], str))
+
+
+def test_run_bounded_returns_status_and_output():
+    assert dk.run_bounded(["sh", "-c", "echo out; echo err >&2; exit 3"], 10) == (3, "out\n", "err\n")
+
+
+def test_run_bounded_bounds_output_and_time():
+    """A server that talks forever and never ends is cut off: bounded output, killed at the limit."""
+    started = time.time()
+    rc, out, err = dk.run_bounded(["sh", "-c", "head -c 300000 /dev/zero | tr '\\0' x; sleep 60"], 2)
+    assert rc is None and out == "x" * dk.OUTPUT_LIMIT and err == ""
+    assert time.time() - started < 30

@@ -63,12 +63,22 @@ def run(defaults, dropin_dir, name, value, state, variable):
 
 
 # --------------------------------------------------------------------------- fixtures ------
+RHEL10_REST = "resume=UUID=8c2f5d4e-5b1a-4f0e-9c53-7a3b2e1d0f9a rd.lvm.lv=rhel/root rd.lvm.lv=rhel/swap rhgb quiet"
+RHEL10_L = "crashkernel=2G-64G:256M,64G-:512M " + RHEL10_REST
+SLES15_REST = ("splash=silent resume=/dev/disk/by-uuid/0b0a5d2e-7c1e-4c8b-9f3d-2a6e1f4c8d90 mitigations=auto quiet "
+               "security=apparmor")
+SLES15_D = SLES15_REST + " crashkernel=242M,high crashkernel=72M,low"
+
+
 @pytest.mark.parametrize("fixture, values", [
     ("debian12", {L: "", D: "quiet crashkernel=384M-:128M"}),
     ("debian13", {L: "", D: "quiet"}),
     ("ubuntu2404", {L: "", D: "console=tty1 console=ttyS0 crashkernel=2G-4G:320M,4G-32G:512M,32G-64G:1024M,64G-128G:2048M,128G-:4096M"}),
     ("rhel8", {L: "crashkernel=auto resume=/dev/mapper/rhel-swap rd.lvm.lv=rhel/root rd.lvm.lv=rhel/swap rhgb quiet", D: ""}),
     ("rhel9", {L: "crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M resume=/dev/mapper/rhel-swap rd.lvm.lv=rhel/root rd.lvm.lv=rhel/swap rhgb quiet", D: ""}),
+    ("ubuntu2204", {L: "", D: "console=tty1 console=ttyS0 crashkernel=512M-:192M"}),
+    ("rhel10", {L: RHEL10_L, D: ""}),
+    ("sles15", {L: "", D: SLES15_D}),
 ])
 def test_fixture_values(fixture, values):
     defaults = os.path.join(FIXTURES, fixture, "grub")
@@ -77,7 +87,7 @@ def test_fixture_values(fixture, values):
 
 
 @pytest.mark.skipif(not HAS_SH, reason="no /bin/sh")
-@pytest.mark.parametrize("fixture", ["debian12", "ubuntu2404", "rhel9"])
+@pytest.mark.parametrize("fixture", ["debian12", "ubuntu2404", "rhel9", "ubuntu2204", "rhel10", "sles15"])
 def test_fixture_values_match_real_shell(fixture):
     defaults = os.path.join(FIXTURES, fixture, "grub")
     paths = files_of(defaults, os.path.join(FIXTURES, fixture, "grub.d"))
@@ -110,6 +120,18 @@ FIXTURE_EDITS = [
      {L: "resume=/dev/mapper/rhel-swap rd.lvm.lv=rhel/root rd.lvm.lv=rhel/swap rhgb quiet", D: ""}, ["grub"]),
     ("rhel9", "crashkernel", "2G", "present", D,
      {L: "resume=/dev/mapper/rhel-swap rd.lvm.lv=rhel/root rd.lvm.lv=rhel/swap rhgb quiet", D: "crashkernel=2G"}, ["grub"]),
+    # Ubuntu 22.04 cloud image: kdump-tools' 512M-:192M drop-in, and a drop-in that is not about
+    # the command line at all (40-force-partuuid.cfg) stays untouched.
+    ("ubuntu2204", "crashkernel", "1G-:256M", "present", D,
+     {L: "", D: "console=tty1 console=ttyS0 crashkernel=1G-:256M"}, ["grub.d/kdump-tools.cfg"]),
+    ("ubuntu2204", "crashkernel", None, "absent", D, {L: "", D: "console=tty1 console=ttyS0"}, ["grub.d/kdump-tools.cfg"]),
+    ("rhel10", "crashkernel", "2G-64G:256M,64G-:512M", "present", L, {L: RHEL10_L, D: ""}, []),
+    ("rhel10", "crashkernel", "1G-4G:192M,4G-:320M", "present", L,
+     {L: "crashkernel=1G-4G:192M,4G-:320M " + RHEL10_REST, D: ""}, ["grub"]),
+    # SLES 15: yast2-kdump's pair crashkernel=N,high crashkernel=M,low is one setting; a new value
+    # replaces both words, removing it removes both.
+    ("sles15", "crashkernel", "256M", "present", D, {L: "", D: SLES15_REST + " crashkernel=256M"}, ["grub"]),
+    ("sles15", "crashkernel", None, "absent", D, {L: "", D: SLES15_REST}, ["grub"]),
 ]
 
 

@@ -665,3 +665,34 @@ def test_structured_configs_parse_or_fail_cleanly(pairs, directives):
         except KdumpError:
             continue
         assert info["target"]["type"]
+
+
+@pytest.mark.parametrize("text,overridden,kept,warned", [
+    ("auto_reset_crashkernel yes\npath /var/crash\ncore_collector makedumpfile -l -d 31\n", (),
+     [("auto_reset_crashkernel", "yes")], []),
+    ("ssh a@b\nsshkey /k\ndefault reboot\nfailure_action halt\next4 UUID=x\n", (), [], []),
+    ("dracut_args --omit x\ndracut_args --omit y\n", (), [("dracut_args", "--omit x")], []),
+    ("auto_reset_crashkernel yes\nfinal_action poweroff\n", ("auto_reset_crashkernel",),
+     [("final_action", "poweroff")], []),
+    ("mystery on\n", (), [("mystery", "on")], ["mystery is not one kdumpctl is known to accept"]),
+    ("Weird line\nlonely\n", (), [], ["'Weird line' is not a directive", "'lonely' is not a directive"]),
+    ("kdump_post /x # a comment\n", (), [("kdump_post", "/x")], []),
+])
+def test_kept_directives(text, overridden, kept, warned):
+    got, warnings = kc.kept_directives(text, overridden)
+    assert got == kept
+    assert len(warnings) == len(warned)
+    for warning, expected in zip(warnings, warned):
+        assert expected in warning
+
+
+def test_kept_directives_are_rendered_and_read_back(tmp_path):
+    existing = open(os.path.join(FIXTURES, "kexec-tools-73ced7f.kdump.conf")).read()
+    settings = kc.build_settings("redhat", target={"type": "local", "path": "/srv/crash"}, existing_text=existing)
+    text = kc.render(settings)
+    assert text.splitlines()[-1] == "auto_reset_crashkernel yes"
+    path = tmp_path / "kdump.conf"
+    path.write_text(text)
+    kc.verify_rendered(settings, str(path))
+    assert kc.build_settings("redhat", existing_text=existing, keep_other_directives=False).kept_directives == []
+    assert kc.build_settings("debian", existing_text=existing).kept_directives == []

@@ -241,7 +241,7 @@ def run_script(tmp_path, *extra):
     return subprocess.run(
         [sys.executable, SCRIPT, "--records", str(tmp_path / "hosts"), "--json", str(tmp_path / "report.json"),
          "--junit", str(tmp_path / "junit.xml"), "--run-id", "r1"] + list(extra),
-        capture_output=True, text=True, timeout=60, check=False)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60, check=False)
 
 
 def test_script_merges_records_and_keeps_broken_ones_as_failures(tmp_path):
@@ -279,6 +279,6 @@ def test_script_finds_the_collection_from_its_own_path(tmp_path):
     result = subprocess.run(
         [sys.executable, os.path.normpath(tree_script), "--records", str(hosts),
          "--json", str(tmp_path / "r.json"), "--junit", str(tmp_path / "j.xml")],
-        capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONPATH=""), check=False)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60, env=dict(os.environ, PYTHONPATH=""), check=False)
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "r.json").read_text())["summary"]["result"] == "pass"

@@ -231,7 +231,7 @@ def test_ssh_command_streams_on_its_own_connection_without_compression(ssh_args,
     if shutil.which(cmd[0]) is None:
         pytest.skip("no ssh client to resolve the options")
     # what ssh itself makes of the whole command line (-G prints it and connects nowhere)
-    resolved = subprocess.run([cmd[0], "-G"] + cmd[1:], capture_output=True, text=True, check=True).stdout
+    resolved = subprocess.run([cmd[0], "-G"] + cmd[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=True).stdout
     config = dict(line.split(" ", 1) for line in resolved.splitlines() if " " in line)
     assert config["compression"] == "no" and config["controlmaster"] == "false"
     assert config.get("controlpath", "none") == "none"

@@ -132,7 +132,7 @@ def test_real_makedumpfile_rearranges_our_flattened_files(tmp_path, logical):
     binary = os.environ.get("MAKEDUMPFILE") or shutil.which("makedumpfile")
     flat = builders.flatten(logical, block=1000)
     out = tmp_path / "rearranged"
-    subprocess.run([binary, "-R", str(out)], input=flat, check=True, capture_output=True, timeout=60)
+    subprocess.run([binary, "-R", str(out)], input=flat, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
     assert out.read_bytes() == logical
 
 

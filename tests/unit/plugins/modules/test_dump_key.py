@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: crashkit.kdump contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Run dump_key's main() against temporary directories, and its check against a real SSH
-server on 127.0.0.1 that runs the dump server's receiver as a forced command."""
+"""Run dump_key's main() against temporary directories, and its check (the system's OpenSSH
+ssh, as the capture environment runs it) against an SSH server on 127.0.0.1 that runs the dump
+server's receiver as a forced command."""
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -181,14 +182,8 @@ def test_bad_arguments(capsys, tmp_path, args, message):
     assert result["failed"] and message in result["msg"]
 
 
-def test_check_without_paramiko(capsys, tmp_path, monkeypatch):
-    monkeypatch.setattr(module, "HAS_PARAMIKO", False)
-    result = run_module(capsys, {"path": str(tmp_path / "k"), "server": "dumps", "check": True})
-    assert result["failed"] and "paramiko" in result["msg"]
-
-
-def test_check_mode_does_not_need_paramiko(capsys, tmp_path, monkeypatch):
-    monkeypatch.setattr(module, "HAS_PARAMIKO", False)
+def test_check_mode_skips_the_check(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(module._dumpkey, "run_bounded", lambda *a: pytest.fail("ssh must not run in check mode"))
     result = run_module(capsys, {"path": str(tmp_path / "k"), "server": "dumps", "check": True}, check_mode=True)
     assert result["rc"] == 0 and result["connectivity"]["skipped"]
     assert not (tmp_path / "k").exists()
@@ -247,6 +242,12 @@ def test_check_passes_against_the_receiver(capsys, server):
                                     "stderr": "crashkit-dump-receiver: refused: command 'sh' is "
                                               "not allowed for crash dump clients"}
     assert conn["shell_refused"]["ok"] and conn["shell_refused"]["rc"] == 2
+    # what the server saw: the probe, the refused command, a shell request (no command)
+    assert server["srv"].requests == ["crashkit-probe", "sh -c id", None]
+    argv = conn["ssh_command"]
+    assert argv[0].endswith("/ssh") and argv[-3:] == ["--", "127.0.0.1", "crashkit-probe"]
+    assert argv[argv.index("-i") + 1] == server["key"]
+    assert "UserKnownHostsFile=%s" % server["known_hosts"] in argv
     assert os.listdir(str(server["root"] / "web1")) == []
     # the pinned entry is what the check verified against
     with open(server["known_hosts"]) as handle:
@@ -261,7 +262,9 @@ def test_check_rejects_a_host_key_that_is_not_pinned(capsys, server):
     assert result["failed"]
     conn = result["connectivity"]
     assert not conn["host_key_verified"] and not conn["authenticated"]
-    assert "host key mismatch" in conn["error"]
+    assert "host key is not among the keys pinned for [127.0.0.1]:%d" % server["srv"].port in conn["error"]
+    assert "Host key verification failed" in conn["error"]
+    assert conn["probe"] is None and conn["exec_refused"] is None
     assert server["srv"].requests == []
 
 
@@ -272,7 +275,8 @@ def test_check_reports_an_unknown_client_key(capsys, server, tmp_path):
     assert result["failed"]
     conn = result["connectivity"]
     assert conn["host_key_verified"] and not conn["authenticated"]
-    assert "did not accept" in conn["error"]
+    assert "did not accept the dump key (" in conn["error"] and "Permission denied" in conn["error"]
+    assert server["srv"].requests == []
 
 
 def test_check_catches_an_unrestricted_key(capsys, tmp_path):
@@ -304,4 +308,5 @@ def test_check_reports_an_unreachable_server(capsys, tmp_path):
     result = run_module(capsys, {"path": key, "server": "127.0.0.1", "port": 1,
                                  "server_host_keys": [SERVER_ED], "check": True, "timeout": 5,
                                  "known_hosts_path": str(tmp_path / "kh")})
-    assert result["failed"] and "cannot reach [127.0.0.1]:1" in result["connectivity"]["error"]
+    assert result["failed"] and "cannot reach [127.0.0.1]:1: " in result["connectivity"]["error"]
+    assert "Connection refused" in result["connectivity"]["error"]

@@ -159,6 +159,40 @@ def test_redhat_keeps_default_directive(capsys, host):
     assert again["changed"] is False
 
 
+@pytest.mark.parametrize("shipped", ["kexec-tools-73ced7f.kdump.conf", "kdump-utils-63f248c-x86_64.kdump.conf"])
+def test_redhat_rewrite_keeps_the_directives_it_does_not_model(capsys, host, shipped):
+    """RHEL 9 and 10 ship kdump.conf with auto_reset_crashkernel yes: a rewrite keeps it, and
+    every other directive the module does not set, after its own lines; idempotent."""
+    path = host / "kdump.conf"
+    shutil.copy(os.path.join(FIXTURES, shipped), str(path))
+    with open(str(path), "a") as handle:
+        handle.write("dracut_args --omit-drivers \"nouveau\"\nkdump_post /var/crash/scripts/post.sh\n"
+                     "blacklist_foo yes\n")
+    args = base_args(host, family="redhat", path=str(path), failure_action="halt",
+                     target={"type": "local", "path": "/srv/crash"})
+    result = run_module(capsys, args)
+    assert result["rc"] == 0 and result["changed"], result
+    assert path.read_text().splitlines()[2:] == [
+        "path /srv/crash",
+        "core_collector makedumpfile -l --message-level 7 -d 31",
+        "failure_action halt",
+        "auto_reset_crashkernel yes",
+        'dracut_args --omit-drivers "nouveau"',
+        "kdump_post /var/crash/scripts/post.sh",
+        "blacklist_foo yes",
+    ]
+    assert any("blacklist_foo is not one kdumpctl is known to accept" in w for w in warnings(result))
+    again = run_module(capsys, args)
+    assert again["changed"] is False, again
+    # extra_options wins over the file; keep_other_directives=false writes only the options
+    changed = run_module(capsys, dict(args, extra_options={"auto_reset_crashkernel": False}))
+    assert "auto_reset_crashkernel no" in path.read_text().splitlines()
+    assert path.read_text().count("auto_reset_crashkernel") == 1, changed
+    run_module(capsys, dict(args, keep_other_directives=False))
+    assert path.read_text().splitlines()[2:] == [
+        "path /srv/crash", "core_collector makedumpfile -l --message-level 7 -d 31", "failure_action halt"]
+
+
 def test_suse_nfs_new_file_is_private(capsys, host):
     path = host / "sysconfig-kdump"
     result = run_module(capsys, base_args(host, family="suse", path=str(path), compression="lzo",

@@ -301,7 +301,7 @@ def test_playbook_bundles_collects_triages_and_reports(tmp_path):
     crash = make_crash(tmp_path / "crash", big=1024)
     extra = {"kdump_collect_src": str(tmp_path / "crash"), "kdump_store_dir": str(tmp_path / "store"),
              "kdump_change_id": "CHG-42", "kdump_change_text": "test change",
-             "ansible_python_interpreter": sys.executable}
+             "ansible_python_interpreter": sys.executable, "kdump_hosts": "localhost"}
     wrapper = tmp_path / "wrapper.json"
     wrapper.write_text(json.dumps([
         {"ansible.builtin.import_playbook": os.path.join(REPO, "playbooks", "collect.yml")},
