@@ -154,21 +154,21 @@ def test_2_a_file_swapped_after_listing_is_refused_by_the_reader(tmp_path, secre
     dmesg.unlink()
     os.symlink(str(secret), str(dmesg))
     request = _transfer.read_request(str(tmp_path / "crash"), STAMP + "/dmesg." + STAMP, st.st_dev, st.st_ino)
-    proc = subprocess.run([sys.executable, "-c", _transfer.reader_source(), request], capture_output=True,
+    proc = subprocess.run([sys.executable, "-c", _transfer.reader_source(), request], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           timeout=60, check=False)
     assert proc.returncode == _hostread.EXIT_REFUSED
     assert SECRET not in proc.stdout
     # replaced by a hard link to the secret (another inode): refused by device and inode
     dmesg.unlink()
     os.link(str(secret), str(dmesg))
-    proc = subprocess.run([sys.executable, "-c", _transfer.reader_source(), request], capture_output=True,
+    proc = subprocess.run([sys.executable, "-c", _transfer.reader_source(), request], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           timeout=60, check=False)
     assert proc.returncode == _hostread.EXIT_REFUSED and SECRET not in proc.stdout
     # and the crash directory swapped for a link to elsewhere
     shutil.rmtree(str(crash))
     os.symlink(str(secret.parent), str(crash))
     request = _transfer.read_request(str(tmp_path / "crash"), STAMP + "/shadow", st.st_dev, st.st_ino)
-    proc = subprocess.run([sys.executable, "-c", _transfer.reader_source(), request], capture_output=True,
+    proc = subprocess.run([sys.executable, "-c", _transfer.reader_source(), request], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           timeout=60, check=False)
     assert proc.returncode == _hostread.EXIT_REFUSED and SECRET not in proc.stdout
 
@@ -180,7 +180,7 @@ def test_2_the_reader_streams_the_listed_file_and_its_digest(tmp_path):
     data = dump.read_bytes()
     request = _transfer.read_request(str(tmp_path / "crash"), STAMP + "/dump." + STAMP, st.st_dev, st.st_ino,
                                      offset=100)
-    proc = subprocess.run([sys.executable, "-c", _transfer.reader_source(), request], capture_output=True,
+    proc = subprocess.run([sys.executable, "-c", _transfer.reader_source(), request], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == data[100:]

@@ -21,6 +21,7 @@ import threading
 import jinja2
 import paramiko
 import yaml
+from ansible.module_utils.parsing.convert_bool import boolean
 
 __metaclass__ = type
 
@@ -43,6 +44,7 @@ def render_authorized_keys(clients, root, python="/usr/bin/python3"):
     # ansible.builtin.template renders with trim_blocks=True.
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              trim_blocks=True)
+    env.filters["bool"] = boolean  # Ansible's own filter
     variables = dict(defaults)
     variables.update({"kdump_dump_server_python": python, "kdump_dump_server_root": root,
                       "kdump_dump_server_clients": clients, "ansible_managed": "Ansible managed"})

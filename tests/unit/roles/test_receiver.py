@@ -742,9 +742,9 @@ def test_authorized_keys_template(tmp_path):
     ], "/srv/crash")
     lines = [line for line in text.splitlines() if not line.startswith("#")]
     assert lines == [
-        'restrict,from="10.0.0.5",command="/usr/bin/python3 %s --root /srv/crash --host web1 '
+        'restrict,from="10.0.0.5",command="/usr/bin/python3 %s --root /srv/crash --queue --host web1 '
         '--client-path /var/crash" ssh-ed25519 AAAAC3Nza web1 key' % RECEIVER_PATH,
-        'restrict,command="/usr/bin/python3 %s --root /srv/crash --host db1 '
+        'restrict,command="/usr/bin/python3 %s --root /srv/crash --queue --host db1 '
         '--client-path /srv/dumps" ssh-rsa AAAAB3Nza' % RECEIVER_PATH,
     ]
     (options, key_type, blob), _second = _sshd.parse_authorized_keys(text)

@@ -58,6 +58,8 @@ REPOSITORY = {
     # BaseOS has no /usr/bin/python3); RHEL 9 and 10 ship it in BaseOS.
     "python3": {8: "AppStream", 9: "BaseOS", 10: "BaseOS"},
     "crash": {8: "AppStream", 9: "AppStream", 10: "AppStream"},
+    # The dump server's ingest renders its fleet report with Jinja2 (python-jinja2 source package).
+    "python3-jinja2": {8: "AppStream", 9: "AppStream", 10: "AppStream"},
 }
 EPEL_ONLY = {
     "python3-paramiko": "EPEL 8, 9 and 10 (Fedora's python-paramiko epel branches)",

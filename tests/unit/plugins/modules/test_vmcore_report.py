@@ -143,8 +143,9 @@ def test_collect_publishes_its_summary(tmp_path):
     store.crash("web1-aaaaaaaaaaaa", "202405181200", "sysrq_debian12.log", 1716033600)
     store.crash("web1-aaaaaaaaaaaa", "202405181300", "sysrq_debian12.log", 10 ** 17)
     cmd = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=%s" % sys.executable,
-           "-e", json.dumps({"kdump_store_dir": store.root, "kdump_collect_hosts": "none_at_all",
-                             "kdump_collect_server_hosts": "none_at_all"}),
+           "-e", json.dumps({"kdump_store_dir": store.root, "kdump_collect_hosts": "localhost",
+                             "kdump_collect_src": str(tmp_path / "no-crashes-here"),
+                             "kdump_collect_readiness": False, "kdump_collect_server_hosts": "none_at_all"}),
            os.path.join(REPO, "playbooks", "collect.yml")]
     done = subprocess.run(cmd, cwd=str(tmp_path), env=env_for(tmp_path), capture_output=True, text=True,
                           timeout=300, check=False)
