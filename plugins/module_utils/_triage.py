@@ -84,8 +84,10 @@ import hashlib
 import io
 import os
 import re
+import stat
 
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import HostError, ParseError
+from ansible_collections.crashkit.kdump.plugins.module_utils._hostread import Refused, open_regular
 
 KINDS = (
     "sysrq", "null_deref", "bug", "oops", "gpf", "stack_overflow", "sanitizer", "warning",
@@ -1991,9 +1993,11 @@ def triage_file(path, keep_excerpt=True):
     The file is decoded as UTF-8 (invalid bytes replaced) with universal newlines. A file of
     at most ``CHUNK_CHARS`` bytes is read and decoded at once; a bigger one through a text
     stream in chunks of ``CHUNK_CHARS`` characters (``iter_log_chunks``): the same lines.
+    The file is opened without following a link, and must be a regular file (a crash
+    directory's log may have been planted by the crashed host).
     """
     try:
-        with io.open(path, "rb") as handle:
+        with io.open(open_regular(path), "rb") as handle:
             parser = TriageParser(keep_excerpt=keep_excerpt)
             data = handle.read(CHUNK_CHARS + 1)
             if len(data) <= CHUNK_CHARS:
@@ -2005,7 +2009,7 @@ def triage_file(path, keep_excerpt=True):
                 for lines in iter_log_chunks(_Decoded(handle, data)):
                     parser.feed_chunk(lines)
             return parser.record()
-    except (IOError, OSError) as exc:
+    except (IOError, OSError, Refused) as exc:
         raise HostError("cannot read kernel log %s: %s" % (path, exc))
     except ParseError as exc:
         raise ParseError("%s: %s" % (path, exc))
@@ -2015,17 +2019,24 @@ def find_bundle_log(directory):
     """The kernel log of a kdump bundle directory.
 
     ``vmcore-dmesg.txt`` (RHEL), then ``dmesg.txt``, then the newest ``dmesg.<stamp>``
-    (kdump-tools).
+    (kdump-tools). Only regular files count: a link is never taken for a kernel log.
     """
     try:
         names = os.listdir(directory)
     except (IOError, OSError) as exc:
         raise HostError("cannot list bundle directory %s: %s" % (directory, exc))
+
+    def regular(name):
+        try:
+            return stat.S_ISREG(os.lstat(os.path.join(directory, name)).st_mode)
+        except (IOError, OSError):
+            return False
+
     for name in BUNDLE_NAMES:
-        if name in names and os.path.isfile(os.path.join(directory, name)):
+        if name in names and regular(name):
             return os.path.join(directory, name)
     stamped = sorted(n for n in names if n.startswith("dmesg.") and not n.endswith(
-        (".gz", ".xz", ".bz2", ".zst")) and os.path.isfile(os.path.join(directory, n)))
+        (".gz", ".xz", ".bz2", ".zst")) and regular(n))
     if stamped:
         return os.path.join(directory, stamped[-1])
     raise HostError("no kernel log in bundle directory %s (looked for %s and dmesg.*)"

@@ -503,3 +503,22 @@ def test_proc_sys_files_are_read_in_pieces():
     from ansible_collections.crashkit.kdump.plugins.module_utils._module import read_text
     assert read_text("/proc/sys/kernel/ostype").strip() == "Linux"
     assert _safefs.read_small("/proc/sys/kernel/ostype").strip() == "Linux"
+
+
+def test_triage_reads_no_linked_or_special_kernel_log(tmp_path, secret):
+    """vmcore_triage, the bundle and the ingest triage through ``triage_file`` and
+    ``find_bundle_log``: a log that is a link (to a root-only file) or a FIFO is never read."""
+    from ansible_collections.crashkit.kdump.plugins.module_utils import _triage
+    from ansible_collections.crashkit.kdump.plugins.module_utils._errors import HostError
+
+    crash = tmp_path / "202612020101"
+    crash.mkdir()
+    (crash / "vmcore-dmesg.txt").symlink_to(secret)
+    os.mkfifo(str(crash / "dmesg.txt"))
+    (crash / "dmesg.202612020101").write_text("[    1.0] Kernel panic - not syncing: real\n")
+    (crash / "dmesg.202612020102").symlink_to(secret)
+    assert _triage.find_bundle_log(str(crash)) == str(crash / "dmesg.202612020101")
+    for name in ("vmcore-dmesg.txt", "dmesg.txt", "dmesg.202612020102"):
+        with pytest.raises(HostError):
+            _triage.triage_file(str(crash / name))
+    assert _triage.triage_file(str(crash / "dmesg.202612020101"))["panic_reason"] == "real"
