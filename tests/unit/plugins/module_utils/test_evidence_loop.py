@@ -215,3 +215,30 @@ def test_queue_entries_that_are_not_client_ids_are_dropped(loop):
     (loop["root"] / ".queue" / "..evil").write_text("")
     summary = loop["ingest"].drain(now=NOW)
     assert summary["errors"] and os.listdir(str(loop["root"] / ".queue")) == []
+
+
+# Where each family's capture leaves a crash (tests/unit/fixtures/kdumpconf/crash-tree-*.txt):
+# kdump-utils / kexec-tools <ip>-<date-time>/vmcore + vmcore-dmesg.txt, SUSE kdump 2.x
+# <date-HH-MM>/vmcore + dmesg + README.txt, SUSE 1.x <date-HH:MM>/vmcore + dmesg.txt.
+@pytest.mark.parametrize("directory, dump, log, extra", [
+    ("127.0.0.1-2024-05-18-12:00:03", "vmcore", "vmcore-dmesg.txt", "kexec-dmesg.log"),
+    ("2024-05-18-12-00", "vmcore", "dmesg", "README.txt"),
+    ("2024-05-18-12:00", "vmcore", "dmesg.txt", "README.txt"),
+])
+def test_every_familys_crash_layout_is_sent_and_triaged(loop, directory, dump, log, extra):
+    crash_dir = loop["crash_root"] / directory
+    crash_dir.mkdir()
+    (crash_dir / dump).write_bytes(builders.kdump_compressed())
+    shutil.copyfile(os.path.join(TRIAGE, "sysrq_debian12.log"), str(crash_dir / log))
+    (crash_dir / extra).write_text("saved by the capture kernel\n")
+    report = loop["pusher"].run(now=NOW)
+    assert report["sent"] == [directory] and report["failed"] == [], loop["logs"]
+    # on the server under a name of safe characters (a colon becomes "-" plus a digest suffix)
+    remote = _store.crash_id(directory)
+    assert remote == directory or ":" in directory
+    assert {dump, log} <= set(os.listdir(str(loop["root"] / "web1" / remote)))
+    summary = loop["ingest"].drain(now=NOW)
+    assert summary["ingested"] == ["web1/" + remote] and not summary["errors"], summary
+    triage = json.loads((loop["store"] / "web1" / remote / "triage.json").read_text())
+    assert (triage["kind"], triage["function"]) == ("sysrq", "sysrq_handle_crash")
+    assert loop["pusher"].run(now=NOW + 60)["sent"] == []
