@@ -57,8 +57,7 @@ def _lines(path, limit=SCAN_LIMIT, max_line=_safefs.MAX_LINE):
     except (IOError, OSError) as exc:
         raise HostError("cannot read %s: %s" % (_safefs.display(path), exc))
     try:
-        for line in _safefs.iter_lines(fd, limit, max_line):
-            yield line
+        yield from _safefs.iter_lines(fd, limit, max_line)
     finally:
         os.close(fd)
 
@@ -339,6 +338,7 @@ class Runner(object):
         err_f = tempfile.TemporaryFile()
         try:
             try:
+                # pylint: disable-next=ansible-bad-function  # pure code has no AnsibleModule.run_command
                 proc = subprocess.Popen(argv, stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
                                         stdout=out_f if stdout_fd is None else stdout_fd, stderr=err_f,
                                         pass_fds=tuple(pass_fds), cwd=cwd, env=env, close_fds=True)

@@ -191,7 +191,7 @@ def run(request, stdout_fd, stderr):
             return 0
         digest = hashlib.sha256()
         if mode == "sha256":
-            total = stream(fd, lambda view: len(view), 0, None, digest)
+            total = stream(fd, len, 0, None, digest)
         elif mode == "raw":
             sent = stream(fd, out, offset, length, digest)
             total = offset + sent
@@ -223,4 +223,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    # pylint: disable-next=ansible-bad-function  # run as a script (python -c), not as a module
     sys.exit(main())

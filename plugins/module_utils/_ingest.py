@@ -47,7 +47,7 @@ import tempfile
 import time
 
 from ansible_collections.crashkit.kdump.plugins.module_utils import _bundle, _safefs, _store, _vmcore
-from ansible_collections.crashkit.kdump.plugins.module_utils._errors import KdumpError, ValidationError
+from ansible_collections.crashkit.kdump.plugins.module_utils._errors import KdumpError
 
 QUEUE_DIR = ".queue"
 WAITING_DIR = ".waiting"
@@ -542,6 +542,7 @@ def _call_hook(argv, event, timeout):
     data = (json.dumps(event, sort_keys=True) + "\n").encode("utf-8")
     with tempfile.TemporaryFile() as err:
         try:
+            # pylint: disable-next=ansible-bad-function  # the service's code, no AnsibleModule here
             proc = subprocess.Popen(list(argv), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err,
                                     close_fds=True)
         except OSError as exc:
@@ -575,7 +576,7 @@ def main(argv=None):
     except ValueError as exc:
         sys.stderr.write("crashkit-ingest: %s: %s\n" % (args.config, exc))
         return 2
-    log = (lambda message: print(message, flush=True))
+    log = _safefs.say
     if args.hooks:
         result = run_hooks(config["store"], config.get("hook") or [], timeout=config.get("hook_timeout", HOOK_TIMEOUT),
                            log=log)

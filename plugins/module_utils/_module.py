@@ -59,8 +59,9 @@ def read_text(path, missing_ok=True, errors="strict", limit=64 * 1024 * 1024):
     try:
         return data.decode("utf-8", errors)
     except UnicodeDecodeError as exc:
+        start = int(exc.start)
         raise ParseError("%s is not UTF-8 text (byte 0x%02x at offset %d): fix or re-encode it; nothing was"
-                         " changed" % (path, bytearray(data[exc.start:exc.start + 1])[0], exc.start))
+                         " changed" % (path, bytearray(data[start:start + 1])[0], start))
 
 
 def file_diff(path, before, after):

@@ -175,6 +175,7 @@ class Pusher(object):
         argv = self.ssh_argv(["crashkit-push", crash_name, name, str(size), digest])
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             try:
+                # pylint: disable-next=ansible-bad-function  # the service's code, no AnsibleModule here
                 proc = subprocess.Popen(argv, stdin=fd, stdout=out, stderr=err, close_fds=True)
             except OSError as exc:
                 raise PushError("cannot run %s: %s" % (argv[0], exc))
@@ -280,11 +281,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config)
-        report = Pusher(config, log=lambda message: print(message, flush=True)).run()
+        report = Pusher(config, log=_safefs.say).run()
     except KdumpError as exc:
         sys.stderr.write("crashkit-evidence: %s\n" % exc)
         return 2
     if report["waiting"]:
-        print("crashkit-evidence: waiting for the next try: %s" % ", ".join(
-            _safefs.display(n, 80) for n in report["waiting"]), flush=True)
+        _safefs.say("crashkit-evidence: waiting for the next try: %s" % ", ".join(
+            _safefs.display(n, 80) for n in report["waiting"]))
     return 1 if report["failed"] else 0

@@ -31,6 +31,7 @@ import errno
 import os
 import re
 import stat
+import sys
 
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import HostError, ValidationError
 from ansible_collections.crashkit.kdump.plugins.module_utils import _hostread
@@ -298,6 +299,12 @@ def private_dir(path, mode=0o700, parents=True):
     if stat.S_IMODE(st.st_mode) != mode and st.st_uid == os.geteuid():
         os.chmod(path, mode)
     return path
+
+
+def say(message):
+    """One line to standard output, flushed (the services' progress: journald reads it at once)."""
+    sys.stdout.write(message + "\n")
+    sys.stdout.flush()
 
 
 def display(text, limit=300):

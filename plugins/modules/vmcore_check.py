@@ -54,7 +54,7 @@ options:
     description:
       - Dump file paths to leave out, typically RV(dumps) of an earlier run (the dumps that
         existed before a test). They are not even opened.
-      - Taken as they are (no C(~) or C($VAR) expansion): they are host data.
+      - Taken as they are (no C(~) or C($VAR) expansion), as they are host data.
     type: list
     elements: str
     default: []

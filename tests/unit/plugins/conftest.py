@@ -67,6 +67,7 @@ except ImportError:
 # tools/matrix.sh (CRASHKIT_TEST_SIDE=host) they are skipped: the controller does not run there.
 CONTROLLER_MODULES = (
     "test_vmcore_collect.py",  # the vmcore_collect action plugin and collect.yml, through ansible-playbook
+    "test_fleetreport_browser.py",  # the report's page in Chromium, served by the test (an operator's side)
 )
 
 

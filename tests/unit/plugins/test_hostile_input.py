@@ -342,7 +342,7 @@ def test_17_store_files_and_state_are_private(tmp_path):
         _transfer.copy_stream(lambda offset: Reader(offset, 1024 * 1024), source, final)
     for path in (final + ".part", final + ".part.json"):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    _transfer.copy_stream(lambda offset: Reader(offset), source, final)
+    _transfer.copy_stream(Reader, source, final)
     assert stat.S_IMODE(os.stat(final).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(os.path.dirname(final)).st_mode) == 0o700
 

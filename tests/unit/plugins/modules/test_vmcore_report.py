@@ -137,6 +137,7 @@ def custom_stats(output):
     return stats
 
 
+@pytest.mark.controller  # runs ansible-playbook
 def test_collect_publishes_its_summary(tmp_path):
     """The report play of collect.yml ends with set_stats: counts and report paths for AWX/AAP."""
     store = fleet_store.Store(tmp_path / "store")
@@ -158,6 +159,7 @@ def test_collect_publishes_its_summary(tmp_path):
     assert summary["hosts_not_ready"] == [] and summary["panic_tests_failed"] == []
 
 
+@pytest.mark.controller  # runs ansible-playbook
 def test_panic_test_role_publishes_each_hosts_result(tmp_path):
     """The panic_test role's report step adds each host's result to the run's set_stats."""
     inventory = tmp_path / "inventory.ini"
