@@ -18,7 +18,7 @@ import sys
 
 import pytest
 
-from ansible_collections.crashkit.kdump.plugins.module_utils import _ingest, _push, _store
+from ansible_collections.crashkit.kdump.plugins.module_utils import _ingest, _push, _safefs, _store
 from ansible_collections.crashkit.kdump.tests.unit.fixtures.vmcore import builders
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -242,3 +242,37 @@ def test_every_familys_crash_layout_is_sent_and_triaged(loop, directory, dump, l
     triage = json.loads((loop["store"] / "web1" / remote / "triage.json").read_text())
     assert (triage["kind"], triage["function"]) == ("sysrq", "sysrq_handle_crash")
     assert loop["pusher"].run(now=NOW + 60)["sent"] == []
+
+
+def test_the_kdump_scenarios_hostile_directories_are_each_sent_once(loop, tmp_path):
+    """What molecule/kdump/side_effect.yml plants beside a real crash: a name with shell and
+    terminal characters, a log linked to a root-only file, a 24 MB log without a newline. Each
+    is sent (under a safe name), nothing follows the link, the ingest takes all of them."""
+    secret = tmp_path / "secret"
+    secret.write_text("crashkit-secret-0123\n")
+    secret.chmod(0o600)
+    crash(loop["crash_root"])
+    hostile = "x$(id)`id`;\033[31m\033]0;owned\007202612020101"
+    for name in (hostile, "202612020102", "202612020103"):
+        directory = loop["crash_root"] / name
+        directory.mkdir()
+        (directory / ("dump." + name[-12:])).write_bytes(builders.kdump_compressed())
+    shutil.copyfile(os.path.join(TRIAGE, "sysrq_debian12.log"), str(loop["crash_root"] / hostile / "dmesg.202612020101"))
+    (loop["crash_root"] / "202612020102" / "dmesg.202612020102").symlink_to(secret)
+    with open(str(loop["crash_root"] / "202612020103" / "dmesg.202612020103"), "wb") as handle:
+        handle.write(b"A" * 24000000)
+    report = loop["pusher"].run(now=NOW)
+    # the report names crashes as they are safe to print (escapes, no terminal control bytes)
+    assert sorted(report["sent"]) == sorted([STAMP, _safefs.display(hostile), "202612020102", "202612020103"]), \
+        (report, loop["logs"])
+    assert not any("\033" in name or "\007" in name for name in report["sent"])
+    state = json.loads(open(loop["pusher"].config["state"]).read())
+    assert sum(1 for entry in state["crashes"].values() if entry["status"] == "sent") == 4
+    incoming = sorted(os.listdir(str(loop["root"] / "web1")))
+    assert len(incoming) == 4 and all(_store.crash_id(n) == n for n in incoming)
+    for dirpath, _dirs, files in os.walk(str(loop["root"])):
+        for name in files:
+            with open(os.path.join(dirpath, name), "rb") as handle:
+                assert b"crashkit-secret-0123" not in handle.read(), os.path.join(dirpath, name)
+    summary = loop["ingest"].drain(now=NOW)
+    assert len(summary["ingested"]) == 4 and not summary["errors"], summary
