@@ -516,3 +516,27 @@ def test_report_playbook_with_readiness_and_panic_results(tmp_path):
 
     rc, data = run(tmp_path, play)
     assert rc == 0 and data["changed"] is False, data["_output"]
+
+
+def test_playbook_collects_only_host_directories_of_a_servers_ingest_store(tmp_path):
+    """collect.yml on a dump server with the zero-touch ingest collects the server's store: its
+    host directories only, not the report's own pages (report.d) beside them."""
+    server_store = tmp_path / "server-store"
+    make_crash(server_store / "web1", big=1024)
+    (server_store / "report.d" / "web1").mkdir(parents=True)
+    (server_store / "report.d" / "web1" / "index.html").write_text("<html></html>\n")
+    (server_store / "report.html").write_text("<html></html>\n")
+    extra = {"kdump_store_dir": str(tmp_path / "store"), "kdump_collect_hosts": "none_at_all",
+             "kdump_collect_server_hosts": "localhost", "kdump_dump_server_store": str(server_store),
+             "ansible_python_interpreter": sys.executable}
+    wrapper = tmp_path / "wrapper.json"
+    wrapper.write_text(json.dumps([
+        {"ansible.builtin.import_playbook": os.path.join(REPO, "playbooks", "collect.yml")},
+        {"hosts": "localhost", "gather_facts": False,
+         "tasks": [dump_task(tmp_path, "{'triage': kdump_collect_triage | default(none)}")]}]))
+    rc, data = run(tmp_path, str(wrapper), extra=extra)
+    assert rc == 0, data["_output"]
+    assert [(t["host_id"], t["crash_id"]) for t in data["triage"]] == [("web1", STAMP)]
+    hosts = sorted(n for n in os.listdir(str(tmp_path / "store")) if not n.startswith("report."))
+    assert hosts == ["web1"], (hosts, data["_output"])
+    assert "(item=report.d)" not in data["_output"]
