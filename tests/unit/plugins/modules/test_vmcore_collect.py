@@ -29,6 +29,7 @@ import time
 import pytest
 from ansible.module_utils import basic
 
+from ansible_collections.crashkit.kdump.plugins.module_utils import _store
 from ansible_collections.crashkit.kdump.plugins.modules import vmcore_report
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", ".."))
@@ -525,6 +526,9 @@ def test_playbook_collects_only_host_directories_of_a_servers_ingest_store(tmp_p
     make_crash(server_store / "web1", big=1024)
     (server_store / "report.d" / "web1").mkdir(parents=True)
     (server_store / "report.d" / "web1" / "index.html").write_text("<html></html>\n")
+    # every name the store reserves for itself (collect.yml keeps its own copy of the list)
+    for name in sorted(_store.RESERVED_NAMES | {"report"}):
+        (server_store / name).mkdir()
     (server_store / "report.html").write_text("<html></html>\n")
     extra = {"kdump_store_dir": str(tmp_path / "store"), "kdump_collect_hosts": "none_at_all",
              "kdump_collect_server_hosts": "localhost", "kdump_dump_server_store": str(server_store),
@@ -540,3 +544,4 @@ def test_playbook_collects_only_host_directories_of_a_servers_ingest_store(tmp_p
     hosts = sorted(n for n in os.listdir(str(tmp_path / "store")) if not n.startswith("report."))
     assert hosts == ["web1"], (hosts, data["_output"])
     assert "(item=report.d)" not in data["_output"]
+    assert not any("(item=%s)" % name in data["_output"] for name in _store.RESERVED_NAMES | {"report"})
