@@ -93,8 +93,18 @@ def _open_regular(path):
 def read_bounded(path, limit):
     """The bytes of the regular file ``path``, at most ``limit`` of them (``HostError`` if bigger)."""
     fd = _open_regular(path)
+    chunks = []
+    left = limit + 1
     with os.fdopen(fd, "rb") as handle:
-        data = handle.read(limit + 1)
+        # In pieces: one read of the whole limit allocates it first (a 1 GiB buffer failed with
+        # MemoryError on the 1 GiB dump server VM, and the report was never written again).
+        while left > 0:
+            chunk = handle.read(min(65536, left))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    data = b"".join(chunks)
     if len(data) > limit:
         raise HostError("%s is bigger than %d bytes; not read" % (path, limit))
     return data

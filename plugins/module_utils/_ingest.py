@@ -469,7 +469,8 @@ class Ingest(object):
             _fleetstore.write_store_report(self.store, title=self.title, workers=1)
         except Exception as exc:  # the report must never block ingest; say why
             summary["errors"].append("report: %s" % exc)
-            self.log("crashkit-ingest: the report could not be written: %s" % _safefs.display(str(exc), 500))
+            self.log("crashkit-ingest: the report could not be written: %s" % _safefs.display(
+                "%s: %s" % (type(exc).__name__, exc), 500))
 
 
 # --- the incident hook ------------------------------------------------------------------------

@@ -367,3 +367,34 @@ def test_any_host_data_gives_a_report(tmp_path_factory, manifest, bundle, panic,
     assert {"fuzz", "web1"} <= set(row["host"] for row in report["hosts"])
     assert os.path.isfile(os.path.join(store.root, "report.html"))
     json.dumps(report, allow_nan=False)
+
+
+def test_bounded_reads_do_not_allocate_their_limit(tmp_path):
+    # One read of the whole limit allocated it first: comparing the existing report files
+    # (limit 1 GiB) failed with MemoryError on the 1 GiB dump server VM, and the report was never
+    # written again. A limit far beyond any memory shows it.
+    small = tmp_path / "small"
+    small.write_bytes(b"x" * 100000)
+    assert fs.read_bounded(str(small), 1 << 44) == b"x" * 100000
+    with pytest.raises(HostError, match="bigger than"):
+        fs.read_bounded(str(small), 99999)
+
+
+def test_a_second_report_over_an_existing_one_fits_in_little_memory(fleet, tmp_path):
+    # The VM case: the report is written again over the existing files in a process whose address
+    # space is far below the 1 GiB the comparison asked for.
+    store, _results = fleet
+    fs.write_store_report(str(store), title="t", now=NOW, workers=1)
+    script = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (768 << 20, 768 << 20))\n"
+        "from ansible_collections.crashkit.kdump.plugins.module_utils import _fleetstore as fs\n"
+        "fs.write_store_report(sys.argv[1], title='t2', now=%d, workers=1)\n" % NOW)
+    import subprocess
+    import sys
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    result = subprocess.run([sys.executable, "-c", script, str(store)], env=env, capture_output=True,
+                            text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    with open(os.path.join(str(store), "report.md")) as handle:
+        assert "t2" in handle.read()
