@@ -1,0 +1,173 @@
+# -*- coding: utf-8 -*-
+# Copyright: crashkit.kdump contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""service_files: its planning (tables), and main() against temporary directories; systemctl is
+replaced by a recorder (the real one runs in the Molecule VMs)."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import stat
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.crashkit.kdump.plugins.module_utils import _servicefiles as sf
+from ansible_collections.crashkit.kdump.plugins.module_utils._errors import KdumpError
+from ansible_collections.crashkit.kdump.plugins.modules import service_files as module
+
+SHOW_NEW = "ActiveState=inactive\nUnitFileState=\n\nActiveState=inactive\nUnitFileState=\n"
+SHOW_UP = "ActiveState=active\nUnitFileState=enabled\n\nActiveState=active\nUnitFileState=enabled\n"
+
+
+class Systemctl(object):
+    """Records the systemctl calls and answers ``show`` with ``self.show``."""
+
+    def __init__(self, show):
+        self.show = show
+        self.calls = []
+
+    def __call__(self, args, **_kwargs):
+        assert args[0] == "systemctl"
+        self.calls.append(args[1:])
+        return 0, (self.show if args[1] == "show" else ""), ""
+
+
+def run_module(capsys, monkeypatch, args, systemctl, check_mode=False):
+    if check_mode:
+        args = dict(args, _ansible_check_mode=True)
+    monkeypatch.setattr("ansible.module_utils.basic.AnsibleModule.run_command",
+                        lambda self, argv, **kw: systemctl(argv, **kw))
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as exit_info:
+            module.main()
+    result = json.loads(capsys.readouterr().out)
+    result["rc"] = exit_info.value.code
+    return result
+
+
+def spec(tmp_path, content="one\n", mode="0755"):
+    lib = str(tmp_path / "lib" / "app")
+    unitdir = str(tmp_path / "units")
+    return {
+        "directories": [{"path": lib, "mode": "0750"}, {"path": unitdir}],
+        "files": [
+            {"path": lib + "/prog", "content": content, "mode": mode},
+            {"path": unitdir + "/app.timer", "content": "[Timer]\n", "group": "nogroup", "mode": "0640"},
+        ],
+        "units": ["app.timer", "app.path"],
+    }
+
+
+def test_installs_everything_once_then_reports_no_change(tmp_path, capsys, monkeypatch):
+    args = spec(tmp_path)
+    systemctl = Systemctl(SHOW_NEW)
+    first = run_module(capsys, monkeypatch, args, systemctl)
+    assert first["changed"] and first["rc"] == 0
+    prog = tmp_path / "lib" / "app" / "prog"
+    assert prog.read_text() == "one\n"
+    assert stat.S_IMODE(os.stat(str(prog)).st_mode) == 0o755
+    assert stat.S_IMODE(os.stat(str(tmp_path / "lib" / "app")).st_mode) == 0o750
+    timer = os.stat(str(tmp_path / "units" / "app.timer"))
+    assert stat.S_IMODE(timer.st_mode) == 0o640 and timer.st_gid == __import__("grp").getgrnam("nogroup").gr_gid
+    assert ["enable", "--", "app.timer", "app.path"] in systemctl.calls
+    assert ["start", "--", "app.timer", "app.path"] in systemctl.calls
+    assert not [name for name in os.listdir(str(tmp_path / "lib" / "app")) if name.startswith(".")]
+
+    again = Systemctl(SHOW_UP)
+    second = run_module(capsys, monkeypatch, args, again)
+    assert not second["changed"], second
+    assert second["files"] == [] and second["directories"] == []
+    assert [call[0] for call in again.calls] == ["show"]
+
+
+def test_check_mode_writes_nothing_and_touches_no_unit(tmp_path, capsys, monkeypatch):
+    args = spec(tmp_path)
+    args["files"][0]["owner"] = "crashkit-no-such-user"
+    systemctl = Systemctl(SHOW_NEW)
+    result = run_module(capsys, monkeypatch, args, systemctl, check_mode=True)
+    assert result["changed"] and result["rc"] == 0
+    assert not os.path.exists(str(tmp_path / "lib"))
+    assert [call[0] for call in systemctl.calls] == ["show"]
+    assert result["units"]["start"] == ["app.timer", "app.path"]
+
+
+def test_unknown_owner_fails_when_not_in_check_mode(tmp_path, capsys, monkeypatch):
+    args = spec(tmp_path)
+    args["files"][0]["owner"] = "crashkit-no-such-user"
+    result = run_module(capsys, monkeypatch, args, Systemctl(SHOW_NEW))
+    assert result.get("failed") and "crashkit-no-such-user" in result["msg"]
+
+
+def test_content_and_mode_changes_restart_a_running_unit_after_reload(tmp_path, capsys, monkeypatch):
+    args = spec(tmp_path)
+    run_module(capsys, monkeypatch, args, Systemctl(SHOW_NEW))
+    args["files"][1]["content"] = "[Timer]\nOnBootSec=1s\n"
+    args["files"][0]["mode"] = "0700"
+    systemctl = Systemctl(SHOW_UP)
+    result = run_module(capsys, monkeypatch, args, systemctl)
+    assert result["changed"] and result["daemon_reload"] is False  # tmp units dir is not a systemd one
+    assert stat.S_IMODE(os.stat(args["files"][0]["path"]).st_mode) == 0o700
+    assert (tmp_path / "units" / "app.timer").read_text().endswith("OnBootSec=1s\n")
+
+
+def test_a_link_at_a_path_is_replaced_never_followed(tmp_path, capsys, monkeypatch):
+    victim = tmp_path / "victim"
+    victim.write_text("secret\n")
+    os.chmod(str(victim), 0o600)
+    args = spec(tmp_path)
+    run_module(capsys, monkeypatch, args, Systemctl(SHOW_NEW))
+    prog = args["files"][0]["path"]
+    os.unlink(prog)
+    os.symlink(str(victim), prog)
+    result = run_module(capsys, monkeypatch, args, Systemctl(SHOW_UP))
+    assert result["changed"] and prog in result["files"]
+    assert not os.path.islink(prog) and open(prog).read() == "one\n"
+    assert victim.read_text() == "secret\n" and stat.S_IMODE(os.stat(str(victim)).st_mode) == 0o600
+
+
+def test_a_directory_in_the_way_fails_and_changes_nothing(tmp_path, capsys, monkeypatch):
+    args = spec(tmp_path)
+    os.makedirs(args["files"][0]["path"])
+    result = run_module(capsys, monkeypatch, args, Systemctl(SHOW_NEW))
+    assert result.get("failed") and "is a directory" in result["msg"]
+    assert not os.path.exists(args["files"][1]["path"])
+
+
+@pytest.mark.parametrize("directories, files, units, message", [
+    ([{"path": "relative"}], [], [], "absolute path"),
+    ([{"path": "/a/../etc"}], [], [], "no '..'"),
+    ([], [{"path": "/x", "content": "a", "mode": "755x"}], [], "octal"),
+    ([], [{"path": "/x", "content": "a", "owner": "a b"}], [], "not a user"),
+    ([], [{"path": "/x", "content": "a"}, {"path": "/x", "content": "b"}], [], "twice"),
+    ([], [], ["x;reboot.service"], "systemd unit name"),
+    ([], [], ["-Hroot.timer"], "systemd unit name"),
+])
+def test_bad_input_is_refused(directories, files, units, message):
+    with pytest.raises(KdumpError, match=message):
+        sf.check_spec(directories, files, units)
+
+
+@pytest.mark.parametrize("show, changed, expect", [
+    (SHOW_NEW, [], {"enable": ["a.timer", "b.path"], "start": ["a.timer", "b.path"], "restart": []}),
+    (SHOW_UP, [], {"enable": [], "start": [], "restart": []}),
+    (SHOW_UP, ["b.path"], {"enable": [], "start": [], "restart": ["b.path"]}),
+    ("ActiveState=active\nUnitFileState=static\n\nActiveState=failed\nUnitFileState=disabled\n", [],
+     {"enable": ["b.path"], "start": ["b.path"], "restart": []}),
+    ("", [], {"enable": ["a.timer", "b.path"], "start": ["a.timer", "b.path"], "restart": []}),
+    ("ActiveState=active\nUnitFileState=enabled\n", [],  # one block for two units: trust none
+     {"enable": ["a.timer", "b.path"], "start": ["a.timer", "b.path"], "restart": []}),
+])
+def test_systemctl_plan(show, changed, expect):
+    assert sf.systemctl_plan(["a.timer", "b.path"], show, changed) == expect
+
+
+def test_unit_files_under_systemd_directories_ask_for_a_reload(tmp_path):
+    _dirs, files, _units = sf.check_spec([], [
+        {"path": "/etc/systemd/system/a.timer", "content": "x"},
+        {"path": str(tmp_path / "b.timer"), "content": "y"},
+    ], [])
+    planned = {"directories": [], "files": [(entry, "create") for entry in files]}
+    assert sf.unit_files_changed(planned) == ["a.timer"]
