@@ -51,3 +51,12 @@ def test_kdump_tools_ready(host):
 def test_sysctl_panic_policy(host):
     assert _read(host, "/proc/sys/kernel/panic_on_oops") == "1"
     assert _read(host, "/proc/sys/kernel/sysrq") == "1"
+
+
+def test_kdump_initramfs_not_built_again_at_the_boot_after_setup(host):
+    # The role builds the kdump initramfs before the reboot; kdump-tools' first `load` deleted and
+    # rebuilt it when the role had not recorded /etc/kdump/sysctl.conf as load does.
+    log = host.run("journalctl -b -u kdump-tools --no-pager -o cat")
+    assert log.rc == 0, log.stderr
+    assert "loaded kdump kernel" in log.stdout, log.stdout
+    assert "Generating /var/lib/kdump/initrd.img" not in log.stdout, log.stdout
