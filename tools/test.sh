@@ -40,6 +40,16 @@ mkdir -p "$(dirname "$link")"
 [ -L "$link" ] || ln -s "$root" "$link"
 export ANSIBLE_COLLECTIONS_PATH="$root/.tmp/collections"
 
+# The VM images (a few minutes each on a clean machine, mostly downloads and disk work) are built
+# in the background while the static stages run; the molecule stage waits for them.
+images_pid=
+if printf '%s\n' "${stages[@]}" | grep -qx molecule && [ -n "$scenarios" ]; then
+  ( for release in bookworm trixie; do
+      PYTHONPATH="$root/lab" python3 -m crashlab image build --release "$release" || exit 1
+    done ) > "$work/images.log" 2>&1 &
+  images_pid=$!
+fi
+
 pooled=
 if printf '%s\n' "${stages[@]}" | grep -qx unit && printf '%s\n' "${stages[@]}" | grep -qx sanity; then
   pooled=1
@@ -118,6 +128,11 @@ for s in "${stages[@]}"; do
       echo "build context: $work/ee-context"
       ;;
     molecule)
+      if [ -n "$images_pid" ]; then
+        stage "VM images (built in the background: $work/images.log)"
+        if ! wait "$images_pid"; then tail -n 40 "$work/images.log"; echo "image build failed" >&2; exit 1; fi
+        tail -n 3 "$work/images.log"
+      fi
       for sc in $scenarios; do
         stage "molecule test -s $sc"
         molecule test -s "$sc"
