@@ -393,8 +393,8 @@ def test_a_second_report_over_an_existing_one_fits_in_little_memory(fleet, tmp_p
     import subprocess
     import sys
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    result = subprocess.run([sys.executable, "-c", script, str(store)], env=env, capture_output=True,
-                            text=True, timeout=300, check=False)
+    result = subprocess.run([sys.executable, "-c", script, str(store)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     with open(os.path.join(str(store), "report.md")) as handle:
         assert "t2" in handle.read()
