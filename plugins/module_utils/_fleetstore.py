@@ -51,6 +51,7 @@ except ImportError:  # pragma: no cover - Python 2
     from urllib import quote
 
 from ansible_collections.crashkit.kdump.plugins.module_utils import _fleetreport as fr
+from ansible_collections.crashkit.kdump.plugins.module_utils import _safefs
 from ansible_collections.crashkit.kdump.plugins.module_utils import _store
 from ansible_collections.crashkit.kdump.plugins.module_utils import _triage
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import HostError, KdumpError, ParseError
@@ -93,18 +94,12 @@ def _open_regular(path):
 def read_bounded(path, limit):
     """The bytes of the regular file ``path``, at most ``limit`` of them (``HostError`` if bigger)."""
     fd = _open_regular(path)
-    chunks = []
-    left = limit + 1
-    with os.fdopen(fd, "rb") as handle:
-        # In pieces: one read of the whole limit allocates it first (a 1 GiB buffer failed with
-        # MemoryError on the 1 GiB dump server VM, and the report was never written again).
-        while left > 0:
-            chunk = handle.read(min(65536, left))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-    data = b"".join(chunks)
+    try:
+        # In pieces (read_head): one read of the whole limit allocates it first (a 1 GiB buffer
+        # failed with MemoryError on the 1 GiB dump server VM, and the report was never rewritten).
+        data = _safefs.read_head(fd, limit + 1)
+    finally:
+        os.close(fd)
     if len(data) > limit:
         raise HostError("%s is bigger than %d bytes; not read" % (path, limit))
     return data

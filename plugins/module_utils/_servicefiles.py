@@ -26,6 +26,7 @@ import re
 import stat
 import tempfile
 
+from ansible_collections.crashkit.kdump.plugins.module_utils import _safefs
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import KdumpError
 
 UNIT_DIRS = ("/etc/systemd/system/", "/run/systemd/system/", "/usr/lib/systemd/system/", "/lib/systemd/system/")
@@ -102,23 +103,14 @@ def _read(path, size):
     if size > MAX_FILE:
         return None
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-    except OSError:
+        fd = _safefs.open_regular(path)
+    except (_safefs.UnsafeFile, OSError):
         return None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        chunks, left = [], MAX_FILE + 1
-        while left > 0:
-            chunk = os.read(fd, min(65536, left))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-        data = b"".join(chunks)
-        return data if len(data) <= MAX_FILE else None
+        data = _safefs.read_head(fd, MAX_FILE + 1)
     finally:
         os.close(fd)
+    return data if len(data) <= MAX_FILE else None
 
 
 def _meta_differs(st, entry, ids):

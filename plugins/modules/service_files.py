@@ -119,13 +119,12 @@ def _ids(owner, group):
 
 
 def _text(data):
-    return "(%d bytes, not UTF-8 text)" % len(data) if data is not None and b"\0" in data else (
+    return "(%d bytes, binary)" % len(data) if data is not None and b"\0" in data else (
         data.decode("utf-8", "replace") if data is not None else "")
 
 
 def _systemctl(module, *args):
-    rc, out, err = module.run_command(["systemctl"] + list(args))
-    return rc, out, err
+    return module.run_command(["systemctl"] + list(args))
 
 
 def _units(module, units, changed_units):
