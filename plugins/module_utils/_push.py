@@ -22,11 +22,12 @@ For each crash directory below the dump root that is complete and not yet sent:
 
 The receiver stores a file only when its size and SHA-256 are the announced ones and answers
 ``crashkit-push ok <sha256> <size>``; anything else is a failure. A failed crash is retried by the
-next run after a backoff (1, 2, 4 ... minutes, at most an hour). Nothing here deletes a dump.
+next run after a backoff (1, 2, 4 ... minutes, at most ``retry_max_seconds``, an hour by default).
+Nothing here deletes a dump.
 
 Configuration (JSON, written by the role): ``server``, ``port``, ``user``, ``key``,
 ``known_hosts``, ``root``, ``state``, ``send_dump``, ``send_dump_max_mb``, ``since_days``,
-``ssh``, ``connect_timeout``, ``bundle_options``.
+``ssh``, ``connect_timeout``, ``retry_max_seconds``, ``bundle_options``.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -55,7 +56,8 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+@,=%-]{0,127}\Z")
 DEFAULTS = {
     "port": 22, "user": "kdumprecv", "key": "/root/.ssh/kdump_id_ed25519", "known_hosts": "/root/.ssh/known_hosts",
     "root": "/var/crash", "state": "/var/lib/crashkit/evidence-state.json", "send_dump": "auto",
-    "send_dump_max_mb": 512, "since_days": 30, "ssh": "ssh", "connect_timeout": 15, "bundle_options": {},
+    "send_dump_max_mb": 512, "since_days": 30, "ssh": "ssh", "connect_timeout": 15, "retry_max_seconds": BACKOFF_MAX,
+    "bundle_options": {},
 }
 POLICIES = ("never", "always", "auto")
 
@@ -79,15 +81,15 @@ def load_config(path):
         raise ValidationError("%s names no dump server" % path)
     if config["send_dump"] not in POLICIES:
         raise ValidationError("send_dump must be one of %s" % ", ".join(POLICIES))
-    for key in ("port", "send_dump_max_mb", "since_days", "connect_timeout"):
+    for key in ("port", "send_dump_max_mb", "since_days", "connect_timeout", "retry_max_seconds"):
         if not isinstance(config[key], int) or isinstance(config[key], bool) or config[key] < 0:
             raise ValidationError("%s must be a whole number" % key)
     return config
 
 
-def backoff(attempts):
-    """Seconds to wait after the ``attempts``-th failure in a row: 60, 120, 240 ... 3600."""
-    return min(BACKOFF_MAX, BACKOFF_BASE * (2 ** max(0, min(attempts - 1, 12))))
+def backoff(attempts, maximum=BACKOFF_MAX):
+    """Seconds to wait after the ``attempts``-th failure in a row: 60, 120, 240 ... ``maximum``."""
+    return min(maximum, BACKOFF_BASE * (2 ** max(0, min(attempts - 1, 12))))
 
 
 def load_state(path):
@@ -251,7 +253,7 @@ class Pusher(object):
             except (KdumpError, OSError) as exc:
                 entry["attempts"] = entry.get("attempts", 0) + 1
                 entry.update(status="pending", last_error=str(exc)[:1000], last_try=int(now),
-                             next_try=int(now + backoff(entry["attempts"])))
+                             next_try=int(now + backoff(entry["attempts"], self.config["retry_max_seconds"])))
                 report["failed"].append({"name": crash["label"], "error": entry["last_error"],
                                          "next_try": entry["next_try"]})
                 self.log("crashkit-evidence: %s: %s; next try in %d s" % (

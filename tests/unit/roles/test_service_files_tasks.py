@@ -16,6 +16,8 @@ import sys
 
 import yaml
 
+from ansible_collections.crashkit.kdump.plugins.module_utils import _push
+
 REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
 TREE = os.path.join(REPO, ".tmp", "collections")
 ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
@@ -88,4 +90,9 @@ def test_evidence_task_renders_the_program_its_configuration_and_units(tmp_path)
     diff = {entry["after_header"]: entry["after"] for entry in results["diff"]}
     config = [text for path, text in diff.items() if path.endswith(".json")]
     assert config and "192.0.2.7" in config[0]
+    # the role's configuration is one the service accepts, with the role's defaults
+    loaded = json.loads(config[0])
+    assert loaded["retry_max_seconds"] == 3600 and loaded["since_days"] == 30
+    (tmp_path / "evidence.json").write_text(config[0])
+    assert _push.load_config(str(tmp_path / "evidence.json"))["server"] == "192.0.2.7"
     assert diff["/usr/local/libexec/crashkit-evidence"].startswith("#!/usr/bin/python3\n")

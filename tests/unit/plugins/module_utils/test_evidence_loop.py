@@ -19,6 +19,7 @@ import sys
 import pytest
 
 from ansible_collections.crashkit.kdump.plugins.module_utils import _ingest, _push, _safefs, _store
+from ansible_collections.crashkit.kdump.plugins.module_utils._errors import ValidationError
 from ansible_collections.crashkit.kdump.tests.unit.fixtures.vmcore import builders
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -151,6 +152,27 @@ def test_server_unreachable_waits_retries_and_sends_once(loop, monkeypatch):
     assert loop["ingest"].drain(now=NOW + 400)["ingested"] == ["web1/" + STAMP]
 
 
+def test_retry_max_seconds_caps_the_wait_between_tries(loop, monkeypatch):
+    crash(loop["crash_root"])
+    loop["pusher"].config["retry_max_seconds"] = 60
+    monkeypatch.setenv("FAKE_SSH_DOWN", "1")
+    for attempt in range(4):
+        report = loop["pusher"].run(now=NOW + attempt * 60)
+        assert report["failed"][0]["next_try"] == NOW + attempt * 60 + 60
+    monkeypatch.delenv("FAKE_SSH_DOWN")
+    assert loop["pusher"].run(now=NOW + 240)["sent"] == [STAMP]
+
+
+@pytest.mark.parametrize("value", [-1, "60", True, 1.5])
+def test_retry_max_seconds_must_be_a_whole_number(tmp_path, value):
+    path = tmp_path / "evidence.json"
+    path.write_text(json.dumps({"server": "dumpsrv", "retry_max_seconds": value}))
+    with pytest.raises(ValidationError, match="retry_max_seconds"):
+        _push.load_config(str(path))
+    path.write_text(json.dumps({"server": "dumpsrv"}))
+    assert _push.load_config(str(path))["retry_max_seconds"] == 3600
+
+
 def test_an_ssh_capture_settles_when_its_log_arrives(loop):
     incoming = loop["root"] / "web1" / ("10.0.0.5-" + STAMP)
     incoming.mkdir()
@@ -199,6 +221,11 @@ def test_settled(files, manifest, ready):
 @pytest.mark.parametrize("attempts, seconds", [(1, 60), (2, 120), (3, 240), (7, 3600), (50, 3600)])
 def test_backoff(attempts, seconds):
     assert _push.backoff(attempts) == seconds
+
+
+@pytest.mark.parametrize("attempts, maximum, seconds", [(1, 60, 60), (5, 60, 60), (3, 200, 200), (2, 0, 0)])
+def test_backoff_capped_by_retry_max(attempts, maximum, seconds):
+    assert _push.backoff(attempts, maximum) == seconds
 
 
 def test_dump_policy():
