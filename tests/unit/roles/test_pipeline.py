@@ -22,11 +22,15 @@ REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 MODULE_UTILS = os.path.join(REPO, "plugins", "module_utils")
 
 
-def run_role(tmp_path):
+def run_role(tmp_path, write=True):
     play = tmp_path / "play.json"
-    play.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": [
-        {"ansible.builtin.include_role": {"name": "crashkit.kdump.pipeline"},
-         "vars": {"kdump_pipeline_dir": str(tmp_path / "lib")}}]}]))
+    tasks = [{"ansible.builtin.include_role": {"name": "crashkit.kdump.pipeline"},
+              "vars": {"kdump_pipeline_dir": str(tmp_path / "lib"), "kdump_pipeline_write": write}}]
+    if not write:
+        tasks.append({"ansible.builtin.copy": {"content": "{{ {'directories': kdump_pipeline_directories, "
+                                                          "'files': kdump_pipeline_files} | to_json }}",
+                                               "dest": str(tmp_path / "facts.json"), "mode": "0600"}})
+    play.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]))
     return tc.run(tmp_path, str(play))
 
 
@@ -54,3 +58,16 @@ def test_the_pipeline_file_carries_the_module_utils_and_imports_alone(tmp_path):
     # idempotent
     rc, data = run_role(tmp_path)
     assert rc == 0 and data["_changed_tasks"] == 0, data["_output"]
+
+
+def test_without_writing_the_role_renders_the_same_file_for_the_callers_service_files_run(tmp_path):
+    rc, data = run_role(tmp_path)
+    assert rc == 0, data["_output"]
+    written = (tmp_path / "lib" / "crashkit_pipeline.py").read_text()
+    rc, data = run_role(tmp_path, write=False)
+    assert rc == 0, data["_output"]
+    facts = json.loads((tmp_path / "facts.json").read_text())
+    assert facts["directories"] == [{"path": str(tmp_path / "lib"), "mode": "0755"}]
+    [entry] = facts["files"]
+    assert entry["path"] == str(tmp_path / "lib" / "crashkit_pipeline.py") and entry["mode"] == "0644"
+    assert entry["content"] == written

@@ -32,13 +32,15 @@ def service_files_tasks(role, task_file):
 
 
 def run(tmp_path, role, task_files, extra, family_vars=()):
-    tasks = []
+    # the real pipeline role renders what the service_files runs write with it
+    tasks = [{"ansible.builtin.include_role": {"name": "crashkit.kdump.pipeline"},
+              "vars": {"kdump_pipeline_dir": "/usr/local/lib/crashkit", "kdump_pipeline_write": False}}]
     for name in task_files:
         tasks.extend(service_files_tasks(role, name))
-    for task in tasks:
+    for task in tasks[1:]:
         task["register"] = "r_%d" % tasks.index(task)
     tasks.append({"name": "Results", "ansible.builtin.copy": {
-        "content": "{{ [%s] | to_json }}" % ", ".join("r_%d" % i for i in range(len(tasks))),
+        "content": "{{ [%s] | to_json }}" % ", ".join("r_%d" % i for i in range(1, len(tasks))),
         "dest": str(tmp_path / "results.json"), "mode": "0600"}, "check_mode": False})
     play = [{"hosts": "localhost", "connection": "local", "gather_facts": False,
              "vars_files": [os.path.join(REPO, "roles", role, "defaults", "main.yml"),
@@ -70,6 +72,7 @@ def test_dump_server_tasks_render_every_client_directory_program_and_unit(tmp_pa
     assert "/etc/systemd/system/crashkit-dump-retention.timer" in main["files"]
     assert main["units"]["start"] == ["crashkit-dump-retention.timer"]
     assert "/usr/local/libexec/crashkit-ingest" in ingest["files"]
+    assert "/usr/local/lib/crashkit/crashkit_pipeline.py" in ingest["files"]
     assert "/etc/systemd/system/crashkit-hook.service" in ingest["files"]
     assert sorted(ingest["units"]["start"]) == sorted(["crashkit-ingest.path", "crashkit-ingest.timer",
                                                        "crashkit-hook.path", "crashkit-hook.timer"])
@@ -86,6 +89,7 @@ def test_evidence_task_renders_the_program_its_configuration_and_units(tmp_path)
         "__kdump_evidence_address": "192.0.2.7", "kdump_dump_server_host": "dumps.example"},
         family_vars=["Debian.yml"])
     assert "/usr/local/libexec/crashkit-evidence" in results["files"]
+    assert "/usr/local/lib/crashkit/crashkit_pipeline.py" in results["files"]
     assert "/etc/systemd/system/crashkit-evidence.timer" in results["files"]
     diff = {entry["after_header"]: entry["after"] for entry in results["diff"]}
     config = [text for path, text in diff.items() if path.endswith(".json")]
