@@ -213,6 +213,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.crashkit.kdump.plugins.module_utils import _crashkernel as ck
 from ansible_collections.crashkit.kdump.plugins.module_utils import _kdumpconf as kc
 from ansible_collections.crashkit.kdump.plugins.module_utils import _kdumpinfo as ki
+from ansible_collections.crashkit.kdump.plugins.module_utils import _readiness as rd
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import HostError, KdumpError
 from ansible_collections.crashkit.kdump.plugins.module_utils._module import domain_errors, read_text
 
@@ -408,72 +409,24 @@ def run(module):
     if not 0 < params["estimate_ratio"] <= 1:
         raise HostError("estimate_ratio must be more than 0 and at most 1, got %s" % params["estimate_ratio"])
     family = _family(params)
-    problems = []
     out = {"family": family}
-
     crash = crash_kernel_state(params["sysfs_root"])
     out["crash_kernel"] = crash
-    if crash["mode"] == "fadump":
-        if not crash["loaded"]:
-            problems.append("Firmware-assisted dump is enabled but not registered: a panic now would not be captured.")
-    elif crash["loaded"] is None:
-        problems.append("This kernel has no kdump support (%s is missing)."
-                        % os.path.join(params["sysfs_root"], "kernel", "kexec_crash_loaded"))
-    elif not crash["loaded"]:
-        problems.append("No crash kernel is loaded (%s is 0): a panic now would not be captured."
-                        % os.path.join(params["sysfs_root"], "kernel", "kexec_crash_loaded"))
-    if crash["mode"] == "kdump" and crash["loaded"] is not None and crash["reserved_bytes"] == 0:
-        problems.append("No memory is reserved for the crash kernel: add crashkernel= to the kernel command "
-                        "line and reboot.")
-
-    service = service_state(module, family, _binary(module, params["systemctl_path"], "systemctl"))
-    out["service"] = service
-    if service["enabled"] is not None and service["enabled"] not in ki.ENABLED_STATES:
-        problems.append("%s.service is %s: the crash kernel will not be loaded after the next boot."
-                        % (service["name"], service["enabled"]))
-
+    out["service"] = service_state(module, family, _binary(module, params["systemctl_path"], "systemctl"))
     config_path = params["config_path"] or kc.CONFIG_PATHS[family]
-    config = read_config(family, config_path)
-    out["config"] = config
-    if not config["exists"]:
-        problems.append("%s does not exist: kdump is not configured." % config_path)
-    elif config.get("error"):
-        problems.append("%s cannot be read: %s" % (config_path, config["error"]))
-    elif config.get("enabled") is False:
-        problems.append("USE_KDUMP is 0 in %s: kdump-tools does nothing." % config_path)
-
+    config = out["config"] = read_config(family, config_path)
     makedumpfile = probe_makedumpfile(module, _binary(module, params["makedumpfile_path"], "makedumpfile"))
     out["makedumpfile"] = makedumpfile
-    if makedumpfile is None:
-        problems.append("makedumpfile is not installed: dumps cannot be filtered or compressed.")
-    elif config["compression"] in kc.COMPRESSIONS:
-        try:
-            ki.check_compression(config["compression"], makedumpfile, makedumpfile["path"])
-        except KdumpError as exc:
-            problems.append("The configured %s" % str(exc))
-
     level = config["dump_level"] if isinstance(config["dump_level"], int) else kc.DEFAULT_DUMP_LEVEL
-    size = dump_size(module, params, makedumpfile, level)
-    out["dump_size"] = size
-
+    size = out["dump_size"] = dump_size(module, params, makedumpfile, level)
     target = config["target"] or {}
-    out["dump_dir"] = None
-    if target.get("type") == "local":
-        space = dump_dir_space(target["path"], size["expected_bytes"])
-        out["dump_dir"] = space
-        if space["room"] is False:
-            how = ("makedumpfile --mem-usage" if size["source"] == "mem_usage"
-                   else "estimated as %s of MemTotal" % params["estimate_ratio"])
-            problems.append("Only %s MiB are free in %s for a dump of up to %s MiB (%s, dump level %s)."
-                            % (space["free_mb"], space["checked"], size["expected_mb"], how, level))
-
+    local = target.get("type") == "local"
+    out["dump_dir"] = dump_dir_space(target["path"], size["expected_bytes"]) if local else None
     out["secure_boot"] = secure_boot(module, params["sysfs_root"], _binary(module, params["mokutil_path"], "mokutil"))
-
-    crash_dir = params["crash_dir"] or (target["path"] if target.get("type") == "local" else kc.DEFAULT_DUMP_DIR)
-    out["dumps"] = ki.scan_crash_dir(crash_dir)
+    out["dumps"] = ki.scan_crash_dir(params["crash_dir"] or (target["path"] if local else kc.DEFAULT_DUMP_DIR))
     out["crashkernel"] = crashkernel_default(params, crash["reserved_bytes"])
-    out["problems"] = problems
-    out["ready"] = not problems
+    out["problems"] = rd.problems(out, params["sysfs_root"], params["estimate_ratio"])
+    out["ready"] = not out["problems"]
     out["changed"] = False
     return out
 
