@@ -210,13 +210,11 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.crashkit.kdump.plugins.module_utils import _crashkernel as ck
 from ansible_collections.crashkit.kdump.plugins.module_utils import _kdumpconf as kc
 from ansible_collections.crashkit.kdump.plugins.module_utils import _kdumpinfo as ki
+from ansible_collections.crashkit.kdump.plugins.module_utils import _readiness as rd
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import HostError, KdumpError
 from ansible_collections.crashkit.kdump.plugins.module_utils._module import domain_errors, read_text
-
-MIB = 1024 * 1024
 
 
 def argument_spec():
@@ -248,27 +246,6 @@ def _binary(module, given, name):
     return module.get_bin_path(name, opt_dirs=["/usr/sbin", "/sbin", "/usr/bin", "/bin"])
 
 
-def crash_kernel_state(sysfs):
-    state = {"loaded": None, "mode": "kdump", "reserved_bytes": 0, "reserved_mb": 0}
-    loaded = _read(os.path.join(sysfs, "kernel", "kexec_crash_loaded"))
-    if loaded is not None:
-        state["loaded"] = ki.parse_sysfs_int(loaded, "kexec_crash_loaded") == 1
-    size = _read(os.path.join(sysfs, "kernel", "kexec_crash_size"))
-    if size is not None:
-        state["reserved_bytes"] = ki.parse_sysfs_int(size, "kexec_crash_size")
-        state["reserved_mb"] = state["reserved_bytes"] // MIB
-    # POWER firmware-assisted dump replaces the kexec crash kernel when enabled.
-    for enabled_name, registered_name in (("fadump/enabled", "fadump/registered"),
-                                          ("fadump_enabled", "fadump_registered")):
-        enabled = _read(os.path.join(sysfs, "kernel", enabled_name))
-        if enabled is not None and enabled.strip() == "1":
-            state["mode"] = "fadump"
-            registered = _read(os.path.join(sysfs, "kernel", registered_name))
-            state["loaded"] = registered is not None and registered.strip() == "1"
-            break
-    return state
-
-
 def service_state(module, family, systemctl):
     name = kc.SERVICE_NAMES[family]
     state = {"name": name, "enabled": None, "active": None}
@@ -278,23 +255,6 @@ def service_state(module, family, systemctl):
         _rc, out, _err = module.run_command([systemctl, verb, name + ".service"])
         state[key] = ki.parse_systemctl_state(out)
     return state
-
-
-def read_config(family, path):
-    text = _read(path)
-    config = {"path": path, "exists": text is not None, "managed": False}
-    try:
-        info = kc.parse_config(family, text or "")
-    except KdumpError as exc:
-        config["error"] = str(exc)
-        info = kc.parse_config(family, "")
-    config["managed"] = bool(text and text.startswith("# Managed by crashkit.kdump"))
-    for key in ("target", "dump_level", "compression", "extra_collector_args", "failure_action",
-                "keep_local_dumps", "kdump_cmdline_append"):
-        config[key] = info[key]
-    if "enabled" in info:
-        config["enabled"] = info["enabled"] if text is not None else False
-    return config
 
 
 def probe_makedumpfile(module, path):
@@ -309,27 +269,13 @@ def probe_makedumpfile(module, path):
     return info
 
 
-def dump_size(module, params, makedumpfile, dump_level):
-    result = {"dump_level": dump_level, "source": None, "expected_bytes": None, "expected_mb": None}
-    expected = None
-    if makedumpfile and params["mem_usage"]:
-        kcore = os.path.join(params["proc_root"], "kcore")
-        _rc, out, err = module.run_command([makedumpfile["path"], "--mem-usage", kcore])
-        try:
-            usage = ki.parse_mem_usage((out or "") + "\n" + (err or ""))
-            expected = ki.dump_size_from_mem_usage(usage, dump_level)
-            result["source"] = "mem_usage"
-        except KdumpError as exc:
-            result["mem_usage_error"] = str(exc)
-    if expected is None:
-        meminfo = _read(os.path.join(params["proc_root"], "meminfo"))
-        if meminfo is not None:
-            expected = ki.dump_size_from_meminfo(ki.parse_meminfo(meminfo), params["estimate_ratio"])
-            result["source"] = "estimate"
-    if expected is not None:
-        result["expected_bytes"] = expected
-        result["expected_mb"] = -(-expected // MIB)
-    return result
+def mem_usage_output(module, params, makedumpfile):
+    """stdout and stderr of ``makedumpfile --mem-usage`` on the kcore, or ``None`` when it is not run."""
+    if not (makedumpfile and params["mem_usage"]):
+        return None
+    kcore = os.path.join(params["proc_root"], "kcore")
+    _rc, out, err = module.run_command([makedumpfile["path"], "--mem-usage", kcore])
+    return (out or "") + "\n" + (err or "")
 
 
 def dump_dir_space(path, expected):
@@ -345,53 +291,32 @@ def dump_dir_space(path, expected):
     except OSError:
         return result
     free = st.f_bavail * st.f_frsize
-    result.update(checked=checked, free_bytes=free, free_mb=free // MIB,
+    result.update(checked=checked, free_bytes=free, free_mb=free // ki.MIB,
                   room=None if expected is None else free >= expected)
     return result
 
 
+def _first_efivar(efivars, pattern):
+    for name in sorted(glob.glob(os.path.join(efivars, pattern))):
+        try:
+            with open(name, "rb") as handle:
+                return handle.read()
+        except (IOError, OSError):
+            return None
+    return None
+
+
 def secure_boot(module, sysfs, mokutil):
     if mokutil:
-        rc, out, err = module.run_command([mokutil, "--sb-state"])
+        _rc, out, err = module.run_command([mokutil, "--sb-state"])
         try:
             return ki.parse_sb_state((out or "") + (err or ""))
         except KdumpError:
             pass
-    efivars = os.path.join(sysfs, "firmware", "efi", "efivars")
-
-    def first(pattern):
-        for name in sorted(glob.glob(os.path.join(efivars, pattern))):
-            try:
-                with open(name, "rb") as handle:
-                    return handle.read()
-            except (IOError, OSError):
-                return None
-        return None
-
-    state = ki.secure_boot_from_efivars(first("SecureBoot-*"), first("SetupMode-*"))
-    if state["efi"] is None:
-        state["efi"] = os.path.isdir(os.path.join(sysfs, "firmware", "efi"))
-        if not state["efi"]:
-            state["enabled"] = False
-    return state
-
-
-def crashkernel_default(params, reserved_bytes):
-    result = {"reserved_mb": reserved_bytes // MIB}
-    try:
-        release = kc.parse_os_release(_read(params["os_release_path"]) or "")
-        arch = ck.normalize_arch(os.uname()[4])
-        value, source = ck.distro_default(release.get("ID", ""), release.get("VERSION_ID") or "0", arch)
-        ram, _source = ck.system_ram_from_host(
-            _read(os.path.join(params["proc_root"], "iomem")),
-            _read(os.path.join(params["proc_root"], "meminfo")),
-            reserved_bytes,
-        )
-        result.update(recommended=value, source=source,
-                      recommended_mb=ck.effective_size(ck.parse_value(value), ram, arch) // MIB)
-    except KdumpError as exc:
-        result["error"] = str(exc)
-    return result
+    efi = os.path.join(sysfs, "firmware", "efi")
+    efivars = os.path.join(efi, "efivars")
+    return rd.secure_boot_from_firmware(_first_efivar(efivars, "SecureBoot-*"), _first_efivar(efivars, "SetupMode-*"),
+                                        os.path.isdir(efi))
 
 
 def _family(params):
@@ -408,72 +333,28 @@ def run(module):
     if not 0 < params["estimate_ratio"] <= 1:
         raise HostError("estimate_ratio must be more than 0 and at most 1, got %s" % params["estimate_ratio"])
     family = _family(params)
-    problems = []
+    sysfs, proc = params["sysfs_root"], params["proc_root"]
     out = {"family": family}
-
-    crash = crash_kernel_state(params["sysfs_root"])
-    out["crash_kernel"] = crash
-    if crash["mode"] == "fadump":
-        if not crash["loaded"]:
-            problems.append("Firmware-assisted dump is enabled but not registered: a panic now would not be captured.")
-    elif crash["loaded"] is None:
-        problems.append("This kernel has no kdump support (%s is missing)."
-                        % os.path.join(params["sysfs_root"], "kernel", "kexec_crash_loaded"))
-    elif not crash["loaded"]:
-        problems.append("No crash kernel is loaded (%s is 0): a panic now would not be captured."
-                        % os.path.join(params["sysfs_root"], "kernel", "kexec_crash_loaded"))
-    if crash["mode"] == "kdump" and crash["loaded"] is not None and crash["reserved_bytes"] == 0:
-        problems.append("No memory is reserved for the crash kernel: add crashkernel= to the kernel command "
-                        "line and reboot.")
-
-    service = service_state(module, family, _binary(module, params["systemctl_path"], "systemctl"))
-    out["service"] = service
-    if service["enabled"] is not None and service["enabled"] not in ki.ENABLED_STATES:
-        problems.append("%s.service is %s: the crash kernel will not be loaded after the next boot."
-                        % (service["name"], service["enabled"]))
-
+    out["crash_kernel"] = rd.crash_kernel_state(lambda name: _read(os.path.join(sysfs, "kernel", name)))
+    out["service"] = service_state(module, family, _binary(module, params["systemctl_path"], "systemctl"))
     config_path = params["config_path"] or kc.CONFIG_PATHS[family]
-    config = read_config(family, config_path)
-    out["config"] = config
-    if not config["exists"]:
-        problems.append("%s does not exist: kdump is not configured." % config_path)
-    elif config.get("error"):
-        problems.append("%s cannot be read: %s" % (config_path, config["error"]))
-    elif config.get("enabled") is False:
-        problems.append("USE_KDUMP is 0 in %s: kdump-tools does nothing." % config_path)
-
+    config = out["config"] = rd.config_state(family, config_path, _read(config_path))
     makedumpfile = probe_makedumpfile(module, _binary(module, params["makedumpfile_path"], "makedumpfile"))
     out["makedumpfile"] = makedumpfile
-    if makedumpfile is None:
-        problems.append("makedumpfile is not installed: dumps cannot be filtered or compressed.")
-    elif config["compression"] in kc.COMPRESSIONS:
-        try:
-            ki.check_compression(config["compression"], makedumpfile, makedumpfile["path"])
-        except KdumpError as exc:
-            problems.append("The configured %s" % str(exc))
-
     level = config["dump_level"] if isinstance(config["dump_level"], int) else kc.DEFAULT_DUMP_LEVEL
-    size = dump_size(module, params, makedumpfile, level)
-    out["dump_size"] = size
-
+    meminfo = _read(os.path.join(proc, "meminfo"))
+    size = out["dump_size"] = rd.dump_size(level, mem_usage_output(module, params, makedumpfile), meminfo,
+                                           params["estimate_ratio"])
     target = config["target"] or {}
-    out["dump_dir"] = None
-    if target.get("type") == "local":
-        space = dump_dir_space(target["path"], size["expected_bytes"])
-        out["dump_dir"] = space
-        if space["room"] is False:
-            how = ("makedumpfile --mem-usage" if size["source"] == "mem_usage"
-                   else "estimated as %s of MemTotal" % params["estimate_ratio"])
-            problems.append("Only %s MiB are free in %s for a dump of up to %s MiB (%s, dump level %s)."
-                            % (space["free_mb"], space["checked"], size["expected_mb"], how, level))
-
-    out["secure_boot"] = secure_boot(module, params["sysfs_root"], _binary(module, params["mokutil_path"], "mokutil"))
-
-    crash_dir = params["crash_dir"] or (target["path"] if target.get("type") == "local" else kc.DEFAULT_DUMP_DIR)
-    out["dumps"] = ki.scan_crash_dir(crash_dir)
-    out["crashkernel"] = crashkernel_default(params, crash["reserved_bytes"])
-    out["problems"] = problems
-    out["ready"] = not problems
+    local = target.get("type") == "local"
+    out["dump_dir"] = dump_dir_space(target["path"], size["expected_bytes"]) if local else None
+    out["secure_boot"] = secure_boot(module, sysfs, _binary(module, params["mokutil_path"], "mokutil"))
+    out["dumps"] = ki.scan_crash_dir(params["crash_dir"] or (target["path"] if local else kc.DEFAULT_DUMP_DIR))
+    out["crashkernel"] = rd.crashkernel_default(_read(params["os_release_path"]), os.uname()[4],
+                                                _read(os.path.join(proc, "iomem")), meminfo,
+                                                out["crash_kernel"]["reserved_bytes"])
+    out["problems"] = rd.problems(out, sysfs, params["estimate_ratio"])
+    out["ready"] = not out["problems"]
     out["changed"] = False
     return out
 

@@ -1,0 +1,187 @@
+# -*- coding: utf-8 -*-
+# Copyright: crashkit.kdump contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# This module_utils is PRIVATE to the crashkit.kdump collection. It may change without notice.
+"""What ``kdump_info`` makes of the host state it read: the sections of its report and the problems.
+
+The module reads the files and runs the commands; the functions here get what it read:
+
+* ``crash_kernel_state(read)``: kexec crash kernel or POWER firmware-assisted dump.
+* ``config_state(family, path, text)``: the kdump configuration in ``kdump_config``'s terms.
+* ``dump_size(dump_level, mem_usage_output, meminfo_text, ratio)``: expected size of a dump.
+* ``secure_boot_from_firmware(secureboot, setupmode, efi_dir)``: Secure Boot without mokutil.
+* ``crashkernel_default(os_release_text, machine, iomem_text, meminfo_text, reserved_bytes)``.
+* ``problems(report, sysfs_root, estimate_ratio)``: the sentences saying what stops a dump from being captured.
+
+Nothing here imports Ansible or touches the host itself (``crash_kernel_state`` calls the reader
+it is given).
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible_collections.crashkit.kdump.plugins.module_utils import _crashkernel as ck
+from ansible_collections.crashkit.kdump.plugins.module_utils import _kdumpconf as kc
+from ansible_collections.crashkit.kdump.plugins.module_utils import _kdumpinfo as ki
+from ansible_collections.crashkit.kdump.plugins.module_utils._errors import KdumpError
+
+# How every file kdump_config writes starts (its HEADER names the module and the family after this).
+MANAGED_MARK = "# Managed by crashkit.kdump"
+CONFIG_KEYS = ("target", "dump_level", "compression", "extra_collector_args", "failure_action",
+               "keep_local_dumps", "kdump_cmdline_append")
+
+
+def crash_kernel_state(read):
+    """``loaded``, ``mode``, ``reserved_bytes`` and ``reserved_mb`` of the crash kernel.
+
+    ``read(name)`` returns the text of ``<sysfs>/kernel/<name>`` or ``None`` when it cannot be
+    read; it is called only for the files the answer depends on.
+    """
+    state = {"loaded": None, "mode": "kdump", "reserved_bytes": 0, "reserved_mb": 0}
+    loaded = read("kexec_crash_loaded")
+    if loaded is not None:
+        state["loaded"] = ki.parse_sysfs_int(loaded, "kexec_crash_loaded") == 1
+    size = read("kexec_crash_size")
+    if size is not None:
+        state["reserved_bytes"] = ki.parse_sysfs_int(size, "kexec_crash_size")
+        state["reserved_mb"] = state["reserved_bytes"] // ki.MIB
+    # POWER firmware-assisted dump replaces the kexec crash kernel when enabled.
+    for enabled_name, registered_name in (("fadump/enabled", "fadump/registered"),
+                                          ("fadump_enabled", "fadump_registered")):
+        enabled = read(enabled_name)
+        if enabled is not None and enabled.strip() == "1":
+            state["mode"] = "fadump"
+            registered = read(registered_name)
+            state["loaded"] = registered is not None and registered.strip() == "1"
+            break
+    return state
+
+
+def config_state(family, path, text):
+    """The configuration file ``path`` (``text`` ``None`` when it cannot be read) as reported.
+
+    A file ``parse_config`` refuses gets ``error`` and the family defaults.
+    """
+    config = {"path": path, "exists": text is not None, "managed": False}
+    try:
+        info = kc.parse_config(family, text or "")
+    except KdumpError as exc:
+        config["error"] = str(exc)
+        info = kc.parse_config(family, "")
+    config["managed"] = bool(text and text.startswith(MANAGED_MARK))
+    for key in CONFIG_KEYS:
+        config[key] = info[key]
+    if "enabled" in info:
+        config["enabled"] = info["enabled"] if text is not None else False
+    return config
+
+
+def dump_size(dump_level, mem_usage_output, meminfo_text, ratio):
+    """Expected bytes of a dump at ``dump_level``.
+
+    From ``mem_usage_output`` (stdout and stderr of ``makedumpfile --mem-usage``, ``None`` when
+    it did not run) if it holds the page table, else ``MemTotal`` of ``meminfo_text`` times
+    ``ratio``; ``source`` is ``None`` when neither is there.
+    """
+    result = {"dump_level": dump_level, "source": None, "expected_bytes": None, "expected_mb": None}
+    expected = None
+    if mem_usage_output is not None:
+        try:
+            expected = ki.dump_size_from_mem_usage(ki.parse_mem_usage(mem_usage_output), dump_level)
+            result["source"] = "mem_usage"
+        except KdumpError as exc:
+            result["mem_usage_error"] = str(exc)
+    if expected is None and meminfo_text is not None:
+        expected = ki.dump_size_from_meminfo(ki.parse_meminfo(meminfo_text), ratio)
+        result["source"] = "estimate"
+    if expected is not None:
+        result["expected_bytes"] = expected
+        result["expected_mb"] = -(-expected // ki.MIB)
+    return result
+
+
+def secure_boot_from_firmware(secureboot, setupmode, efi_dir):
+    """Secure Boot state from the EFI variables' data (see ``secure_boot_from_efivars``).
+
+    Without a ``SecureBoot`` variable, ``efi`` says whether ``<sysfs>/firmware/efi`` is a
+    directory (``efi_dir``); a host booted without EFI has no Secure Boot.
+    """
+    state = ki.secure_boot_from_efivars(secureboot, setupmode)
+    if state["efi"] is None:
+        state["efi"] = efi_dir
+        if not efi_dir:
+            state["enabled"] = False
+    return state
+
+
+def crashkernel_default(os_release_text, machine, iomem_text, meminfo_text, reserved_bytes):
+    """The distribution's published ``crashkernel=`` default and what it reserves on this host.
+
+    ``machine`` is ``uname -m``. A distribution without a published default gets ``error``.
+    """
+    result = {"reserved_mb": reserved_bytes // ki.MIB}
+    try:
+        release = kc.parse_os_release(os_release_text or "")
+        arch = ck.normalize_arch(machine)
+        value, source = ck.distro_default(release.get("ID", ""), release.get("VERSION_ID") or "0", arch)
+        ram, _source = ck.system_ram_from_host(iomem_text, meminfo_text, reserved_bytes)
+        result.update(recommended=value, source=source,
+                      recommended_mb=ck.effective_size(ck.parse_value(value), ram, arch) // ki.MIB)
+    except KdumpError as exc:
+        result["error"] = str(exc)
+    return result
+
+
+def problems(report, sysfs_root, estimate_ratio):
+    """What stops a dump from being captured or saved, from the sections of ``report``.
+
+    ``report`` holds ``crash_kernel``, ``service``, ``config``, ``makedumpfile``, ``dump_size``
+    and ``dump_dir`` as this module and ``kdump_info`` build them; ``estimate_ratio`` is the share
+    of ``MemTotal`` an estimated dump size assumed.
+    """
+    found = []
+    crash = report["crash_kernel"]
+    loaded_file = os.path.join(sysfs_root, "kernel", "kexec_crash_loaded")
+    if crash["mode"] == "fadump":
+        if not crash["loaded"]:
+            found.append("Firmware-assisted dump is enabled but not registered: a panic now would not be captured.")
+    elif crash["loaded"] is None:
+        found.append("This kernel has no kdump support (%s is missing)." % loaded_file)
+    elif not crash["loaded"]:
+        found.append("No crash kernel is loaded (%s is 0): a panic now would not be captured." % loaded_file)
+    if crash["mode"] == "kdump" and crash["loaded"] is not None and crash["reserved_bytes"] == 0:
+        found.append("No memory is reserved for the crash kernel: add crashkernel= to the kernel command "
+                     "line and reboot.")
+
+    service = report["service"]
+    if service["enabled"] is not None and service["enabled"] not in ki.ENABLED_STATES:
+        found.append("%s.service is %s: the crash kernel will not be loaded after the next boot."
+                     % (service["name"], service["enabled"]))
+
+    config = report["config"]
+    if not config["exists"]:
+        found.append("%s does not exist: kdump is not configured." % config["path"])
+    elif config.get("error"):
+        found.append("%s cannot be read: %s" % (config["path"], config["error"]))
+    elif config.get("enabled") is False:
+        found.append("USE_KDUMP is 0 in %s: kdump-tools does nothing." % config["path"])
+
+    makedumpfile = report["makedumpfile"]
+    if makedumpfile is None:
+        found.append("makedumpfile is not installed: dumps cannot be filtered or compressed.")
+    elif config["compression"] in kc.COMPRESSIONS:
+        try:
+            ki.check_compression(config["compression"], makedumpfile, makedumpfile["path"])
+        except KdumpError as exc:
+            found.append("The configured %s" % str(exc))
+
+    space, size = report["dump_dir"], report["dump_size"]
+    if space is not None and space["room"] is False:
+        how = ("makedumpfile --mem-usage" if size["source"] == "mem_usage"
+               else "estimated as %s of MemTotal" % estimate_ratio)
+        found.append("Only %s MiB are free in %s for a dump of up to %s MiB (%s, dump level %s)."
+                     % (space["free_mb"], space["checked"], size["expected_mb"], how, size["dump_level"]))
+    return found
