@@ -5,8 +5,12 @@
 # This module_utils is PRIVATE to the crashkit.kdump collection. It may change without notice.
 """Pure logic of the dump key: key type choice, public key lines, known_hosts pinning.
 
+* ``check_options(...)``: the option combinations the module refuses before touching the host;
 * ``choose_key_type(requested, supported, fips)``: ed25519 unless the host's ssh client lacks it
   or the host runs in FIPS mode (Red Hat's OpenSSH refuses ed25519 there), then rsa;
+* ``existing_key(...)``, ``public_line(...)``: what to do with a key pair already there
+  (keep it, replace it, rewrite its public key file); ``keygen_done(...)``: whether
+  ``ssh-keygen`` made one;
 * ``parse_public_key(line)``: an OpenSSH public key line -> ``(type, base64, comment)``;
 * ``known_hosts_name(host, port)``: ``host`` or ``[host]:port``, as ssh looks it up;
 * ``pin_known_hosts(text, name, keys)``: make ``name``'s entries exactly ``keys``, leave every
@@ -35,6 +39,7 @@ import subprocess
 import time
 
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import (
+    HostError,
     ParseError,
     ValidationError,
 )
@@ -83,6 +88,28 @@ def default_key_path(key_type):
     return "%s/kdump_id_%s" % (DEFAULT_KEY_DIR, key_type)
 
 
+def existing_key_paths(requested):
+    """The default paths, in order, whose existing key is used when no path is given: either
+    type's for ``auto``, none for an explicit type (its own default path follows the type)."""
+    return [default_key_path(key_type) for key_type in ("ed25519", "rsa")] if requested == "auto" else []
+
+
+def key_comment(comment, node):
+    """Comment of a new key: ``comment``, else ``crashkit-kdump@`` and the short host name."""
+    return comment or "crashkit-kdump@%s" % (node.split(".")[0] or "localhost")
+
+
+def check_options(server, port, host_keys, check):
+    """Refuse what the module cannot work with: no ``server`` with ``host_keys`` or ``check``,
+    a bad server name or port, a host key line that does not parse."""
+    if (host_keys or check) and not server:
+        raise ValidationError("server is required with server_host_keys and check")
+    if server:
+        known_hosts_name(server, port)
+    for line in host_keys or ():
+        parse_public_key(line)
+
+
 def choose_key_type(requested, supported, fips):
     """Return ``(type, reason)``.
 
@@ -116,6 +143,12 @@ def keygen_argv(ssh_keygen, key_type, path, comment):
     if key_type == "rsa":
         argv += ["-b", str(RSA_BITS)]
     return argv + ["-N", "", "-C", comment, "-f", path]
+
+
+def keygen_done(path, rc, stdout, stderr):
+    """Raise ``HostError`` unless the ``keygen_argv`` run for ``path`` succeeded."""
+    if rc != 0:
+        raise HostError("ssh-keygen failed to create %s: %s" % (path, (stderr or stdout).strip()))
 
 
 def parse_public_key(line):
@@ -162,6 +195,49 @@ def fingerprint(blob):
     """OpenSSH's SHA256 fingerprint of a base64 key."""
     digest = hashlib.sha256(base64.b64decode(blob.encode("ascii"))).digest()
     return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
+
+
+def public_key_facts(line):
+    """The result's ``public_key`` and ``fingerprint`` of a public key line."""
+    return dict(public_key=line, fingerprint=fingerprint(parse_public_key(line)[1]))
+
+
+def key_type_name(line):
+    """The ``type`` option's name of a public key line's type (``ed25519``, ``rsa``), else the
+    SSH type itself."""
+    key_type = parse_public_key(line)[0]
+    for name, ssh_name in KEY_TYPES.items():
+        if ssh_name == key_type:
+            return name
+    return key_type
+
+
+def existing_key(path, requested, regenerate, rc, stdout, stderr):
+    """``(derived, type)`` of the existing private key ``path`` from its ``ssh-keygen -y`` run's
+    result: ``derived`` is its ``type base64``, ``type`` None when it is to be replaced by a new
+    key of the ``requested`` type (``regenerate``)."""
+    if rc != 0:
+        raise HostError("%s exists but ssh-keygen cannot read it (%s); it must be an unencrypted "
+                        "private key" % (path, (stderr or stdout).strip()))
+    derived = " ".join(stdout.split()[:2])
+    key_type = key_type_name(derived)
+    if requested == "auto" or key_type == requested:
+        return derived, key_type
+    if not regenerate:
+        raise ValidationError("%s is a %s key but type=%s; set regenerate=true to replace it "
+                              "(and authorise the new key on the dump server)" % (path, key_type, requested))
+    return derived, None
+
+
+def public_line(derived, pub_text, comment):
+    """``(line, write)`` for the public key file of the key ``derived`` (``type base64``).
+
+    The file's own line (its comment kept) when ``pub_text`` holds that key, else ``derived``
+    with ``comment``, which must then be written (``write``).
+    """
+    if pub_text is not None and " ".join(pub_text.split()[:2]) == derived:
+        return pub_text.strip(), False
+    return "%s %s" % (derived, comment), True
 
 
 def known_hosts_name(host, port=22):
@@ -265,6 +341,14 @@ def pin_known_hosts(text, name, keys):
             out.append("%s %s %s\n" % (name, key[0], key[1]))
             added.append("%s %s" % key)
     return "".join(out), added, removed
+
+
+def check_pinned(name, host_keys, known_hosts_text, known_hosts_path):
+    """Refuse a check with no host key for ``name``: neither ``host_keys`` (the option, already
+    checked by ``check_options``) nor entries in the known_hosts file's text."""
+    if not host_keys and not entries_for(known_hosts_text, name):
+        raise ValidationError("no host key of %s is pinned in %s: give server_host_keys"
+                              % (name, known_hosts_path))
 
 
 def probe_result(stdout):
