@@ -19,6 +19,8 @@
 * ``ssh_argv(...)``: the system ``ssh`` command line of the connectivity check, with the options
   of the capture environments (``BatchMode``, strict host key checking, the dump key only);
 * ``ssh_failure(rc, stderr)``: what an ssh exit status and its messages say went wrong;
+* ``connectivity_report(ssh_run, name, limit)``: the check's three ssh runs (the module runs
+  them) in order, and what their results prove;
 * ``run_bounded(argv, limit)``: the one I/O helper, runs a command with a time limit and bounded
   output (AnsibleModule.run_command has neither).
 
@@ -40,6 +42,7 @@ import time
 
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import (
     HostError,
+    KdumpError,
     ParseError,
     ValidationError,
 )
@@ -49,6 +52,12 @@ RSA_BITS = 4096
 DEFAULT_KEY_DIR = "/root/.ssh"
 PROBE_COMMAND = "crashkit-probe"
 PROBE_OK = "crashkit-probe ok"
+# The ssh runs the receiver must refuse, under their report keys: a command, and a shell
+# (no command).
+EXEC_PROBE = "sh -c id"
+REFUSALS = (("exec_refused", EXEC_PROBE), ("shell_refused", None))
+# What the report keeps of each ssh run's error output (the server writes part of it).
+STDERR_KEPT = 1000
 HOST_KEY_TYPES = (
     "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
     "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com", "ssh-dss",
@@ -435,6 +444,49 @@ def ssh_failure(rc, stderr, name):
     if any(m in text for m in _UNREACHABLE):
         return False, False, "cannot reach %s: %s" % (name, _last_line(text))
     return False, False, "ssh to %s failed (exit 255): %s" % (name, _last_line(text))
+
+
+def connectivity_report(ssh_run, name, limit):
+    """What the connectivity check's ssh runs prove about the dump path to ``name``.
+
+    ``ssh_run(command)`` runs the check's ssh with ``command`` (None: a shell) and returns
+    ``(argv, rc, stdout, stderr)``, ``rc`` None when it was killed after ``limit`` seconds. The
+    probe runs first; when ssh does not reach the receiver the report says why and nothing else
+    is run; otherwise each of ``REFUSALS`` must be refused.
+    """
+    argv, rc, stdout, stderr = ssh_run(PROBE_COMMAND)
+    report = dict(ok=False, skipped=False, host_key_verified=False, authenticated=False,
+                  probe=None, exec_refused=None, shell_refused=None, error=None, ssh_command=argv)
+    if rc is None:
+        report["error"] = "ssh to %s did not finish within %d seconds" % (name, limit)
+        return report
+    failure = ssh_failure(rc, stderr, name)
+    if failure is not None:
+        report["host_key_verified"], report["authenticated"], report["error"] = failure
+        return report
+    report["host_key_verified"] = report["authenticated"] = True
+    probe = dict(ok=False, rc=rc, stderr=stderr[:STDERR_KEPT])
+    try:
+        probe.update(probe_result(stdout))
+        probe["ok"] = rc == 0
+    except KdumpError as exc:
+        probe["error"] = str(exc)
+    report["probe"] = probe
+
+    for key, command in REFUSALS:
+        _argv, rc, stdout, stderr = ssh_run(command)
+        report[key] = dict(ok=rc not in (0, None) and "uid=" not in stdout, rc=rc, stderr=stderr[:STDERR_KEPT])
+
+    failures = []
+    if not probe["ok"]:
+        failures.append("the probe failed (rc=%s): %s" % (probe["rc"], probe.get("error") or probe["stderr"]))
+    if not report["exec_refused"]["ok"]:
+        failures.append("the server ran '%s' for this key: it is not restricted to the receiver" % EXEC_PROBE)
+    if not report["shell_refused"]["ok"]:
+        failures.append("the server gave this key an interactive shell: it is not restricted")
+    report["ok"] = not failures
+    report["error"] = "; ".join(failures) or None
+    return report
 
 
 def run_bounded(argv, limit, output_limit=OUTPUT_LIMIT):

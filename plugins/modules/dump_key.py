@@ -249,13 +249,9 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.crashkit.kdump.plugins.module_utils import _dumpkey
-from ansible_collections.crashkit.kdump.plugins.module_utils._errors import KdumpError
 from ansible_collections.crashkit.kdump.plugins.module_utils._module import apply_file, domain_errors, file_diff, read_text
 
 FIPS_PATH = "/proc/sys/crypto/fips_enabled"
-REFUSAL_PROBES = "sh -c id"
-# What the report keeps of each ssh run's error output (the server writes part of it).
-STDERR_KEPT = 1000
 
 
 def argument_spec():
@@ -383,8 +379,6 @@ def pin(module, result):
 
 def connectivity(module, key_path):
     p = module.params
-    report = dict(ok=False, skipped=False, host_key_verified=False, authenticated=False,
-                  probe=None, exec_refused=None, shell_refused=None, error=None, ssh_command=None)
     name = _dumpkey.known_hosts_name(p["server"], p["port"])
     known = None if p["server_host_keys"] else read_text(p["known_hosts_path"])
     _dumpkey.check_pinned(name, p["server_host_keys"], known, p["known_hosts_path"])
@@ -397,39 +391,7 @@ def connectivity(module, key_path):
         rc, out, err = _dumpkey.run_bounded(argv, limit)
         return argv, rc, out, err.strip()
 
-    argv, rc, out, err = ssh_run(_dumpkey.PROBE_COMMAND)
-    report["ssh_command"] = argv
-    if rc is None:
-        report["error"] = "ssh to %s did not finish within %d seconds" % (name, limit)
-        return report
-    failure = _dumpkey.ssh_failure(rc, err, name)
-    if failure is not None:
-        report["host_key_verified"], report["authenticated"], report["error"] = failure
-        return report
-    report["host_key_verified"] = report["authenticated"] = True
-    probe = dict(ok=False, rc=rc, stderr=err[:STDERR_KEPT])
-    try:
-        probe.update(_dumpkey.probe_result(out))
-        probe["ok"] = rc == 0
-    except KdumpError as exc:
-        probe["error"] = str(exc)
-    report["probe"] = probe
-
-    for key, command in (("exec_refused", REFUSAL_PROBES), ("shell_refused", None)):
-        _argv, rc, out, err = ssh_run(command)
-        report[key] = dict(ok=rc not in (0, None) and "uid=" not in out, rc=rc, stderr=err[:STDERR_KEPT])
-
-    failures = []
-    if not report["probe"]["ok"]:
-        failures.append("the probe failed (rc=%s): %s" % (
-            report["probe"]["rc"], report["probe"].get("error") or report["probe"]["stderr"]))
-    if not report["exec_refused"]["ok"]:
-        failures.append("the server ran 'sh -c id' for this key: it is not restricted to the receiver")
-    if not report["shell_refused"]["ok"]:
-        failures.append("the server gave this key an interactive shell: it is not restricted")
-    report["ok"] = not failures
-    report["error"] = "; ".join(failures) or None
-    return report
+    return _dumpkey.connectivity_report(ssh_run, name, limit)
 
 
 def run(module):

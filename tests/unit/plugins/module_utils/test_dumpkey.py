@@ -486,3 +486,78 @@ def test_check_pinned(name, host_keys, text, refused):
         with pytest.raises(ValidationError, match=r"no host key of %s is pinned in /kh: give server_host_keys"
                            % re.escape(name)):
             dk.check_pinned(name, host_keys, text, "/kh")
+
+
+# ---------------------------------------------------------------------------------------------
+# the connectivity report from canned ssh runs
+
+PROBE_OK = (0, "crashkit-probe ok host=web1 path=/var/crash avail_kib=81234\n", "")
+REFUSED = (2, "", "crashkit-dump-receiver: refused")
+SHELL = (0, "uid=0(root) gid=0(root)\n", "")
+DENIED = (255, "", "kdumprecv@dumps: Permission denied (publickey).")
+CHANGED_KEY = (255, "", "Host key for dumps has changed and you have requested strict checking.\n"
+                        "Host key verification failed.")
+
+
+def canned_ssh(results):
+    """An ``ssh_run`` answering each command from ``results``; records the commands."""
+    calls = []
+
+    def ssh_run(command):
+        calls.append(command)
+        return (["ssh", "--", "dumps"] + ([command] if command else []),) + results[command]
+
+    return ssh_run, calls
+
+
+@pytest.mark.parametrize("results,expected,calls", [
+    ({"crashkit-probe": PROBE_OK, "sh -c id": REFUSED, None: REFUSED},
+     dict(ok=True, host_key_verified=True, authenticated=True, error=None,
+          probe=dict(ok=True, rc=0, stderr="", host="web1", path="/var/crash", avail_kib=81234),
+          exec_refused=dict(ok=True, rc=2, stderr=REFUSED[2]), shell_refused=dict(ok=True, rc=2, stderr=REFUSED[2])),
+     ["crashkit-probe", "sh -c id", None]),
+    ({"crashkit-probe": (None, "", "")},
+     dict(ok=False, host_key_verified=False, authenticated=False, probe=None, exec_refused=None,
+          shell_refused=None, error="ssh to dumps did not finish within 45 seconds"),
+     ["crashkit-probe"]),
+    ({"crashkit-probe": CHANGED_KEY},
+     dict(ok=False, host_key_verified=False, authenticated=False, probe=None, exec_refused=None,
+          error="the server's host key is not among the keys pinned for dumps in the known_hosts file (Host key "
+                "for dumps has changed and you have requested strict checking; Host key verification failed)"),
+     ["crashkit-probe"]),
+    ({"crashkit-probe": DENIED},
+     dict(ok=False, host_key_verified=True, authenticated=False, probe=None,
+          error="the server did not accept the dump key (kdumprecv@dumps: Permission denied (publickey).): "
+                "is it in the receiver's authorized_keys, with a from= pattern that matches this client?"),
+     ["crashkit-probe"]),
+    ({"crashkit-probe": SHELL, "sh -c id": SHELL, None: (0, "", "")},
+     dict(ok=False, host_key_verified=True, authenticated=True,
+          probe=dict(ok=False, rc=0, stderr="", error="the receiver did not answer the probe (got "
+                                                      "'uid=0(root) gid=0(root)\\n')"),
+          exec_refused=dict(ok=False, rc=0, stderr=""), shell_refused=dict(ok=False, rc=0, stderr=""),
+          error="the probe failed (rc=0): the receiver did not answer the probe (got 'uid=0(root) gid=0(root)\\n'); "
+                "the server ran 'sh -c id' for this key: it is not restricted to the receiver; "
+                "the server gave this key an interactive shell: it is not restricted"),
+     ["crashkit-probe", "sh -c id", None]),
+    ({"crashkit-probe": (1, PROBE_OK[1], "no room"), "sh -c id": (2, "uid=0(root)\n", ""), None: REFUSED},
+     dict(ok=False, probe=dict(ok=False, rc=1, stderr="no room", host="web1", path="/var/crash", avail_kib=81234),
+          exec_refused=dict(ok=False, rc=2, stderr=""),
+          error="the probe failed (rc=1): no room; "
+                "the server ran 'sh -c id' for this key: it is not restricted to the receiver"),
+     ["crashkit-probe", "sh -c id", None]),
+    ({"crashkit-probe": PROBE_OK, "sh -c id": REFUSED, None: (None, "", "")},
+     dict(ok=False, shell_refused=dict(ok=False, rc=None, stderr=""),
+          error="the server gave this key an interactive shell: it is not restricted"),
+     ["crashkit-probe", "sh -c id", None]),
+    ({"crashkit-probe": (0, PROBE_OK[1], "x" * 5000), "sh -c id": (2, "", "y" * 5000), None: REFUSED},
+     dict(ok=True, probe=dict(ok=True, rc=0, stderr="x" * 1000, host="web1", path="/var/crash", avail_kib=81234),
+          exec_refused=dict(ok=True, rc=2, stderr="y" * 1000)),
+     ["crashkit-probe", "sh -c id", None]),
+])
+def test_connectivity_report(results, expected, calls):
+    ssh_run, made = canned_ssh(results)
+    report = dk.connectivity_report(ssh_run, "dumps", 45)
+    assert made == calls
+    assert report["skipped"] is False
+    assert report["ssh_command"] == ["ssh", "--", "dumps", "crashkit-probe"]
+    assert {key: report[key] for key in expected} == expected
