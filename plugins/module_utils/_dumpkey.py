@@ -5,8 +5,12 @@
 # This module_utils is PRIVATE to the crashkit.kdump collection. It may change without notice.
 """Pure logic of the dump key: key type choice, public key lines, known_hosts pinning.
 
+* ``check_options(...)``: the option combinations the module refuses before touching the host;
 * ``choose_key_type(requested, supported, fips)``: ed25519 unless the host's ssh client lacks it
   or the host runs in FIPS mode (Red Hat's OpenSSH refuses ed25519 there), then rsa;
+* ``existing_key(...)``, ``public_line(...)``: what to do with a key pair already there
+  (keep it, replace it, rewrite its public key file); ``keygen_done(...)``: whether
+  ``ssh-keygen`` made one;
 * ``parse_public_key(line)``: an OpenSSH public key line -> ``(type, base64, comment)``;
 * ``known_hosts_name(host, port)``: ``host`` or ``[host]:port``, as ssh looks it up;
 * ``pin_known_hosts(text, name, keys)``: make ``name``'s entries exactly ``keys``, leave every
@@ -15,6 +19,8 @@
 * ``ssh_argv(...)``: the system ``ssh`` command line of the connectivity check, with the options
   of the capture environments (``BatchMode``, strict host key checking, the dump key only);
 * ``ssh_failure(rc, stderr)``: what an ssh exit status and its messages say went wrong;
+* ``connectivity_report(ssh_run, name, limit)``: the check's three ssh runs (the module runs
+  them) in order, and what their results prove;
 * ``run_bounded(argv, limit)``: the one I/O helper, runs a command with a time limit and bounded
   output (AnsibleModule.run_command has neither).
 
@@ -35,6 +41,8 @@ import subprocess
 import time
 
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import (
+    HostError,
+    KdumpError,
     ParseError,
     ValidationError,
 )
@@ -44,6 +52,12 @@ RSA_BITS = 4096
 DEFAULT_KEY_DIR = "/root/.ssh"
 PROBE_COMMAND = "crashkit-probe"
 PROBE_OK = "crashkit-probe ok"
+# The ssh runs the receiver must refuse, under their report keys: a command, and a shell
+# (no command).
+EXEC_PROBE = "sh -c id"
+REFUSALS = (("exec_refused", EXEC_PROBE), ("shell_refused", None))
+# What the report keeps of each ssh run's error output (the server writes part of it).
+STDERR_KEPT = 1000
 HOST_KEY_TYPES = (
     "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
     "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com", "ssh-dss",
@@ -83,6 +97,28 @@ def default_key_path(key_type):
     return "%s/kdump_id_%s" % (DEFAULT_KEY_DIR, key_type)
 
 
+def existing_key_paths(requested):
+    """The default paths, in order, whose existing key is used when no path is given: either
+    type's for ``auto``, none for an explicit type (its own default path follows the type)."""
+    return [default_key_path(key_type) for key_type in ("ed25519", "rsa")] if requested == "auto" else []
+
+
+def key_comment(comment, node):
+    """Comment of a new key: ``comment``, else ``crashkit-kdump@`` and the short host name."""
+    return comment or "crashkit-kdump@%s" % (node.split(".")[0] or "localhost")
+
+
+def check_options(server, port, host_keys, check):
+    """Refuse what the module cannot work with: no ``server`` with ``host_keys`` or ``check``,
+    a bad server name or port, a host key line that does not parse."""
+    if (host_keys or check) and not server:
+        raise ValidationError("server is required with server_host_keys and check")
+    if server:
+        known_hosts_name(server, port)
+    for line in host_keys or ():
+        parse_public_key(line)
+
+
 def choose_key_type(requested, supported, fips):
     """Return ``(type, reason)``.
 
@@ -116,6 +152,12 @@ def keygen_argv(ssh_keygen, key_type, path, comment):
     if key_type == "rsa":
         argv += ["-b", str(RSA_BITS)]
     return argv + ["-N", "", "-C", comment, "-f", path]
+
+
+def keygen_done(path, rc, stdout, stderr):
+    """Raise ``HostError`` unless the ``keygen_argv`` run for ``path`` succeeded."""
+    if rc != 0:
+        raise HostError("ssh-keygen failed to create %s: %s" % (path, (stderr or stdout).strip()))
 
 
 def parse_public_key(line):
@@ -162,6 +204,49 @@ def fingerprint(blob):
     """OpenSSH's SHA256 fingerprint of a base64 key."""
     digest = hashlib.sha256(base64.b64decode(blob.encode("ascii"))).digest()
     return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
+
+
+def public_key_facts(line):
+    """The result's ``public_key`` and ``fingerprint`` of a public key line."""
+    return dict(public_key=line, fingerprint=fingerprint(parse_public_key(line)[1]))
+
+
+def key_type_name(line):
+    """The ``type`` option's name of a public key line's type (``ed25519``, ``rsa``), else the
+    SSH type itself."""
+    key_type = parse_public_key(line)[0]
+    for name, ssh_name in KEY_TYPES.items():
+        if ssh_name == key_type:
+            return name
+    return key_type
+
+
+def existing_key(path, requested, regenerate, rc, stdout, stderr):
+    """``(derived, type)`` of the existing private key ``path`` from its ``ssh-keygen -y`` run's
+    result: ``derived`` is its ``type base64``, ``type`` None when it is to be replaced by a new
+    key of the ``requested`` type (``regenerate``)."""
+    if rc != 0:
+        raise HostError("%s exists but ssh-keygen cannot read it (%s); it must be an unencrypted "
+                        "private key" % (path, (stderr or stdout).strip()))
+    derived = " ".join(stdout.split()[:2])
+    key_type = key_type_name(derived)
+    if requested == "auto" or key_type == requested:
+        return derived, key_type
+    if not regenerate:
+        raise ValidationError("%s is a %s key but type=%s; set regenerate=true to replace it "
+                              "(and authorise the new key on the dump server)" % (path, key_type, requested))
+    return derived, None
+
+
+def public_line(derived, pub_text, comment):
+    """``(line, write)`` for the public key file of the key ``derived`` (``type base64``).
+
+    The file's own line (its comment kept) when ``pub_text`` holds that key, else ``derived``
+    with ``comment``, which must then be written (``write``).
+    """
+    if pub_text is not None and " ".join(pub_text.split()[:2]) == derived:
+        return pub_text.strip(), False
+    return "%s %s" % (derived, comment), True
 
 
 def known_hosts_name(host, port=22):
@@ -267,6 +352,14 @@ def pin_known_hosts(text, name, keys):
     return "".join(out), added, removed
 
 
+def check_pinned(name, host_keys, known_hosts_text, known_hosts_path):
+    """Refuse a check with no host key for ``name``: neither ``host_keys`` (the option, already
+    checked by ``check_options``) nor entries in the known_hosts file's text."""
+    if not host_keys and not entries_for(known_hosts_text, name):
+        raise ValidationError("no host key of %s is pinned in %s: give server_host_keys"
+                              % (name, known_hosts_path))
+
+
 def probe_result(stdout):
     """``crashkit-probe ok host=H path=P avail_kib=N`` -> dict; ParseError otherwise."""
     line = (stdout or "").strip().splitlines()
@@ -351,6 +444,49 @@ def ssh_failure(rc, stderr, name):
     if any(m in text for m in _UNREACHABLE):
         return False, False, "cannot reach %s: %s" % (name, _last_line(text))
     return False, False, "ssh to %s failed (exit 255): %s" % (name, _last_line(text))
+
+
+def connectivity_report(ssh_run, name, limit):
+    """What the connectivity check's ssh runs prove about the dump path to ``name``.
+
+    ``ssh_run(command)`` runs the check's ssh with ``command`` (None: a shell) and returns
+    ``(argv, rc, stdout, stderr)``, ``rc`` None when it was killed after ``limit`` seconds. The
+    probe runs first; when ssh does not reach the receiver the report says why and nothing else
+    is run; otherwise each of ``REFUSALS`` must be refused.
+    """
+    argv, rc, stdout, stderr = ssh_run(PROBE_COMMAND)
+    report = dict(ok=False, skipped=False, host_key_verified=False, authenticated=False,
+                  probe=None, exec_refused=None, shell_refused=None, error=None, ssh_command=argv)
+    if rc is None:
+        report["error"] = "ssh to %s did not finish within %d seconds" % (name, limit)
+        return report
+    failure = ssh_failure(rc, stderr, name)
+    if failure is not None:
+        report["host_key_verified"], report["authenticated"], report["error"] = failure
+        return report
+    report["host_key_verified"] = report["authenticated"] = True
+    probe = dict(ok=False, rc=rc, stderr=stderr[:STDERR_KEPT])
+    try:
+        probe.update(probe_result(stdout))
+        probe["ok"] = rc == 0
+    except KdumpError as exc:
+        probe["error"] = str(exc)
+    report["probe"] = probe
+
+    for key, command in REFUSALS:
+        _argv, rc, stdout, stderr = ssh_run(command)
+        report[key] = dict(ok=rc not in (0, None) and "uid=" not in stdout, rc=rc, stderr=stderr[:STDERR_KEPT])
+
+    failures = []
+    if not probe["ok"]:
+        failures.append("the probe failed (rc=%s): %s" % (probe["rc"], probe.get("error") or probe["stderr"]))
+    if not report["exec_refused"]["ok"]:
+        failures.append("the server ran '%s' for this key: it is not restricted to the receiver" % EXEC_PROBE)
+    if not report["shell_refused"]["ok"]:
+        failures.append("the server gave this key an interactive shell: it is not restricted")
+    report["ok"] = not failures
+    report["error"] = "; ".join(failures) or None
+    return report
 
 
 def run_bounded(argv, limit, output_limit=OUTPUT_LIMIT):

@@ -249,22 +249,9 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.crashkit.kdump.plugins.module_utils import _dumpkey
-from ansible_collections.crashkit.kdump.plugins.module_utils._errors import (
-    HostError,
-    KdumpError,
-    ValidationError,
-)
-from ansible_collections.crashkit.kdump.plugins.module_utils._module import (
-    apply_file,
-    domain_errors,
-    file_diff,
-    read_text,
-)
+from ansible_collections.crashkit.kdump.plugins.module_utils._module import apply_file, domain_errors, file_diff, read_text
 
 FIPS_PATH = "/proc/sys/crypto/fips_enabled"
-REFUSAL_PROBES = "sh -c id"
-# What the report keeps of each ssh run's error output (the server writes part of it).
-STDERR_KEPT = 1000
 
 
 def argument_spec():
@@ -293,17 +280,7 @@ def supported_key_types(module):
     if not ssh:
         return None
     rc, out, _err = module.run_command([ssh, "-Q", "key"])
-    if rc != 0:
-        return None
-    return _dumpkey.parse_key_types(out)
-
-
-def existing_type(pub_text):
-    key_type = _dumpkey.parse_public_key(pub_text)[0]
-    for name, ssh_name in _dumpkey.KEY_TYPES.items():
-        if ssh_name == key_type:
-            return name
-    return key_type
+    return _dumpkey.parse_key_types(out) if rc == 0 else None
 
 
 def ensure_dir(module, path):
@@ -320,18 +297,13 @@ def ensure_key(module, result):
     requested = p["type"]
     path = p["path"]
     if path is None:
-        if requested == "auto":
-            for candidate in ("ed25519", "rsa"):
-                if os.path.exists(_dumpkey.default_key_path(candidate)):
-                    path = _dumpkey.default_key_path(candidate)
-                    break
+        path = next((c for c in _dumpkey.existing_key_paths(requested) if os.path.exists(c)), None)
         if path is None:
             chosen, _reason = _dumpkey.choose_key_type(requested, supported_key_types(module), fips)
             path = _dumpkey.default_key_path(chosen)
     pub_path = path + ".pub"
     result.update(path=path, public_key_path=pub_path, created=False)
     keygen = module.get_bin_path("ssh-keygen", required=True)
-    diffs = []
 
     if os.path.exists(path):
         loose = bool(os.stat(path).st_mode & 0o077)
@@ -340,34 +312,23 @@ def ensure_key(module, result):
             result["changed"] = True
             if not module.check_mode:
                 os.chmod(path, 0o600)
-        rc, out, err = derive_public(module, keygen, path, loose and module.check_mode)
-        if rc != 0:
-            raise HostError("%s exists but ssh-keygen cannot read it (%s); it must be an unencrypted "
-                            "private key" % (path, (err or out).strip()))
-        derived = " ".join(out.split()[:2])
-        key_type = existing_type(derived)
-        if requested != "auto" and key_type != requested:
-            if not p["regenerate"]:
-                raise ValidationError("%s is a %s key but type=%s; set regenerate=true to replace it "
-                                      "(and authorise the new key on the dump server)"
-                                      % (path, key_type, requested))
-            return make_key(module, result, keygen, path, requested, "requested", diffs, replace=True)
+        derived, key_type = _dumpkey.existing_key(path, requested, p["regenerate"],
+                                                  *derive_public(module, keygen, path, loose and module.check_mode))
+        if key_type is None:
+            return make_key(module, result, keygen, path, requested, "requested", replace=True)
         result.update(type=key_type, type_reason="existing key")
-        before = read_text(pub_path)
-        wanted = derived
-        if before is not None and " ".join(before.split()[:2]) == derived:
-            wanted = before.strip()
-        else:
-            comment = p["comment"] or default_comment()
-            wanted = "%s %s" % (derived, comment)
+        wanted, write = _dumpkey.public_line(derived, read_text(pub_path),
+                                             _dumpkey.key_comment(p["comment"], platform.node()))
+        diffs = []
+        if write:
             changed, diff, _backup = apply_file(module, pub_path, wanted + "\n", mode=0o644)
             diffs.append(diff)
             result["changed"] = result["changed"] or changed
-        set_public(result, wanted)
+        result.update(_dumpkey.public_key_facts(wanted))
         return diffs
 
     chosen, reason = _dumpkey.choose_key_type(requested, supported_key_types(module), fips)
-    return make_key(module, result, keygen, path, chosen, reason, diffs)
+    return make_key(module, result, keygen, path, chosen, reason)
 
 
 def derive_public(module, keygen, path, copy):
@@ -383,36 +344,24 @@ def derive_public(module, keygen, path, copy):
         os.unlink(tmp)
 
 
-def default_comment():
-    return "crashkit-kdump@%s" % (platform.node().split(".")[0] or "localhost")
-
-
-def make_key(module, result, keygen, path, key_type, reason, diffs, replace=False):
+def make_key(module, result, keygen, path, key_type, reason, replace=False):
+    """Make a new key pair at ``path``; returns its diffs."""
     pub_path = path + ".pub"
     result.update(type=key_type, type_reason=reason, created=True, changed=True)
     before = read_text(pub_path)
     if module.check_mode:
         result.update(public_key=None, fingerprint=None)
-        diffs.append(file_diff(pub_path, before, "(new %s key)\n" % key_type))
-        return diffs
+        return [file_diff(pub_path, before, "(new %s key)\n" % key_type)]
     ensure_dir(module, path)
     if replace:
         for old in (path, pub_path):
             if os.path.exists(old):
                 os.unlink(old)
-    comment = module.params["comment"] or default_comment()
-    rc, out, err = module.run_command(_dumpkey.keygen_argv(keygen, key_type, path, comment))
-    if rc != 0:
-        raise HostError("ssh-keygen failed to create %s: %s" % (path, (err or out).strip()))
+    comment = _dumpkey.key_comment(module.params["comment"], platform.node())
+    _dumpkey.keygen_done(path, *module.run_command(_dumpkey.keygen_argv(keygen, key_type, path, comment)))
     public = read_text(pub_path).strip()
-    diffs.append(file_diff(pub_path, before, public + "\n"))
-    set_public(result, public)
-    return diffs
-
-
-def set_public(result, line):
-    _type, blob, _comment = _dumpkey.parse_public_key(line)
-    result.update(public_key=line, fingerprint=_dumpkey.fingerprint(blob))
+    result.update(_dumpkey.public_key_facts(public))
+    return [file_diff(pub_path, before, public + "\n")]
 
 
 def pin(module, result):
@@ -428,24 +377,11 @@ def pin(module, result):
     return [diff] if changed else []
 
 
-def pinned_keys(module):
-    p = module.params
-    name = _dumpkey.known_hosts_name(p["server"], p["port"])
-    if p["server_host_keys"]:
-        keys = [_dumpkey.parse_public_key(k)[:2] for k in p["server_host_keys"]]
-    else:
-        keys = _dumpkey.entries_for(read_text(p["known_hosts_path"]), name)
-    if not keys:
-        raise ValidationError("no host key of %s is pinned in %s: give server_host_keys"
-                              % (name, p["known_hosts_path"]))
-    return name, keys
-
-
 def connectivity(module, key_path):
     p = module.params
-    report = dict(ok=False, skipped=False, host_key_verified=False, authenticated=False,
-                  probe=None, exec_refused=None, shell_refused=None, error=None, ssh_command=None)
-    name = pinned_keys(module)[0]
+    name = _dumpkey.known_hosts_name(p["server"], p["port"])
+    known = None if p["server_host_keys"] else read_text(p["known_hosts_path"])
+    _dumpkey.check_pinned(name, p["server_host_keys"], known, p["known_hosts_path"])
     ssh = module.get_bin_path("ssh", required=True)
     limit = 3 * p["timeout"]
 
@@ -455,50 +391,12 @@ def connectivity(module, key_path):
         rc, out, err = _dumpkey.run_bounded(argv, limit)
         return argv, rc, out, err.strip()
 
-    argv, rc, out, err = ssh_run(_dumpkey.PROBE_COMMAND)
-    report["ssh_command"] = argv
-    if rc is None:
-        report["error"] = "ssh to %s did not finish within %d seconds" % (name, limit)
-        return report
-    failure = _dumpkey.ssh_failure(rc, err, name)
-    if failure is not None:
-        report["host_key_verified"], report["authenticated"], report["error"] = failure
-        return report
-    report["host_key_verified"] = report["authenticated"] = True
-    probe = dict(ok=False, rc=rc, stderr=err[:STDERR_KEPT])
-    try:
-        probe.update(_dumpkey.probe_result(out))
-        probe["ok"] = rc == 0
-    except KdumpError as exc:
-        probe["error"] = str(exc)
-    report["probe"] = probe
-
-    for key, command in (("exec_refused", REFUSAL_PROBES), ("shell_refused", None)):
-        _argv, rc, out, err = ssh_run(command)
-        report[key] = dict(ok=rc not in (0, None) and "uid=" not in out, rc=rc, stderr=err[:STDERR_KEPT])
-
-    failures = []
-    if not report["probe"]["ok"]:
-        failures.append("the probe failed (rc=%s): %s" % (
-            report["probe"]["rc"], report["probe"].get("error") or report["probe"]["stderr"]))
-    if not report["exec_refused"]["ok"]:
-        failures.append("the server ran 'sh -c id' for this key: it is not restricted to the receiver")
-    if not report["shell_refused"]["ok"]:
-        failures.append("the server gave this key an interactive shell: it is not restricted")
-    report["ok"] = not failures
-    report["error"] = "; ".join(failures) or None
-    return report
+    return _dumpkey.connectivity_report(ssh_run, name, limit)
 
 
 def run(module):
     p = module.params
-    if (p["server_host_keys"] or p["check"]) and not p["server"]:
-        raise ValidationError("server is required with server_host_keys and check")
-    if p["server"]:
-        _dumpkey.known_hosts_name(p["server"], p["port"])
-    if p["server_host_keys"] is not None:
-        for line in p["server_host_keys"]:
-            _dumpkey.parse_public_key(line)
+    _dumpkey.check_options(p["server"], p["port"], p["server_host_keys"], p["check"])
     result = dict(changed=False)
     diffs = ensure_key(module, result)
     if p["server_host_keys"] is not None:

@@ -9,6 +9,7 @@ __metaclass__ = type
 import base64
 import hashlib
 import hmac
+import re
 import subprocess
 import time
 
@@ -17,6 +18,7 @@ from hypothesis import given, settings, strategies as st
 
 from ansible_collections.crashkit.kdump.plugins.module_utils import _dumpkey as dk
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import (
+    HostError,
     KdumpError,
     ParseError,
     ValidationError,
@@ -351,3 +353,211 @@ def test_run_bounded_bounds_output_and_time():
     rc, out, err = dk.run_bounded(["sh", "-c", "head -c 300000 /dev/zero | tr '\\0' x; sleep 60"], 2)
     assert rc is None and out == "x" * dk.OUTPUT_LIMIT and err == ""
     assert time.time() - started < 30
+
+
+# ---------------------------------------------------------------------------------------------
+# the module's decisions: options, an existing key pair, a new key
+
+
+@pytest.mark.parametrize("server,port,host_keys,check", [
+    (None, 22, None, False),
+    (None, 22, [], False),
+    ("dumps", 22, [ED, ECDSA + " root@dumps"], True),
+    ("10.0.0.1", 2222, None, True),
+])
+def test_check_options_accepts(server, port, host_keys, check):
+    assert dk.check_options(server, port, host_keys, check) is None
+
+
+@pytest.mark.parametrize("server,port,host_keys,check,error,message", [
+    (None, 22, [ED], False, ValidationError, "server is required with server_host_keys and check"),
+    (None, 22, None, True, ValidationError, "server is required"),
+    ("", 22, [ED], True, ValidationError, "server is required"),
+    ("bad host", 22, None, False, ValidationError, "not a host name"),
+    ("dumps", 0, None, False, ValidationError, "between 1 and 65535"),
+    ("dumps", 22, [ED, "ssh-ed25519 nope!"], False, ParseError, "not base64"),
+])
+def test_check_options_refuses(server, port, host_keys, check, error, message):
+    with pytest.raises(error, match=message):
+        dk.check_options(server, port, host_keys, check)
+
+
+@pytest.mark.parametrize("requested,expected", [
+    ("auto", ["/root/.ssh/kdump_id_ed25519", "/root/.ssh/kdump_id_rsa"]),
+    ("ed25519", []),
+    ("rsa", []),
+])
+def test_existing_key_paths(requested, expected):
+    assert dk.existing_key_paths(requested) == expected
+
+
+@pytest.mark.parametrize("comment,node,expected", [
+    ("c@h", "web1.example.net", "c@h"),
+    (None, "web1.example.net", "crashkit-kdump@web1"),
+    ("", "web1", "crashkit-kdump@web1"),
+    (None, "", "crashkit-kdump@localhost"),
+    (None, ".example.net", "crashkit-kdump@localhost"),
+])
+def test_key_comment(comment, node, expected):
+    assert dk.key_comment(comment, node) == expected
+
+
+@pytest.mark.parametrize("line,expected", [
+    (ED, "ed25519"),
+    (RSA + " c@h", "rsa"),
+    (ECDSA, "ecdsa-sha2-nistp256"),
+])
+def test_key_type_name(line, expected):
+    assert dk.key_type_name(line) == expected
+
+
+def test_public_key_facts():
+    assert dk.public_key_facts(ED + " c@h") == {
+        "public_key": ED + " c@h", "fingerprint": "SHA256:+DiY3wvvV6TuJJhbpZisF/zLDA0zPMSvHdkr4UvCOqU"}
+    with pytest.raises(ParseError):
+        dk.public_key_facts("ssh-ed25519")
+
+
+@pytest.mark.parametrize("result,requested,regenerate,expected", [
+    ((0, ED + " c@h\n", ""), "auto", False, (ED, "ed25519")),
+    ((0, RSA + "\n", "some warning"), "auto", False, (RSA, "rsa")),
+    ((0, ECDSA + "\n", ""), "auto", False, (ECDSA, "ecdsa-sha2-nistp256")),
+    ((0, ED + "\n", ""), "ed25519", False, (ED, "ed25519")),
+    ((0, ED + "\n", ""), "ed25519", True, (ED, "ed25519")),
+    ((0, RSA + "\n", ""), "ed25519", True, (RSA, None)),
+    ((0, ED + "\n", ""), "rsa", True, (ED, None)),
+])
+def test_existing_key(result, requested, regenerate, expected):
+    assert dk.existing_key("/k", requested, regenerate, *result) == expected
+
+
+@pytest.mark.parametrize("result,requested,error,message", [
+    ((1, "", "Load key \"/k\": invalid format\n"), "auto", HostError,
+     "/k exists but ssh-keygen cannot read it (Load key \"/k\": invalid format); it must be an unencrypted"),
+    ((255, "broken\n", ""), "auto", HostError, "cannot read it (broken)"),
+    ((0, RSA + "\n", ""), "ed25519", ValidationError,
+     "/k is a rsa key but type=ed25519; set regenerate=true to replace it"),
+    ((0, "garbage\n", ""), "auto", ParseError, "no base64 part"),
+])
+def test_existing_key_refusals(result, requested, error, message):
+    with pytest.raises(error) as info:
+        dk.existing_key("/k", requested, False, *result)
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize("pub_text,expected", [
+    (None, (ED + " new@c", True)),
+    ("", (ED + " new@c", True)),
+    (ED + " old@c\n", (ED + " old@c", False)),
+    ("  " + ED + "\n\n", (ED, False)),
+    (ED2 + " old@c\n", (ED + " new@c", True)),
+    ("ssh-ed25519\n", (ED + " new@c", True)),
+])
+def test_public_line(pub_text, expected):
+    assert dk.public_line(ED, pub_text, "new@c") == expected
+
+
+@pytest.mark.parametrize("result,message", [
+    ((0, "", ""), None),
+    ((1, "", "Saving key failed: Permission denied\n"), "ssh-keygen failed to create /k: Saving key failed"),
+    ((1, "only stdout\n", ""), "ssh-keygen failed to create /k: only stdout"),
+])
+def test_keygen_done(result, message):
+    if message is None:
+        assert dk.keygen_done("/k", *result) is None
+    else:
+        with pytest.raises(HostError, match=message):
+            dk.keygen_done("/k", *result)
+
+
+@pytest.mark.parametrize("name,host_keys,text,refused", [
+    ("dumps", [ED], None, False),
+    ("dumps", None, "dumps %s %s\n" % ED_KEY, False),
+    ("dumps", [], "%s %s %s\n" % ((hashed("dumps"),) + ED2_KEY), False),
+    ("dumps", None, None, True),
+    ("dumps", [], OTHER, True),
+    ("[dumps]:2222", None, "dumps %s %s\n" % ED_KEY, True),
+    ("dumps", None, "@cert-authority dumps %s %s\n" % ED_KEY, True),
+])
+def test_check_pinned(name, host_keys, text, refused):
+    if not refused:
+        assert dk.check_pinned(name, host_keys, text, "/kh") is None
+    else:
+        with pytest.raises(ValidationError, match=r"no host key of %s is pinned in /kh: give server_host_keys"
+                           % re.escape(name)):
+            dk.check_pinned(name, host_keys, text, "/kh")
+
+
+# ---------------------------------------------------------------------------------------------
+# the connectivity report from canned ssh runs
+
+PROBE_OK = (0, "crashkit-probe ok host=web1 path=/var/crash avail_kib=81234\n", "")
+REFUSED = (2, "", "crashkit-dump-receiver: refused")
+SHELL = (0, "uid=0(root) gid=0(root)\n", "")
+DENIED = (255, "", "kdumprecv@dumps: Permission denied (publickey).")
+CHANGED_KEY = (255, "", "Host key for dumps has changed and you have requested strict checking.\n"
+                        "Host key verification failed.")
+
+
+def canned_ssh(results):
+    """An ``ssh_run`` answering each command from ``results``; records the commands."""
+    calls = []
+
+    def ssh_run(command):
+        calls.append(command)
+        return (["ssh", "--", "dumps"] + ([command] if command else []),) + results[command]
+
+    return ssh_run, calls
+
+
+@pytest.mark.parametrize("results,expected,calls", [
+    ({"crashkit-probe": PROBE_OK, "sh -c id": REFUSED, None: REFUSED},
+     dict(ok=True, host_key_verified=True, authenticated=True, error=None,
+          probe=dict(ok=True, rc=0, stderr="", host="web1", path="/var/crash", avail_kib=81234),
+          exec_refused=dict(ok=True, rc=2, stderr=REFUSED[2]), shell_refused=dict(ok=True, rc=2, stderr=REFUSED[2])),
+     ["crashkit-probe", "sh -c id", None]),
+    ({"crashkit-probe": (None, "", "")},
+     dict(ok=False, host_key_verified=False, authenticated=False, probe=None, exec_refused=None,
+          shell_refused=None, error="ssh to dumps did not finish within 45 seconds"),
+     ["crashkit-probe"]),
+    ({"crashkit-probe": CHANGED_KEY},
+     dict(ok=False, host_key_verified=False, authenticated=False, probe=None, exec_refused=None,
+          error="the server's host key is not among the keys pinned for dumps in the known_hosts file (Host key "
+                "for dumps has changed and you have requested strict checking; Host key verification failed)"),
+     ["crashkit-probe"]),
+    ({"crashkit-probe": DENIED},
+     dict(ok=False, host_key_verified=True, authenticated=False, probe=None,
+          error="the server did not accept the dump key (kdumprecv@dumps: Permission denied (publickey).): "
+                "is it in the receiver's authorized_keys, with a from= pattern that matches this client?"),
+     ["crashkit-probe"]),
+    ({"crashkit-probe": SHELL, "sh -c id": SHELL, None: (0, "", "")},
+     dict(ok=False, host_key_verified=True, authenticated=True,
+          probe=dict(ok=False, rc=0, stderr="", error="the receiver did not answer the probe (got "
+                                                      "'uid=0(root) gid=0(root)\\n')"),
+          exec_refused=dict(ok=False, rc=0, stderr=""), shell_refused=dict(ok=False, rc=0, stderr=""),
+          error="the probe failed (rc=0): the receiver did not answer the probe (got 'uid=0(root) gid=0(root)\\n'); "
+                "the server ran 'sh -c id' for this key: it is not restricted to the receiver; "
+                "the server gave this key an interactive shell: it is not restricted"),
+     ["crashkit-probe", "sh -c id", None]),
+    ({"crashkit-probe": (1, PROBE_OK[1], "no room"), "sh -c id": (2, "uid=0(root)\n", ""), None: REFUSED},
+     dict(ok=False, probe=dict(ok=False, rc=1, stderr="no room", host="web1", path="/var/crash", avail_kib=81234),
+          exec_refused=dict(ok=False, rc=2, stderr=""),
+          error="the probe failed (rc=1): no room; "
+                "the server ran 'sh -c id' for this key: it is not restricted to the receiver"),
+     ["crashkit-probe", "sh -c id", None]),
+    ({"crashkit-probe": PROBE_OK, "sh -c id": REFUSED, None: (None, "", "")},
+     dict(ok=False, shell_refused=dict(ok=False, rc=None, stderr=""),
+          error="the server gave this key an interactive shell: it is not restricted"),
+     ["crashkit-probe", "sh -c id", None]),
+    ({"crashkit-probe": (0, PROBE_OK[1], "x" * 5000), "sh -c id": (2, "", "y" * 5000), None: REFUSED},
+     dict(ok=True, probe=dict(ok=True, rc=0, stderr="x" * 1000, host="web1", path="/var/crash", avail_kib=81234),
+          exec_refused=dict(ok=True, rc=2, stderr="y" * 1000)),
+     ["crashkit-probe", "sh -c id", None]),
+])
+def test_connectivity_report(results, expected, calls):
+    ssh_run, made = canned_ssh(results)
+    report = dk.connectivity_report(ssh_run, "dumps", 45)
+    assert made == calls
+    assert report["skipped"] is False
+    assert report["ssh_command"] == ["ssh", "--", "dumps", "crashkit-probe"]
+    assert {key: report[key] for key in expected} == expected
