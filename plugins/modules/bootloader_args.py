@@ -235,27 +235,19 @@ bootloader_command:
   sample: [/usr/sbin/update-grub]
 """
 
-import glob
 import os
-import shutil
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.crashkit.kdump.plugins.module_utils import _bls
 from ansible_collections.crashkit.kdump.plugins.module_utils import _cmdline
 from ansible_collections.crashkit.kdump.plugins.module_utils import _grub
-from ansible_collections.crashkit.kdump.plugins.module_utils._errors import (
-    HostError,
-    ValidationError,
-)
+from ansible_collections.crashkit.kdump.plugins.module_utils._errors import HostError
 from ansible_collections.crashkit.kdump.plugins.module_utils._module import (
     apply_file,
     domain_errors,
     file_diff,
 )
-
-OS_RELEASE = "/etc/os-release"
 
 
 def argument_spec():
@@ -307,29 +299,7 @@ class Writer(object):
 
 
 def detect_family(module):
-    family = module.params["family"]
-    if family:
-        return family
-    text = _read_optional(OS_RELEASE)
-    return _grub.family_from_os_release(text)
-
-
-def _read_optional(path):
-    try:
-        return _bls.read_text(path)
-    except HostError:
-        return None
-
-
-def grub_variable(module, family):
-    variable = module.params["grub_variable"]
-    if variable:
-        return variable
-    if family in _grub.FAMILY_VARIABLE:
-        return _grub.FAMILY_VARIABLE[family]
-    raise ValidationError(
-        "cannot tell the OS family from %s: set family or grub_variable" % OS_RELEASE
-    )
+    return module.params["family"] or _grub.family_from_os_release(_grub.read_optional(_grub.OS_RELEASE))
 
 
 def choose_backend(module):
@@ -344,89 +314,28 @@ def choose_backend(module):
     return "grub"
 
 
-def grub_verifier(config, grub_plan, target):
-    """``verify`` callback for ``apply_file``: the temporary copy of ``target`` and the other
-    planned files must give the planned values, by the lexer and by the real shell."""
-    chain = [f.path for f in config.files]
-
-    def verify(tmp):
-        scratch = tempfile.mkdtemp(prefix="crashkit-grub-")
-        try:
-            paths = []
-            for index, path in enumerate(chain):
-                if path == target:
-                    paths.append(tmp)
-                elif path in grub_plan.changes and _read_optional(path) != grub_plan.changes[path]:
-                    copy = os.path.join(scratch, "%d.cfg" % index)
-                    with open(copy, "w") as handle:
-                        handle.write(grub_plan.changes[path])
-                    paths.append(copy)
-                else:
-                    paths.append(path)
-            _grub.verify_chain(paths, grub_plan.after)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-
-    return verify
-
-
 def plan_grub(module, variable):
     params = module.params
     config = _grub.load(params["grub_defaults_path"], params["grub_dropin_dir"])
-    grub_plan = _grub.plan(config, params["name"], params["value"], params["state"], variable)
-    return config, grub_plan
+    return _grub.plan(config, params["name"], params["value"], params["state"], variable)
 
 
-def write_grub(writer, config, grub_plan):
-    for grub_file in config.files:
+def write_grub(writer, grub_plan):
+    for grub_file in grub_plan.config.files:
         if grub_file.path in grub_plan.changes:
-            writer.write(
-                grub_file.path, grub_plan.changes[grub_file.path],
-                verify=grub_verifier(config, grub_plan, grub_file.path),
-            )
-
-
-def efi_configs():
-    configs = {}
-    for path in glob.glob("/boot/efi/EFI/*/grub.cfg"):
-        text = _read_optional(path)
-        if text is not None:
-            configs[path] = text
-    return configs
-
-
-def bootloader_command(module, family):
-    override = module.params["update_bootloader_command"]
-    if override:
-        program = override[0]
-        if not os.path.isabs(program):
-            program = module.get_bin_path(program) or program
-        if not (os.path.isfile(program) and os.access(program, os.X_OK)):
-            return None, "the bootloader update command %s was not found" % override[0]
-        return [program] + list(override[1:]), None
-    command = _grub.mkconfig_command(
-        family,
-        grub_mkconfig=module.get_bin_path("grub2-mkconfig") or module.get_bin_path("grub-mkconfig"),
-        update_grub=module.get_bin_path("update-grub") if family == "Debian" else None,
-        efi=os.path.isdir("/sys/firmware/efi"),
-        efi_configs=efi_configs(),
-    )
-    if command is None:
-        return None, "no update-grub or grub(2)-mkconfig command was found"
-    return command, None
+            writer.write(grub_file.path, grub_plan.changes[grub_file.path],
+                         verify=_grub.verifier(grub_plan, grub_file.path))
 
 
 def run_grub(module, writer, family):
-    variable = grub_variable(module, family)
-    config, grub_plan = plan_grub(module, variable)
+    params = module.params
+    grub_plan = plan_grub(module, _grub.variable_for(family, params["grub_variable"]))
     command = None
-    if grub_plan.changed and module.params["update_bootloader"] and not module.check_mode:
+    if grub_plan.changed and params["update_bootloader"] and not module.check_mode:
         # Find the command before touching anything: files changed without a regenerated
         # grub.cfg would look settled to the next run.
-        command, problem = bootloader_command(module, family)
-        if command is None:
-            raise HostError("%s; nothing was changed (set update_bootloader=false to only edit the files)" % problem)
-    write_grub(writer, config, grub_plan)
+        command = _grub.update_command(family, module.get_bin_path, params["update_bootloader_command"])
+    write_grub(writer, grub_plan)
     if command is None or not writer.files_changed:
         return grub_plan.effective_after, []
     rc, out, err = module.run_command(command)
@@ -461,8 +370,8 @@ def run_grubby(module, writer, family):
     # Plan every companion file before anything is written.
     companions = []
     if os.path.isfile(params["grub_defaults_path"]):
-        variable = params["grub_variable"] or _grub.FAMILY_VARIABLE.get(family, _grub.LINUX)
-        companions.append(("grub",) + plan_grub(module, variable))
+        variable = _grub.variable_for(family, params["grub_variable"], _grub.LINUX)
+        companions.append(("grub", plan_grub(module, variable)))
     if os.path.isfile(params["kernel_cmdline_path"]):
         text = _bls.read_text(params["kernel_cmdline_path"])
         companions.append(("cmdline", params["kernel_cmdline_path"], _bls.plan_cmdline_file(text, name, value, state)))
@@ -498,7 +407,7 @@ def run_grubby(module, writer, family):
 
     for companion in companions:
         if companion[0] == "grub":
-            write_grub(writer, companion[1], companion[2])
+            write_grub(writer, companion[1])
         else:
             writer.write(companion[1], companion[2])
     return _bls.pick_entry(effective, os.uname()[2], entries), []
@@ -541,7 +450,7 @@ def run(module):
         effective, command = run_grubby(module, writer, detect_family(module))
     else:
         effective, command = run_kernel_install(module, writer)
-    proc_text = _read_optional(params["proc_cmdline_path"])
+    proc_text = _grub.read_optional(params["proc_cmdline_path"])
     changed = bool(writer.files_changed)
     result = dict(
         changed=changed,
