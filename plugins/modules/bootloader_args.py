@@ -291,27 +291,20 @@ class Writer(object):
             self.backup_files.append(backup_file)
         return changed
 
-    def record(self, path, before, after):
-        """A change made by an external command (grubby)."""
-        if before != after:
-            self.files_changed.append(path)
-            self.diffs.append(file_diff(path, before, after))
+    def write_all(self, changes):
+        for path in sorted(changes):
+            self.write(path, changes[path])
+
+    def record(self, before, after):
+        """Changes made by an external command (grubby): path -> text before and after it."""
+        for path in sorted(set(before) | set(after)):
+            if before.get(path) != after.get(path):
+                self.files_changed.append(path)
+                self.diffs.append(file_diff(path, before.get(path), after.get(path)))
 
 
 def detect_family(module):
     return module.params["family"] or _grub.family_from_os_release(_grub.read_optional(_grub.OS_RELEASE))
-
-
-def choose_backend(module):
-    params = module.params
-    backend = params["backend"]
-    if backend != "auto":
-        return backend
-    if module.get_bin_path("grubby") and _bls.entry_paths(params["bls_dir"]):
-        return "grubby"
-    if os.path.exists(params["kernel_cmdline_path"]) and not os.path.exists(params["grub_defaults_path"]):
-        return "kernel_install"
-    return "grub"
 
 
 def plan_grub(module, variable):
@@ -349,67 +342,37 @@ def run_grub(module, writer, family):
     return grub_plan.effective_after, command
 
 
-def _bls_snapshot(params):
-    snapshot = {}
-    for path in _bls.entry_paths(params["bls_dir"]):
-        snapshot[path] = _bls.read_text(path)
-    if os.path.isfile(params["grubenv_path"]):
-        snapshot[params["grubenv_path"]] = _bls.read_text(params["grubenv_path"])
-    return snapshot
-
-
 def run_grubby(module, writer, family):
     params = module.params
     name, value, state = params["name"], params["value"], params["state"]
-    entries = _bls.load_entries(params["bls_dir"])
+    entries, bls_plan = _bls.load_plan(params["bls_dir"], params["grubenv_path"], name, value, state)
     if not entries:
         raise HostError("no boot loader entries (*.conf) in %s" % params["bls_dir"])
-    grubenv = _bls.load_grubenv(params["grubenv_path"])
-    bls_plan = _bls.plan(entries, grubenv, name, value, state)
 
     # Plan every companion file before anything is written.
-    companions = []
+    grub_plan = None
     if os.path.isfile(params["grub_defaults_path"]):
-        variable = _grub.variable_for(family, params["grub_variable"], _grub.LINUX)
-        companions.append(("grub", plan_grub(module, variable)))
-    if os.path.isfile(params["kernel_cmdline_path"]):
-        text = _bls.read_text(params["kernel_cmdline_path"])
-        companions.append(("cmdline", params["kernel_cmdline_path"], _bls.plan_cmdline_file(text, name, value, state)))
+        grub_plan = plan_grub(module, _grub.variable_for(family, params["grub_variable"], _grub.LINUX))
+    cmdline = _bls.plan_cmdline_path(params["kernel_cmdline_path"], name, value, state)
 
     grubby = module.get_bin_path("grubby")
     effective = bls_plan.effective
     if bls_plan.changed and grubby and not module.check_mode:
-        before = _bls_snapshot(params)
-        default_env = "/boot/grub2/grubenv"
-        for command in _bls.grubby_commands(
-            grubby, entries, name, value, state,
-            bls_dir=params["bls_dir"] if params["bls_dir"] != "/boot/loader/entries" else None,
-            grubenv=params["grubenv_path"] if params["grubenv_path"] != default_env else None,
-        ):
+        before = _bls.snapshot(params["bls_dir"], params["grubenv_path"])
+        for command in _bls.grubby_commands(grubby, entries, name, value, state,
+                                            bls_dir=params["bls_dir"], grubenv=params["grubenv_path"]):
             rc, out, err = module.run_command(command)
             if rc != 0:
                 module.fail_json(msg="%s failed (rc=%d)" % (" ".join(command), rc), stdout=out, stderr=err)
-        after = _bls_snapshot(params)
-        for path in sorted(set(before) | set(after)):
-            writer.record(path, before.get(path), after.get(path))
-        entries = _bls.load_entries(params["bls_dir"])
-        grubenv = _bls.load_grubenv(params["grubenv_path"])
-        if not _bls.satisfied(entries, grubenv, name, value, state):
-            raise HostError(
-                "grubby did not leave exactly %s in every entry of %s; check the entries"
-                % (("one " + _cmdline.format_arg(name, value)) if state == "present" else "no " + name, params["bls_dir"])
-            )
-        kernelopts = grubenv.get("kernelopts") if grubenv is not None else None
-        effective = dict((e.path, e.effective(kernelopts)) for e in entries)
+        writer.record(before, _bls.snapshot(params["bls_dir"], params["grubenv_path"]))
+        entries, effective = _bls.verify_grubby(params["bls_dir"], params["grubenv_path"], name, value, state)
     else:
-        for path in sorted(bls_plan.changes):
-            writer.write(path, bls_plan.changes[path])
+        writer.write_all(bls_plan.changes)
 
-    for companion in companions:
-        if companion[0] == "grub":
-            write_grub(writer, companion[1])
-        else:
-            writer.write(companion[1], companion[2])
+    if grub_plan is not None:
+        write_grub(writer, grub_plan)
+    if cmdline is not None:
+        writer.write(params["kernel_cmdline_path"], cmdline)
     return _bls.pick_entry(effective, os.uname()[2], entries), []
 
 
@@ -417,17 +380,12 @@ def run_kernel_install(module, writer):
     params = module.params
     name, value, state = params["name"], params["value"], params["state"]
     path = params["kernel_cmdline_path"]
-    if not os.path.isfile(path):
+    new_text = _bls.plan_cmdline_path(path, name, value, state)
+    if new_text is None:
         raise HostError("%s does not exist" % path)
-    new_text = _bls.plan_cmdline_file(_bls.read_text(path), name, value, state)
-    entries = _bls.load_entries(params["bls_dir"])
-    bls_plan = None
-    if entries:
-        bls_plan = _bls.plan(entries, _bls.load_grubenv(params["grubenv_path"]), name, value, state)
+    bls_plan = _bls.load_plan(params["bls_dir"], params["grubenv_path"], name, value, state)[1]
     writer.write(path, new_text)
-    if bls_plan is not None:
-        for entry_path in sorted(bls_plan.changes):
-            writer.write(entry_path, bls_plan.changes[entry_path])
+    writer.write_all(bls_plan.changes)
     return " ".join(_cmdline.split(new_text)), []
 
 
@@ -441,7 +399,8 @@ def run(module):
     params = module.params
     _cmdline.validate_name(params["name"])
     _cmdline.validate_value(params["value"])
-    backend = choose_backend(module)
+    backend = _bls.choose_backend(params["backend"], module.get_bin_path, params["bls_dir"],
+                                  params["kernel_cmdline_path"], params["grub_defaults_path"])
     writer = Writer(module)
     if backend == "grub":
         family = detect_family(module)
