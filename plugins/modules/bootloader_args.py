@@ -243,11 +243,7 @@ from ansible_collections.crashkit.kdump.plugins.module_utils import _bls
 from ansible_collections.crashkit.kdump.plugins.module_utils import _cmdline
 from ansible_collections.crashkit.kdump.plugins.module_utils import _grub
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import HostError
-from ansible_collections.crashkit.kdump.plugins.module_utils._module import (
-    apply_file,
-    domain_errors,
-    file_diff,
-)
+from ansible_collections.crashkit.kdump.plugins.module_utils._module import apply_file, domain_errors, file_diff
 
 
 def argument_spec():
@@ -289,7 +285,6 @@ class Writer(object):
             self.diffs.append(diff)
         if backup_file:
             self.backup_files.append(backup_file)
-        return changed
 
     def write_all(self, changes):
         for path in sorted(changes):
@@ -301,10 +296,6 @@ class Writer(object):
             if before.get(path) != after.get(path):
                 self.files_changed.append(path)
                 self.diffs.append(file_diff(path, before.get(path), after.get(path)))
-
-
-def detect_family(module):
-    return module.params["family"] or _grub.family_from_os_release(_grub.read_optional(_grub.OS_RELEASE))
 
 
 def plan_grub(module, variable):
@@ -333,12 +324,9 @@ def run_grub(module, writer, family):
         return grub_plan.effective_after, []
     rc, out, err = module.run_command(command)
     if rc != 0:
-        module.fail_json(
-            msg="%s failed (rc=%d) after the files were changed; fix the cause and run it again"
-            % (" ".join(command), rc),
-            stdout=out, stderr=err, changed=True, files_changed=writer.files_changed,
-            diff=writer.diffs,
-        )
+        module.fail_json(msg="%s failed (rc=%d) after the files were changed; fix the cause and run it again"
+                         % (" ".join(command), rc), stdout=out, stderr=err, changed=True,
+                         files_changed=writer.files_changed, diff=writer.diffs)
     return grub_plan.effective_after, command
 
 
@@ -389,12 +377,6 @@ def run_kernel_install(module, writer):
     return " ".join(_cmdline.split(new_text)), []
 
 
-def reboot_required(proc_text, effective, name, changed):
-    if proc_text is None:
-        return changed
-    return _cmdline.get(proc_text, name) != _cmdline.get(effective, name)
-
-
 def run(module):
     params = module.params
     _cmdline.validate_name(params["name"])
@@ -402,13 +384,11 @@ def run(module):
     backend = _bls.choose_backend(params["backend"], module.get_bin_path, params["bls_dir"],
                                   params["kernel_cmdline_path"], params["grub_defaults_path"])
     writer = Writer(module)
-    if backend == "grub":
-        family = detect_family(module)
-        effective, command = run_grub(module, writer, family)
-    elif backend == "grubby":
-        effective, command = run_grubby(module, writer, detect_family(module))
-    else:
+    if backend == "kernel_install":
         effective, command = run_kernel_install(module, writer)
+    else:
+        family = params["family"] or _grub.family_from_os_release(_grub.read_optional(_grub.OS_RELEASE))
+        effective, command = (run_grub if backend == "grub" else run_grubby)(module, writer, family)
     proc_text = _grub.read_optional(params["proc_cmdline_path"])
     changed = bool(writer.files_changed)
     result = dict(
@@ -416,7 +396,7 @@ def run(module):
         backend=backend,
         effective_cmdline=effective,
         current_cmdline=proc_text.strip() if proc_text is not None else None,
-        reboot_required=reboot_required(proc_text, effective, params["name"], changed),
+        reboot_required=_cmdline.reboot_required(proc_text, effective, params["name"], changed),
         files_changed=writer.files_changed,
         backup_files=writer.backup_files,
         bootloader_command=command,
@@ -428,10 +408,8 @@ def run(module):
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    result = None
     with domain_errors(module):
-        result = run(module)
-    module.exit_json(**result)
+        module.exit_json(**run(module))
 
 
 if __name__ == "__main__":
