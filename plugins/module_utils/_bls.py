@@ -32,6 +32,9 @@ from ansible_collections.crashkit.kdump.plugins.module_utils._errors import (
 
 GRUBENV_HEADER = "# GRUB Environment Block\n"
 KERNELOPTS_REF = "$kernelopts"
+# grubby's own defaults: not passed on its command line.
+GRUBBY_BLS_DIR = "/boot/loader/entries"
+GRUBBY_GRUBENV = "/boot/grub2/grubenv"
 
 
 class Entry(object):
@@ -108,6 +111,27 @@ def load_entries(bls_dir):
     return [Entry(path, read_text(path)) for path in entry_paths(bls_dir)]
 
 
+def choose_backend(requested, which, bls_dir, kernel_cmdline_path, grub_defaults_path):
+    """The backend for ``requested``; ``auto`` picks ``grubby`` when ``which("grubby")`` finds
+    it and ``bls_dir`` holds entries, ``kernel_install`` when ``kernel_cmdline_path`` exists and
+    ``grub_defaults_path`` does not, else ``grub``."""
+    if requested != "auto":
+        return requested
+    if which("grubby") and entry_paths(bls_dir):
+        return "grubby"
+    if os.path.exists(kernel_cmdline_path) and not os.path.exists(grub_defaults_path):
+        return "kernel_install"
+    return "grub"
+
+
+def snapshot(bls_dir, grubenv_path):
+    """Path -> text of the entries and of the grubenv file (when it exists)."""
+    texts = dict((path, read_text(path)) for path in entry_paths(bls_dir))
+    if os.path.isfile(grubenv_path):
+        texts[grubenv_path] = read_text(grubenv_path)
+    return texts
+
+
 class GrubEnv(object):
     """A grubenv block: ordered ``key=value`` pairs and the block's size in bytes."""
 
@@ -156,6 +180,10 @@ def load_grubenv(path):
     if not path or not os.path.isfile(path):
         return None
     return GrubEnv(path, read_text(path))
+
+
+def _goal(name, value, state):
+    return ("one " + _cmdline.format_arg(name, value)) if state == "present" else "no " + name
 
 
 def edit_options(entry, name, value, state):
@@ -224,15 +252,17 @@ def plan(entries, grubenv, name, value=None, state="present"):
         new_entry = Entry(entry.path, new_text)
         line = new_entry.effective(new_kernelopts)
         if not _cmdline.is_satisfied(_cmdline.split(line), name, value, state):
-            raise ParseError(
-                "%s: cannot reach exactly %s in %r" % (
-                    entry.path,
-                    ("one " + _cmdline.format_arg(name, value)) if state == "present" else "no " + name,
-                    line,
-                )
-            )
+            raise ParseError("%s: cannot reach exactly %s in %r" % (entry.path, _goal(name, value, state), line))
         effective[entry.path] = line
     return BlsPlan(changes, effective, new_kernelopts)
+
+
+def load_plan(bls_dir, grubenv_path, name, value=None, state="present"):
+    """``(entries, plan)`` for the entries of ``bls_dir``; the grubenv is only read when
+    there are entries."""
+    entries = load_entries(bls_dir)
+    grubenv = load_grubenv(grubenv_path) if entries else None
+    return entries, plan(entries, grubenv, name, value, state)
 
 
 def satisfied(entries, grubenv, name, value=None, state="present"):
@@ -242,6 +272,18 @@ def satisfied(entries, grubenv, name, value=None, state="present"):
         _cmdline.is_satisfied(_cmdline.split(e.effective(kernelopts)), name, value, state)
         for e in entries
     )
+
+
+def verify_grubby(bls_dir, grubenv_path, name, value=None, state="present"):
+    """Re-read the entries grubby changed: ``(entries, path -> effective command line)``;
+    ``HostError`` unless every entry holds exactly what was asked for."""
+    entries = load_entries(bls_dir)
+    grubenv = load_grubenv(grubenv_path)
+    if not satisfied(entries, grubenv, name, value, state):
+        raise HostError("grubby did not leave exactly %s in every entry of %s; check the entries"
+                        % (_goal(name, value, state), bls_dir))
+    kernelopts = grubenv.get("kernelopts") if grubenv is not None else None
+    return entries, dict((e.path, e.effective(kernelopts)) for e in entries)
 
 
 def pick_entry(effective, running_release=None, entries=None):
@@ -265,13 +307,21 @@ def plan_cmdline_file(text, name, value=None, state="present"):
     return new
 
 
+def plan_cmdline_path(path, name, value=None, state="present"):
+    """``plan_cmdline_file`` of the file ``path``; ``None`` when it does not exist."""
+    if not os.path.isfile(path):
+        return None
+    return plan_cmdline_file(read_text(path), name, value, state)
+
+
 def grubby_commands(grubby, entries, name, value=None, state="present", bls_dir=None, grubenv=None):
     """The grubby invocations that make all entries hold exactly one ``name[=value]`` (or
-    none). Duplicates are removed first because ``--args`` only rewrites one occurrence."""
+    none). Duplicates are removed first because ``--args`` only rewrites one occurrence.
+    ``bls_dir`` and ``grubenv`` are passed when they are not grubby's defaults."""
     base = [grubby, "--update-kernel=ALL"]
-    if bls_dir:
+    if bls_dir and bls_dir != GRUBBY_BLS_DIR:
         base.append("--bls-directory=%s" % bls_dir)
-    if grubenv:
+    if grubenv and grubenv != GRUBBY_GRUBENV:
         base.append("--env=%s" % grubenv)
     if state == "absent":
         target = name if value is None else _cmdline.format_arg(name, value)

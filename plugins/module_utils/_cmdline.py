@@ -172,6 +172,14 @@ def get(text, name):
     return True, parse_arg(args[indexes[-1]])[1]
 
 
+def reboot_required(running, effective, name, changed):
+    """Whether the running command line's ``name`` (its value, or its absence) differs from the
+    ``effective`` one; ``changed`` when the running one is unknown (``None``)."""
+    if running is None:
+        return changed
+    return get(running, name) != get(effective, name)
+
+
 def is_satisfied(args, name, value, state):
     """Does the argument list already hold exactly one ``name[=value]`` (present) or no
     matching argument (absent)?"""

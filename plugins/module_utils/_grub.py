@@ -44,7 +44,9 @@ __metaclass__ = type
 
 import glob
 import os
+import shutil
 import subprocess
+import tempfile
 
 from ansible_collections.crashkit.kdump.plugins.module_utils import _cmdline
 from ansible_collections.crashkit.kdump.plugins.module_utils import _shell
@@ -59,6 +61,10 @@ LINUX_DEFAULT = "GRUB_CMDLINE_LINUX_DEFAULT"
 TARGETS = (LINUX, LINUX_DEFAULT)
 
 FAMILY_VARIABLE = {"Debian": LINUX_DEFAULT, "RedHat": LINUX, "Suse": LINUX}
+OS_RELEASE = "/etc/os-release"
+EFI_DIR = "/sys/firmware/efi"
+ESP_CONFIGS = "/boot/efi/EFI/*/grub.cfg"
+_NOT_CHANGED = "%s; nothing was changed (set update_bootloader=false to only edit the files)"
 
 
 class GrubFile(object):
@@ -113,6 +119,15 @@ def read_file(path):
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ParseError("%s is not valid UTF-8 (%s); it was left unchanged" % (path, exc))
+
+
+def read_optional(path):
+    """``read_file(path)``, or ``None`` when it cannot be read (a file that is not UTF-8 still
+    raises ``ParseError``)."""
+    try:
+        return read_file(path)
+    except HostError:
+        return None
 
 
 def load(defaults_path, dropin_dir=None):
@@ -454,6 +469,33 @@ def verify_chain(paths, expected, sh_path="/bin/sh"):
                 )
 
 
+def verifier(grub_plan, target):
+    """``verify`` callback for ``_module.apply_file`` writing ``target`` of ``grub_plan``: the
+    temporary copy of ``target`` and the other planned files (as they will be) must give the
+    planned values, by the lexer and by the real shell (``verify_chain``)."""
+    chain = [f.path for f in grub_plan.config.files]
+
+    def verify(tmp):
+        scratch = tempfile.mkdtemp(prefix="crashkit-grub-")
+        try:
+            paths = []
+            for index, path in enumerate(chain):
+                if path == target:
+                    paths.append(tmp)
+                elif path in grub_plan.changes and read_optional(path) != grub_plan.changes[path]:
+                    copy = os.path.join(scratch, "%d.cfg" % index)
+                    with open(copy, "w") as handle:
+                        handle.write(grub_plan.changes[path])
+                    paths.append(copy)
+                else:
+                    paths.append(path)
+            verify_chain(paths, grub_plan.after)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    return verify
+
+
 def family_from_os_release(text):
     """``Debian``, ``RedHat`` or ``Suse`` from the text of ``/etc/os-release``, else ``None``."""
     fields = {}
@@ -476,6 +518,15 @@ def family_from_os_release(text):
         if ident.startswith("opensuse") or ident in ("suse", "sles", "sled", "sle-micro"):
             return "Suse"
     return None
+
+
+def variable_for(family, requested=None, fallback=None):
+    """The variable that should hold the argument: ``requested``, else the one of ``family``,
+    else ``fallback``; ``ValidationError`` when there is none."""
+    variable = requested or FAMILY_VARIABLE.get(family) or fallback
+    if variable is None:
+        raise ValidationError("cannot tell the OS family from %s: set family or grub_variable" % OS_RELEASE)
+    return variable
 
 
 def is_efi_stub(text):
@@ -513,3 +564,37 @@ def mkconfig_command(family, grub_mkconfig=None, update_grub=None, efi=False, ef
                 output = path
                 break
     return [grub_mkconfig, "-o", output]
+
+
+def efi_configs(pattern=ESP_CONFIGS):
+    """ESP grub.cfg path -> text, for the files matching ``pattern`` that can be read."""
+    configs = {}
+    for path in glob.glob(pattern):
+        text = read_optional(path)
+        if text is not None:
+            configs[path] = text
+    return configs
+
+
+def update_command(family, which, override=None, efi_dir=EFI_DIR, esp_configs=ESP_CONFIGS):
+    """The command that regenerates grub.cfg: ``override`` (program looked up with ``which``
+    when not absolute, and required to be an executable file), else ``mkconfig_command`` for
+    this host. ``which(name)`` returns the path of a program or ``None``. ``HostError`` when
+    there is no such command."""
+    if override:
+        program = override[0]
+        if not os.path.isabs(program):
+            program = which(program) or program
+        if not (os.path.isfile(program) and os.access(program, os.X_OK)):
+            raise HostError(_NOT_CHANGED % ("the bootloader update command %s was not found" % override[0]))
+        return [program] + list(override[1:])
+    command = mkconfig_command(
+        family,
+        grub_mkconfig=which("grub2-mkconfig") or which("grub-mkconfig"),
+        update_grub=which("update-grub") if family == "Debian" else None,
+        efi=os.path.isdir(efi_dir),
+        efi_configs=efi_configs(esp_configs),
+    )
+    if command is None:
+        raise HostError(_NOT_CHANGED % "no update-grub or grub(2)-mkconfig command was found")
+    return command

@@ -235,27 +235,15 @@ bootloader_command:
   sample: [/usr/sbin/update-grub]
 """
 
-import glob
 import os
-import shutil
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.crashkit.kdump.plugins.module_utils import _bls
 from ansible_collections.crashkit.kdump.plugins.module_utils import _cmdline
 from ansible_collections.crashkit.kdump.plugins.module_utils import _grub
-from ansible_collections.crashkit.kdump.plugins.module_utils._errors import (
-    HostError,
-    ValidationError,
-)
-from ansible_collections.crashkit.kdump.plugins.module_utils._module import (
-    apply_file,
-    domain_errors,
-    file_diff,
-)
-
-OS_RELEASE = "/etc/os-release"
+from ansible_collections.crashkit.kdump.plugins.module_utils._errors import HostError
+from ansible_collections.crashkit.kdump.plugins.module_utils._module import apply_file, domain_errors, file_diff
 
 
 def argument_spec():
@@ -297,210 +285,82 @@ class Writer(object):
             self.diffs.append(diff)
         if backup_file:
             self.backup_files.append(backup_file)
-        return changed
 
-    def record(self, path, before, after):
-        """A change made by an external command (grubby)."""
-        if before != after:
-            self.files_changed.append(path)
-            self.diffs.append(file_diff(path, before, after))
+    def write_all(self, changes):
+        for path in sorted(changes):
+            self.write(path, changes[path])
 
-
-def detect_family(module):
-    family = module.params["family"]
-    if family:
-        return family
-    text = _read_optional(OS_RELEASE)
-    return _grub.family_from_os_release(text)
-
-
-def _read_optional(path):
-    try:
-        return _bls.read_text(path)
-    except HostError:
-        return None
-
-
-def grub_variable(module, family):
-    variable = module.params["grub_variable"]
-    if variable:
-        return variable
-    if family in _grub.FAMILY_VARIABLE:
-        return _grub.FAMILY_VARIABLE[family]
-    raise ValidationError(
-        "cannot tell the OS family from %s: set family or grub_variable" % OS_RELEASE
-    )
-
-
-def choose_backend(module):
-    params = module.params
-    backend = params["backend"]
-    if backend != "auto":
-        return backend
-    if module.get_bin_path("grubby") and _bls.entry_paths(params["bls_dir"]):
-        return "grubby"
-    if os.path.exists(params["kernel_cmdline_path"]) and not os.path.exists(params["grub_defaults_path"]):
-        return "kernel_install"
-    return "grub"
-
-
-def grub_verifier(config, grub_plan, target):
-    """``verify`` callback for ``apply_file``: the temporary copy of ``target`` and the other
-    planned files must give the planned values, by the lexer and by the real shell."""
-    chain = [f.path for f in config.files]
-
-    def verify(tmp):
-        scratch = tempfile.mkdtemp(prefix="crashkit-grub-")
-        try:
-            paths = []
-            for index, path in enumerate(chain):
-                if path == target:
-                    paths.append(tmp)
-                elif path in grub_plan.changes and _read_optional(path) != grub_plan.changes[path]:
-                    copy = os.path.join(scratch, "%d.cfg" % index)
-                    with open(copy, "w") as handle:
-                        handle.write(grub_plan.changes[path])
-                    paths.append(copy)
-                else:
-                    paths.append(path)
-            _grub.verify_chain(paths, grub_plan.after)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-
-    return verify
+    def record(self, before, after):
+        """Changes made by an external command (grubby): path -> text before and after it."""
+        for path in sorted(set(before) | set(after)):
+            if before.get(path) != after.get(path):
+                self.files_changed.append(path)
+                self.diffs.append(file_diff(path, before.get(path), after.get(path)))
 
 
 def plan_grub(module, variable):
     params = module.params
     config = _grub.load(params["grub_defaults_path"], params["grub_dropin_dir"])
-    grub_plan = _grub.plan(config, params["name"], params["value"], params["state"], variable)
-    return config, grub_plan
+    return _grub.plan(config, params["name"], params["value"], params["state"], variable)
 
 
-def write_grub(writer, config, grub_plan):
-    for grub_file in config.files:
+def write_grub(writer, grub_plan):
+    for grub_file in grub_plan.config.files:
         if grub_file.path in grub_plan.changes:
-            writer.write(
-                grub_file.path, grub_plan.changes[grub_file.path],
-                verify=grub_verifier(config, grub_plan, grub_file.path),
-            )
-
-
-def efi_configs():
-    configs = {}
-    for path in glob.glob("/boot/efi/EFI/*/grub.cfg"):
-        text = _read_optional(path)
-        if text is not None:
-            configs[path] = text
-    return configs
-
-
-def bootloader_command(module, family):
-    override = module.params["update_bootloader_command"]
-    if override:
-        program = override[0]
-        if not os.path.isabs(program):
-            program = module.get_bin_path(program) or program
-        if not (os.path.isfile(program) and os.access(program, os.X_OK)):
-            return None, "the bootloader update command %s was not found" % override[0]
-        return [program] + list(override[1:]), None
-    command = _grub.mkconfig_command(
-        family,
-        grub_mkconfig=module.get_bin_path("grub2-mkconfig") or module.get_bin_path("grub-mkconfig"),
-        update_grub=module.get_bin_path("update-grub") if family == "Debian" else None,
-        efi=os.path.isdir("/sys/firmware/efi"),
-        efi_configs=efi_configs(),
-    )
-    if command is None:
-        return None, "no update-grub or grub(2)-mkconfig command was found"
-    return command, None
+            writer.write(grub_file.path, grub_plan.changes[grub_file.path],
+                         verify=_grub.verifier(grub_plan, grub_file.path))
 
 
 def run_grub(module, writer, family):
-    variable = grub_variable(module, family)
-    config, grub_plan = plan_grub(module, variable)
+    params = module.params
+    grub_plan = plan_grub(module, _grub.variable_for(family, params["grub_variable"]))
     command = None
-    if grub_plan.changed and module.params["update_bootloader"] and not module.check_mode:
+    if grub_plan.changed and params["update_bootloader"] and not module.check_mode:
         # Find the command before touching anything: files changed without a regenerated
         # grub.cfg would look settled to the next run.
-        command, problem = bootloader_command(module, family)
-        if command is None:
-            raise HostError("%s; nothing was changed (set update_bootloader=false to only edit the files)" % problem)
-    write_grub(writer, config, grub_plan)
+        command = _grub.update_command(family, module.get_bin_path, params["update_bootloader_command"])
+    write_grub(writer, grub_plan)
     if command is None or not writer.files_changed:
         return grub_plan.effective_after, []
     rc, out, err = module.run_command(command)
     if rc != 0:
-        module.fail_json(
-            msg="%s failed (rc=%d) after the files were changed; fix the cause and run it again"
-            % (" ".join(command), rc),
-            stdout=out, stderr=err, changed=True, files_changed=writer.files_changed,
-            diff=writer.diffs,
-        )
+        module.fail_json(msg="%s failed (rc=%d) after the files were changed; fix the cause and run it again"
+                         % (" ".join(command), rc), stdout=out, stderr=err, changed=True,
+                         files_changed=writer.files_changed, diff=writer.diffs)
     return grub_plan.effective_after, command
-
-
-def _bls_snapshot(params):
-    snapshot = {}
-    for path in _bls.entry_paths(params["bls_dir"]):
-        snapshot[path] = _bls.read_text(path)
-    if os.path.isfile(params["grubenv_path"]):
-        snapshot[params["grubenv_path"]] = _bls.read_text(params["grubenv_path"])
-    return snapshot
 
 
 def run_grubby(module, writer, family):
     params = module.params
     name, value, state = params["name"], params["value"], params["state"]
-    entries = _bls.load_entries(params["bls_dir"])
+    entries, bls_plan = _bls.load_plan(params["bls_dir"], params["grubenv_path"], name, value, state)
     if not entries:
         raise HostError("no boot loader entries (*.conf) in %s" % params["bls_dir"])
-    grubenv = _bls.load_grubenv(params["grubenv_path"])
-    bls_plan = _bls.plan(entries, grubenv, name, value, state)
 
     # Plan every companion file before anything is written.
-    companions = []
+    grub_plan = None
     if os.path.isfile(params["grub_defaults_path"]):
-        variable = params["grub_variable"] or _grub.FAMILY_VARIABLE.get(family, _grub.LINUX)
-        companions.append(("grub",) + plan_grub(module, variable))
-    if os.path.isfile(params["kernel_cmdline_path"]):
-        text = _bls.read_text(params["kernel_cmdline_path"])
-        companions.append(("cmdline", params["kernel_cmdline_path"], _bls.plan_cmdline_file(text, name, value, state)))
+        grub_plan = plan_grub(module, _grub.variable_for(family, params["grub_variable"], _grub.LINUX))
+    cmdline = _bls.plan_cmdline_path(params["kernel_cmdline_path"], name, value, state)
 
     grubby = module.get_bin_path("grubby")
     effective = bls_plan.effective
     if bls_plan.changed and grubby and not module.check_mode:
-        before = _bls_snapshot(params)
-        default_env = "/boot/grub2/grubenv"
-        for command in _bls.grubby_commands(
-            grubby, entries, name, value, state,
-            bls_dir=params["bls_dir"] if params["bls_dir"] != "/boot/loader/entries" else None,
-            grubenv=params["grubenv_path"] if params["grubenv_path"] != default_env else None,
-        ):
+        before = _bls.snapshot(params["bls_dir"], params["grubenv_path"])
+        for command in _bls.grubby_commands(grubby, entries, name, value, state,
+                                            bls_dir=params["bls_dir"], grubenv=params["grubenv_path"]):
             rc, out, err = module.run_command(command)
             if rc != 0:
                 module.fail_json(msg="%s failed (rc=%d)" % (" ".join(command), rc), stdout=out, stderr=err)
-        after = _bls_snapshot(params)
-        for path in sorted(set(before) | set(after)):
-            writer.record(path, before.get(path), after.get(path))
-        entries = _bls.load_entries(params["bls_dir"])
-        grubenv = _bls.load_grubenv(params["grubenv_path"])
-        if not _bls.satisfied(entries, grubenv, name, value, state):
-            raise HostError(
-                "grubby did not leave exactly %s in every entry of %s; check the entries"
-                % (("one " + _cmdline.format_arg(name, value)) if state == "present" else "no " + name, params["bls_dir"])
-            )
-        kernelopts = grubenv.get("kernelopts") if grubenv is not None else None
-        effective = dict((e.path, e.effective(kernelopts)) for e in entries)
+        writer.record(before, _bls.snapshot(params["bls_dir"], params["grubenv_path"]))
+        entries, effective = _bls.verify_grubby(params["bls_dir"], params["grubenv_path"], name, value, state)
     else:
-        for path in sorted(bls_plan.changes):
-            writer.write(path, bls_plan.changes[path])
+        writer.write_all(bls_plan.changes)
 
-    for companion in companions:
-        if companion[0] == "grub":
-            write_grub(writer, companion[1], companion[2])
-        else:
-            writer.write(companion[1], companion[2])
+    if grub_plan is not None:
+        write_grub(writer, grub_plan)
+    if cmdline is not None:
+        writer.write(params["kernel_cmdline_path"], cmdline)
     return _bls.pick_entry(effective, os.uname()[2], entries), []
 
 
@@ -508,47 +368,35 @@ def run_kernel_install(module, writer):
     params = module.params
     name, value, state = params["name"], params["value"], params["state"]
     path = params["kernel_cmdline_path"]
-    if not os.path.isfile(path):
+    new_text = _bls.plan_cmdline_path(path, name, value, state)
+    if new_text is None:
         raise HostError("%s does not exist" % path)
-    new_text = _bls.plan_cmdline_file(_bls.read_text(path), name, value, state)
-    entries = _bls.load_entries(params["bls_dir"])
-    bls_plan = None
-    if entries:
-        bls_plan = _bls.plan(entries, _bls.load_grubenv(params["grubenv_path"]), name, value, state)
+    bls_plan = _bls.load_plan(params["bls_dir"], params["grubenv_path"], name, value, state)[1]
     writer.write(path, new_text)
-    if bls_plan is not None:
-        for entry_path in sorted(bls_plan.changes):
-            writer.write(entry_path, bls_plan.changes[entry_path])
+    writer.write_all(bls_plan.changes)
     return " ".join(_cmdline.split(new_text)), []
-
-
-def reboot_required(proc_text, effective, name, changed):
-    if proc_text is None:
-        return changed
-    return _cmdline.get(proc_text, name) != _cmdline.get(effective, name)
 
 
 def run(module):
     params = module.params
     _cmdline.validate_name(params["name"])
     _cmdline.validate_value(params["value"])
-    backend = choose_backend(module)
+    backend = _bls.choose_backend(params["backend"], module.get_bin_path, params["bls_dir"],
+                                  params["kernel_cmdline_path"], params["grub_defaults_path"])
     writer = Writer(module)
-    if backend == "grub":
-        family = detect_family(module)
-        effective, command = run_grub(module, writer, family)
-    elif backend == "grubby":
-        effective, command = run_grubby(module, writer, detect_family(module))
-    else:
+    if backend == "kernel_install":
         effective, command = run_kernel_install(module, writer)
-    proc_text = _read_optional(params["proc_cmdline_path"])
+    else:
+        family = params["family"] or _grub.family_from_os_release(_grub.read_optional(_grub.OS_RELEASE))
+        effective, command = (run_grub if backend == "grub" else run_grubby)(module, writer, family)
+    proc_text = _grub.read_optional(params["proc_cmdline_path"])
     changed = bool(writer.files_changed)
     result = dict(
         changed=changed,
         backend=backend,
         effective_cmdline=effective,
         current_cmdline=proc_text.strip() if proc_text is not None else None,
-        reboot_required=reboot_required(proc_text, effective, params["name"], changed),
+        reboot_required=_cmdline.reboot_required(proc_text, effective, params["name"], changed),
         files_changed=writer.files_changed,
         backup_files=writer.backup_files,
         bootloader_command=command,
@@ -560,10 +408,8 @@ def run(module):
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    result = None
     with domain_errors(module):
-        result = run(module)
-    module.exit_json(**result)
+        module.exit_json(**run(module))
 
 
 if __name__ == "__main__":

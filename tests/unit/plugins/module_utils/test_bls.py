@@ -184,6 +184,125 @@ def test_grubby_commands(tmp_path, state, value, options, expected):
     assert all(c[:2] == ["/usr/sbin/grubby", "--update-kernel=ALL"] for c in commands)
 
 
+@pytest.mark.parametrize("bls_dir, grubenv, options", [
+    (None, None, []),
+    ("/boot/loader/entries", "/boot/grub2/grubenv", []),
+    ("/srv/entries", None, ["--bls-directory=/srv/entries"]),
+    ("/boot/loader/entries", "/boot/efi/EFI/redhat/grubenv", ["--env=/boot/efi/EFI/redhat/grubenv"]),
+    ("/srv/entries", "/srv/grubenv", ["--bls-directory=/srv/entries", "--env=/srv/grubenv"]),
+])
+def test_grubby_commands_pass_only_what_is_not_grubbys_default(bls_dir, grubenv, options):
+    commands = _bls.grubby_commands("/usr/sbin/grubby", [], "quiet", None, "absent", bls_dir=bls_dir, grubenv=grubenv)
+    assert commands == [["/usr/sbin/grubby", "--update-kernel=ALL"] + options + ["--remove-args=quiet"]]
+
+
+# requested backend, grubby on PATH, entries, /etc/kernel/cmdline, /etc/default/grub, chosen
+@pytest.mark.parametrize("requested, grubby, entries, cmdline, defaults, backend", [
+    ("auto", True, True, True, True, "grubby"),
+    ("auto", True, False, False, True, "grub"),
+    ("auto", False, True, False, True, "grub"),
+    ("auto", False, True, True, False, "kernel_install"),
+    ("auto", True, False, True, False, "kernel_install"),
+    ("auto", False, False, True, True, "grub"),
+    ("auto", False, False, False, False, "grub"),
+    ("grub", True, True, True, False, "grub"),
+    ("grubby", False, False, False, True, "grubby"),
+    ("kernel_install", True, True, False, True, "kernel_install"),
+])
+def test_choose_backend(tmp_path, requested, grubby, entries, cmdline, defaults, backend):
+    (tmp_path / "entries").mkdir()
+    (tmp_path / "entries" / "other.txt").write_text("options ro\n")
+    if entries:
+        (tmp_path / "entries" / "a.conf").write_text("options ro\n")
+    if cmdline:
+        (tmp_path / "cmdline").write_text("ro\n")
+    if defaults:
+        (tmp_path / "grub").write_text('GRUB_CMDLINE_LINUX="ro"\n')
+    programs = {"grubby": "/usr/sbin/grubby"} if grubby else {}
+    assert _bls.choose_backend(requested, programs.get, str(tmp_path / "entries"), str(tmp_path / "cmdline"),
+                               str(tmp_path / "grub")) == backend
+
+
+@pytest.mark.parametrize("entries, grubenv", [
+    ({"a.conf": "options ro\n", "b.conf": "options quiet\n"}, None),
+    ({"a.conf": "options $kernelopts\n"}, _bls.GRUBENV_HEADER + "kernelopts=ro\n"),
+    ({}, _bls.GRUBENV_HEADER),
+    ({}, None),
+])
+def test_snapshot(tmp_path, entries, grubenv):
+    (tmp_path / "entries").mkdir()
+    (tmp_path / "entries" / "notes.txt").write_text("not an entry\n")
+    expected = {}
+    for file_name, text in entries.items():
+        (tmp_path / "entries" / file_name).write_text(text)
+        expected[str(tmp_path / "entries" / file_name)] = text
+    if grubenv is not None:
+        (tmp_path / "grubenv").write_text(grubenv)
+        expected[str(tmp_path / "grubenv")] = grubenv
+    assert _bls.snapshot(str(tmp_path / "entries"), str(tmp_path / "grubenv")) == expected
+
+
+@pytest.mark.parametrize("fixture, name, value, state, changed", [
+    ("rhel9", "crashkernel", "256M", "present", 3),
+    ("rhel9", "crashkernel", None, "absent", 3),
+    ("rhel8", "crashkernel", "256M", "present", 1),
+    ("fedora39", "quiet", None, "absent", 1),
+])
+def test_load_plan(tmp_path, fixture, name, value, state, changed):
+    root = copy(tmp_path, fixture)
+    entries, plan = _bls.load_plan(os.path.join(root, "entries"), os.path.join(root, "grubenv"), name, value, state)
+    assert [e.path for e in entries] == _bls.entry_paths(os.path.join(root, "entries"))
+    assert len(plan.changes) == changed
+
+
+def test_load_plan_without_entries_does_not_read_the_grubenv(tmp_path):
+    (tmp_path / "grubenv").write_text("not a grubenv\n")
+    entries, plan = _bls.load_plan(str(tmp_path / "entries"), str(tmp_path / "grubenv"), "crashkernel", "1G")
+    assert (entries, plan.changes, plan.effective) == ([], {}, {})
+
+
+@pytest.mark.parametrize("options, name, value, state, effective", [
+    ("ro crashkernel=1G", "crashkernel", "1G", "present", "ro crashkernel=1G"),
+    ("ro quiet", "crashkernel", None, "absent", "ro quiet"),
+    ("ro crashkernel=1G", "crashkernel", "2G", "absent", "ro crashkernel=1G"),
+    ("$kernelopts", "crashkernel", "256M", "present", "root=/dev/sda1 ro crashkernel=256M"),
+])
+def test_verify_grubby(tmp_path, options, name, value, state, effective):
+    (tmp_path / "entries").mkdir()
+    (tmp_path / "entries" / "a.conf").write_text("options %s\n" % options)
+    (tmp_path / "grubenv").write_text(_bls.GRUBENV_HEADER + "kernelopts=root=/dev/sda1 ro crashkernel=256M\n")
+    entries, lines = _bls.verify_grubby(str(tmp_path / "entries"), str(tmp_path / "grubenv"), name, value, state)
+    path = str(tmp_path / "entries" / "a.conf")
+    assert ([e.path for e in entries], lines) == ([path], {path: effective})
+
+
+@pytest.mark.parametrize("options, name, value, state, goal", [
+    ("ro crashkernel=1G crashkernel=1G", "crashkernel", "1G", "present", "one crashkernel=1G"),
+    ("ro", "crashkernel", "1G", "present", "one crashkernel=1G"),
+    ("ro crashkernel=2G", "crashkernel", "1G", "present", "one crashkernel=1G"),
+    ("ro crashkernel=1G", "crashkernel", None, "absent", "no crashkernel"),
+    ("ro crash_kernel=1G", "crash-kernel", "1G", "absent", "no crash-kernel"),
+])
+def test_verify_grubby_refuses_what_grubby_left(tmp_path, options, name, value, state, goal):
+    (tmp_path / "a.conf").write_text("options %s\n" % options)
+    with pytest.raises(HostError) as raised:
+        _bls.verify_grubby(str(tmp_path), str(tmp_path / "grubenv"), name, value, state)
+    assert str(raised.value) == "grubby did not leave exactly %s in every entry of %s; check the entries" % (
+        goal, tmp_path)
+
+
+@pytest.mark.parametrize("text, name, value, state, expected", [
+    (None, "crashkernel", "1G", "present", None),
+    ("ro quiet\n", "crashkernel", "1G", "present", "ro quiet crashkernel=1G\n"),
+    ("ro crashkernel=1G quiet\n", "crashkernel", None, "absent", "ro quiet\n"),
+])
+def test_plan_cmdline_path(tmp_path, text, name, value, state, expected):
+    path = tmp_path / "cmdline"
+    if text is not None:
+        path.write_text(text)
+    assert _bls.plan_cmdline_path(str(path), name, value, state) == expected
+
+
 @settings(max_examples=200, deadline=None)
 @given(text=st.text(max_size=80), name=st.sampled_from(["crashkernel", "quiet"]), state=st.sampled_from(["present", "absent"]))
 def test_any_entry_text_gives_a_plan_or_a_domain_error(text, name, state):

@@ -106,6 +106,24 @@ def test_get_returns_last_occurrence(text, found):
     assert _cmdline.get(text, "crashkernel") == found
 
 
+@pytest.mark.parametrize("running, effective, name, changed, required", [
+    ("ro crashkernel=256M quiet\n", "ro quiet crashkernel=256M", "crashkernel", True, False),
+    ("ro nmi-watchdog=1\n", "ro nmi_watchdog=1", "nmi_watchdog", True, False),
+    ("ro crashkernel=256M\n", "ro crashkernel=512M", "crashkernel", False, True),
+    ("ro crashkernel=1G crashkernel=256M\n", "ro crashkernel=256M", "crashkernel", True, False),
+    ("ro crashkernel=256M\n", "ro", "crashkernel", False, True),
+    ("ro\n", "ro crashkernel=256M", "crashkernel", False, True),
+    ("ro quiet\n", "ro", "quiet", False, True),
+    ("ro crashkernel\n", "ro crashkernel=", "crashkernel", False, True),
+    ("ro -- crashkernel=256M\n", "ro crashkernel=256M", "crashkernel", False, True),
+    ("ro quiet\n", "ro", "crashkernel", True, False),
+    (None, "ro crashkernel=256M", "crashkernel", True, True),
+    (None, "ro crashkernel=256M", "crashkernel", False, False),
+])
+def test_reboot_required(running, effective, name, changed, required):
+    assert _cmdline.reboot_required(running, effective, name, changed) is required
+
+
 ARG = st.text(alphabet="abcdefgh=_-.:,0123456789", min_size=1, max_size=12)
 
 

@@ -316,6 +316,155 @@ def test_mkconfig_command_debian_without_update_grub():
         "/usr/bin/grub-mkconfig", "-o", "/boot/grub/grub.cfg"]
 
 
+@pytest.mark.parametrize("family, requested, fallback, variable", [
+    ("Debian", None, None, D),
+    ("RedHat", None, None, L),
+    ("Suse", None, None, L),
+    ("Debian", L, None, L),
+    (None, D, None, D),
+    (None, None, L, L),
+    ("Debian", None, L, D),
+    ("Arch", None, D, D),
+])
+def test_variable_for(family, requested, fallback, variable):
+    assert _grub.variable_for(family, requested, fallback) == variable
+
+
+@pytest.mark.parametrize("family", [None, "Arch"])
+def test_variable_for_unknown_family_without_fallback(family):
+    with pytest.raises(ValidationError, match="set family or grub_variable"):
+        _grub.variable_for(family)
+
+
+@pytest.mark.parametrize("name, content, expected", [
+    ("text", b"ID=debian\n", "ID=debian\n"),
+    ("empty", b"", ""),
+    ("missing", None, None),
+    ("directory", "dir", None),
+])
+def test_read_optional(tmp_path, name, content, expected):
+    path = tmp_path / name
+    if content == "dir":
+        path.mkdir()
+    elif content is not None:
+        path.write_bytes(content)
+    assert _grub.read_optional(str(path)) == expected
+
+
+def test_read_optional_still_refuses_non_utf8(tmp_path):
+    (tmp_path / "latin1").write_bytes(b"ID=d\xe9bian\n")
+    with pytest.raises(ParseError, match="not valid UTF-8"):
+        _grub.read_optional(str(tmp_path / "latin1"))
+
+
+def test_efi_configs_skips_what_cannot_be_read(tmp_path):
+    for vendor, text in (("redhat", FULL), ("BOOT", STUB)):
+        (tmp_path / vendor).mkdir()
+        (tmp_path / vendor / "grub.cfg").write_text(text)
+    (tmp_path / "broken" / "grub.cfg").mkdir(parents=True)
+    assert _grub.efi_configs(str(tmp_path / "*" / "grub.cfg")) == {
+        str(tmp_path / "redhat" / "grub.cfg"): FULL,
+        str(tmp_path / "BOOT" / "grub.cfg"): STUB,
+    }
+
+
+def program(directory, name, executable=True):
+    path = directory / name
+    path.write_text("#!/bin/sh\n")
+    path.chmod(0o755 if executable else 0o644)
+    return str(path)
+
+
+# family, programs found by which (name -> file name under tmp_path), override, EFI system,
+# ESP grub.cfg text (None: no ESP file), expected command with "@" for tmp_path
+UPDATE_COMMANDS = [
+    ("Debian", {"update-grub": "update-grub", "grub-mkconfig": "grub-mkconfig"}, None, False, None,
+     ["@/update-grub"]),
+    ("Debian", {"grub-mkconfig": "grub-mkconfig"}, None, False, None,
+     ["@/grub-mkconfig", "-o", "/boot/grub/grub.cfg"]),
+    ("RedHat", {"update-grub": "update-grub", "grub2-mkconfig": "grub2-mkconfig"}, None, False, None,
+     ["@/grub2-mkconfig", "-o", "/boot/grub2/grub.cfg"]),
+    ("RedHat", {"grub2-mkconfig": "grub2-mkconfig"}, None, True, FULL,
+     ["@/grub2-mkconfig", "-o", "@/esp/redhat/grub.cfg"]),
+    ("RedHat", {"grub2-mkconfig": "grub2-mkconfig"}, None, False, FULL,
+     ["@/grub2-mkconfig", "-o", "/boot/grub2/grub.cfg"]),
+    ("Suse", {"grub2-mkconfig": "grub2-mkconfig"}, None, True, STUB,
+     ["@/grub2-mkconfig", "-o", "/boot/grub2/grub.cfg"]),
+    ("RedHat", {"grub-mkconfig": "grub-mkconfig"}, None, False, None,
+     ["@/grub-mkconfig", "-o", "/boot/grub2/grub.cfg"]),
+    # An override wins over the detected command; a bare name is looked up with which.
+    ("Debian", {"update-grub": "update-grub", "mine": "mine"}, ["mine", "--all"], False, None,
+     ["@/mine", "--all"]),
+    ("RedHat", {}, ["@/mine"], False, None, ["@/mine"]),
+]
+
+
+@pytest.mark.parametrize("family, found, override, efi, esp, command", UPDATE_COMMANDS)
+def test_update_command(tmp_path, family, found, override, efi, esp, command):
+    for file_name in set(found.values()) | {"mine"}:
+        program(tmp_path, file_name)
+    if efi:
+        (tmp_path / "efi").mkdir()
+    if esp is not None:
+        (tmp_path / "esp" / "redhat").mkdir(parents=True)
+        (tmp_path / "esp" / "redhat" / "grub.cfg").write_text(esp)
+    here = str(tmp_path)
+    paths = dict((name, os.path.join(here, file_name)) for name, file_name in found.items())
+    if override:
+        override = [arg.replace("@", here) for arg in override]
+    assert _grub.update_command(
+        family, paths.get, override, efi_dir=str(tmp_path / "efi"), esp_configs=str(tmp_path / "esp" / "*" / "grub.cfg"),
+    ) == [arg.replace("@", here) for arg in command]
+
+
+@pytest.mark.parametrize("family, found, override, executable, message", [
+    ("Debian", {}, None, True, "no update-grub or grub(2)-mkconfig command was found"),
+    ("RedHat", {"update-grub": "update-grub"}, None, True, "no update-grub or grub(2)-mkconfig command was found"),
+    ("Debian", {"update-grub": "update-grub"}, ["mine"], True, "the bootloader update command mine was not found"),
+    ("Debian", {}, ["@/mine"], False, "the bootloader update command @/mine was not found"),
+    ("Debian", {}, ["@/nothing"], True, "the bootloader update command @/nothing was not found"),
+])
+def test_update_command_missing(tmp_path, family, found, override, executable, message):
+    here = str(tmp_path)
+    program(tmp_path, "update-grub")
+    program(tmp_path, "mine", executable)
+    paths = dict((name, os.path.join(here, file_name)) for name, file_name in found.items())
+    override = [arg.replace("@", here) for arg in override] if override else None
+    with pytest.raises(HostError) as raised:
+        _grub.update_command(family, paths.get, override, efi_dir=str(tmp_path / "efi"),
+                             esp_configs=str(tmp_path / "esp" / "*" / "grub.cfg"))
+    assert str(raised.value) == message.replace("@", here) + (
+        "; nothing was changed (set update_bootloader=false to only edit the files)")
+
+
+def test_verifier_sees_the_other_planned_files(tmp_path):
+    """Two files change: the copy of the first is checked with the planned text of the second,
+    which is not written yet."""
+    defaults, dropins = write_layout(tmp_path, 'GRUB_CMDLINE_LINUX="ro crashkernel=1G"\n', {
+        "kdump-tools.cfg": 'GRUB_CMDLINE_LINUX_DEFAULT="$GRUB_CMDLINE_LINUX_DEFAULT crashkernel=2G"\n'})
+    plan = _grub.plan(_grub.load(defaults, dropins), "crashkernel", None, "absent", D)
+    assert sorted(plan.changes) == sorted([defaults, os.path.join(dropins, "kdump-tools.cfg")])
+    tmp = tmp_path / "tmp.cfg"
+    tmp.write_text(plan.changes[defaults])
+    _grub.verifier(plan, defaults)(str(tmp))
+    tmp.write_text('GRUB_CMDLINE_LINUX="ro"\nGRUB_CMDLINE_LINUX_DEFAULT=quiet\n')
+    with pytest.raises(ParseError, match="verification failed"):
+        _grub.verifier(plan, defaults)(str(tmp))
+
+
+def test_verifier_uses_a_file_already_written(tmp_path):
+    """The second file already holds its planned text: it is read in place."""
+    defaults, dropins = write_layout(tmp_path, 'GRUB_CMDLINE_LINUX="ro crashkernel=1G"\n', {
+        "kdump-tools.cfg": 'GRUB_CMDLINE_LINUX_DEFAULT="$GRUB_CMDLINE_LINUX_DEFAULT crashkernel=2G"\n'})
+    plan = _grub.plan(_grub.load(defaults, dropins), "crashkernel", None, "absent", D)
+    dropin = os.path.join(dropins, "kdump-tools.cfg")
+    with open(dropin, "w") as handle:
+        handle.write(plan.changes[dropin])
+    tmp = tmp_path / "tmp.cfg"
+    tmp.write_text(plan.changes[defaults])
+    _grub.verifier(plan, defaults)(str(tmp))
+
+
 # ------------------------------------------------------------------- property tests --------
 WORD = st.text(alphabet="abcxyz019=_-.,:/", min_size=1, max_size=8).filter(lambda w: w != "--")
 KERNEL_WORD = st.one_of(WORD, st.builds(lambda a, b: '%s="%s %s"' % (a, a, b), WORD.filter(lambda w: "=" not in w), WORD))
