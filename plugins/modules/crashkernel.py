@@ -305,24 +305,16 @@ import platform
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.crashkit.kdump.plugins.module_utils import _crashkernel as ck
+from ansible_collections.crashkit.kdump.plugins.module_utils import _kdumpconf as kc
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import KdumpError, ValidationError
 from ansible_collections.crashkit.kdump.plugins.module_utils._module import domain_errors, read_text
-
-
-def _os_release(path):
-    info = {}
-    for line in (read_text(path) or "").splitlines():
-        name, sep, value = line.partition("=")
-        if sep:
-            info[name.strip()] = value.strip().strip("\"'")
-    return info
 
 
 def _distribution(params):
     name, version = params["distribution"], params["distribution_major_version"]
     if name and version:
         return name, version
-    release = _os_release(params["os_release_path"])
+    release = kc.parse_os_release(read_text(params["os_release_path"]))
     name = name or release.get("ID")
     version = version or release.get("VERSION_ID")
     if name:
