@@ -907,3 +907,74 @@ def decide(recommended_bytes, current_bytes, reserved_bytes, has_current, allow_
         keep_current = recommended_bytes < current_bytes
     effective = current_bytes if keep_current else recommended_bytes
     return action, keep_current, effective != (reserved_bytes or 0)
+
+
+CurrentState = collections.namedtuple("CurrentState", "fields bytes usable")
+
+
+def current_state(cmdline, system_ram, arch="x86_64"):
+    """What the ``crashkernel=`` words of ``cmdline`` reserve on this host, as a ``CurrentState``.
+
+    ``fields`` are the crashkernel module's ``current`` (the value that counts, exactly as
+    written; ``None`` when there is none), ``current_values`` (every value, in order),
+    ``current_mb``, ``low_mb`` and, when the value that counts is invalid, ``current_error``.
+    ``bytes`` is what the value reserves for the main region; ``usable`` is false when there is
+    no valid value that sizes the main region (the invalid one is still shown as ``current``).
+    """
+    fields = {"current": None, "current_values": crashkernel_values(cmdline), "current_mb": 0, "low_mb": 0}
+    try:
+        setting = parse_cmdline(cmdline)
+    except ParseError as exc:
+        fields["current_error"] = str(exc)
+        plain = [v for v in fields["current_values"] if not v.endswith(SUFFIXES)]
+        fields["current"] = (plain or [v for v in fields["current_values"] if v.endswith(",high")])[-1]
+        return CurrentState(fields, 0, False)
+    if setting.main is None:
+        return CurrentState(fields, 0, False)
+    main_bytes = effective_size(setting.main, system_ram, arch)
+    fields.update(current=setting.main_text, current_mb=mib(main_bytes), low_mb=mib(low_size(setting, arch)))
+    return CurrentState(fields, main_bytes, True)
+
+
+def recommendation(policy, value, current, reserved_bytes, system_ram, arch="x86_64", allow_shrink=False):
+    """What the crashkernel module recommends when ``policy`` produced ``value``.
+
+    ``current`` is ``current_state``'s answer for the running command line, ``reserved_bytes``
+    what is reserved now. Returns the module's ``policy_value``, ``recommended``,
+    ``recommended_mb``, ``action``, ``reboot_required`` and ``reason``. An ``estimate`` that
+    reserves nothing on this host (not below its RAM) raises ``ValidationError``.
+    """
+    recommended_bytes = effective_size(parse_value(value), system_ram, arch)
+    if policy == "estimate" and recommended_bytes == 0:
+        raise ValidationError("the estimate %s does not fit in this host's %dM of RAM; lower luks_memory_mb or set "
+                              "ceiling_mb" % (value, mib(system_ram)))
+    action, keep, reboot = decide(recommended_bytes, current.bytes, reserved_bytes, current.usable, allow_shrink)
+    result = {
+        "policy_value": value,
+        "recommended": current.fields["current"] if keep else value,
+        "recommended_mb": mib(current.bytes if keep else recommended_bytes),
+        "action": action,
+        "reboot_required": reboot,
+    }
+    facts = dict(current.fields, reserved_mb=mib(reserved_bytes), **result)
+    result["reason"] = _reason(policy, recommended_bytes, facts)
+    return result
+
+
+def _reason(policy, recommended_bytes, facts):
+    asked = "%s gives %s (%dM here)" % (policy, facts["policy_value"], mib(recommended_bytes))
+    if facts["action"] == "set":
+        what = "the kernel command line has no usable crashkernel="
+        if facts.get("current_error"):
+            what = "the current crashkernel=%s is invalid" % facts["current"]
+        text = "%s; %s" % (what, asked)
+    elif facts["action"] in ("grow", "shrink"):
+        text = "crashkernel=%s reserves %dM here; %s" % (facts["current"], facts["current_mb"], asked)
+    elif facts["policy_value"] != facts["recommended"] and facts["recommended_mb"] > mib(recommended_bytes):
+        text = "crashkernel=%s reserves %dM here, more than %s, and allow_shrink is false" % (
+            facts["current"], facts["current_mb"], asked)
+    else:
+        text = "crashkernel=%s already reserves %dM here; %s" % (facts["current"], facts["current_mb"], asked)
+    if facts["reboot_required"]:
+        text += "; %dM is reserved now, so a reboot is needed" % facts["reserved_mb"]
+    return text + "."

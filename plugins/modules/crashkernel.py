@@ -489,55 +489,12 @@ def run(module):
         ram, ram_source = ck.system_ram_from_host(iomem, read_text(params["meminfo_path"]), reserved)
 
     out = {"changed": False, "arch": arch, "system_ram_mb": ck.mib(ram), "system_ram_source": ram_source,
-           "reserved_mb": ck.mib(reserved), "current": None, "current_mb": 0, "low_mb": 0,
-           "current_values": ck.crashkernel_values(cmdline)}
-    current_bytes = 0
-    try:
-        setting = ck.parse_cmdline(cmdline)
-    except KdumpError as exc:
-        setting = None
-        out["current_error"] = str(exc)
-        plain = [v for v in out["current_values"] if not v.endswith(ck.SUFFIXES)]
-        out["current"] = (plain or [v for v in out["current_values"] if v.endswith(",high")])[-1]
-    if setting is not None and setting.main is not None:
-        out["current"] = setting.main_text
-        current_bytes = ck.effective_size(setting.main, ram, arch)
-        out["current_mb"] = ck.mib(current_bytes)
-        out["low_mb"] = ck.mib(ck.low_size(setting, arch))
-
+           "reserved_mb": ck.mib(reserved)}
+    current = ck.current_state(cmdline, ram, arch)
+    out.update(current.fields)
     value = _policy_value(module, params, arch, ram, iomem, out)
-    recommended_bytes = ck.effective_size(ck.parse_value(value), ram, arch)
-    if params["policy"] == "estimate" and recommended_bytes == 0:
-        raise ValidationError("the estimate %s does not fit in this host's %dM of RAM; lower luks_memory_mb or set "
-                              "ceiling_mb" % (value, ck.mib(ram)))
-    has_current = setting is not None and setting.main is not None
-    action, keep, reboot = ck.decide(recommended_bytes, current_bytes, reserved, has_current, params["allow_shrink"])
-    out["policy_value"] = value
-    out["recommended"] = out["current"] if keep else value
-    out["recommended_mb"] = ck.mib(current_bytes if keep else recommended_bytes)
-    out["action"] = action
-    out["reboot_required"] = reboot
-    out["reason"] = _reason(params, out, value, recommended_bytes)
+    out.update(ck.recommendation(params["policy"], value, current, reserved, ram, arch, params["allow_shrink"]))
     return out
-
-
-def _reason(params, out, value, recommended_bytes):
-    asked = "%s gives %s (%dM here)" % (params["policy"], value, ck.mib(recommended_bytes))
-    if out["action"] == "set":
-        what = "the kernel command line has no usable crashkernel="
-        if out.get("current_error"):
-            what = "the current crashkernel=%s is invalid" % out["current"]
-        text = "%s; %s" % (what, asked)
-    elif out["action"] in ("grow", "shrink"):
-        text = "crashkernel=%s reserves %dM here; %s" % (out["current"], out["current_mb"], asked)
-    elif out["policy_value"] != out["recommended"] and out["recommended_mb"] > ck.mib(recommended_bytes):
-        text = "crashkernel=%s reserves %dM here, more than %s, and allow_shrink is false" % (
-            out["current"], out["current_mb"], asked)
-    else:
-        text = "crashkernel=%s already reserves %dM here; %s" % (out["current"], out["current_mb"], asked)
-    if out["reboot_required"]:
-        text += "; %dM is reserved now, so a reboot is needed" % out["reserved_mb"]
-    return text + "."
 
 
 def main():

@@ -595,6 +595,85 @@ def test_decide(rec, cur, reserved, has, shrink, expected):
     assert ck.decide(rec, cur, reserved, has, shrink) == expected
 
 
+
+# --------------------------------------------------------------------------- current state, recommendation
+
+
+@pytest.mark.parametrize("cmdline, arch, current, values, current_mb, low_mb, usable", [
+    ("ro crashkernel=256M", "x86_64", "256M", ["256M"], 256, 0, True),
+    ("ro quiet", "x86_64", None, [], 0, 0, False),
+    ("crashkernel=384M-:128M", "x86_64", "384M-:128M", ["384M-:128M"], 128, 0, True),
+    ("crashkernel=2G-:128M", "x86_64", "2G-:128M", ["2G-:128M"], 0, 0, True),    # no range matches 1 GiB
+    ("crashkernel=512M,high crashkernel=72M,low", "x86_64", "512M,high", ["512M,high", "72M,low"], 512, 72, True),
+    ("crashkernel=512M,high", "x86_64", "512M,high", ["512M,high"], 512, 256, True),
+    ("crashkernel=512M,high", "aarch64", "512M,high", ["512M,high"], 512, 128, True),
+    ("crashkernel=bad crashkernel=256M", "x86_64", "256M", ["bad", "256M"], 256, 0, True),
+    ("crashkernel=256M crashkernel=x,high", "x86_64", "256M", ["256M", "x,high"], 256, 0, True),
+    ("crashkernel=64M,cma", "x86_64", None, ["64M,cma"], 0, 0, False),
+    ("crashkernel=auto", "x86_64", "auto", ["auto"], 160, 0, True),
+])
+def test_current_state(cmdline, arch, current, values, current_mb, low_mb, usable):
+    state = ck.current_state(cmdline, 1023 * M, arch)
+    assert state.fields == {"current": current, "current_values": values, "current_mb": current_mb, "low_mb": low_mb}
+    assert (state.bytes, state.usable) == (current_mb * M, usable)
+
+
+@pytest.mark.parametrize("cmdline, current, message", [
+    ("crashkernel=128M-", "128M-", "a RAM range needs ':size'"),
+    ("crashkernel=x,high", "x,high", "expected a memory size before ',high'"),
+    ("crashkernel=512M,high crashkernel=x,low", "512M,high", "invalid crashkernel value 'x,low'"),
+    ("crashkernel=64M crashkernel=1G-", "1G-", "invalid crashkernel value '1G-'"),
+])
+def test_current_state_invalid_value_is_shown_but_not_usable(cmdline, current, message):
+    state = ck.current_state(cmdline, 1023 * M)
+    assert state.fields["current"] == current
+    assert message in state.fields["current_error"]
+    assert (state.fields["current_mb"], state.fields["low_mb"], state.bytes, state.usable) == (0, 0, 0, False)
+
+
+def test_current_state_auto_needs_a_table_for_the_arch():
+    with pytest.raises(ValidationError, match="no RHEL 8 table for architecture riscv64"):
+        ck.current_state("crashkernel=auto", 4 * G, "riscv64")
+
+
+@pytest.mark.parametrize("policy, value, cmdline, reserved_mb, shrink, recommended, recommended_mb, action, reboot, "
+                         "reason", [
+    ("estimate", "176M", "crashkernel=256M", 256, False, "256M", 256, "none", False,
+     "crashkernel=256M reserves 256M here, more than estimate gives 176M (176M here), and allow_shrink is false."),
+    ("estimate", "176M", "crashkernel=256M", 256, True, "176M", 176, "shrink", True,
+     "crashkernel=256M reserves 256M here; estimate gives 176M (176M here); 256M is reserved now, so a reboot is "
+     "needed."),
+    ("estimate", "192M", "crashkernel=384M-:128M", 128, False, "192M", 192, "grow", True,
+     "crashkernel=384M-:128M reserves 128M here; estimate gives 192M (192M here); 128M is reserved now, so a "
+     "reboot is needed."),
+    ("distro_default", "384M-:128M", "ro", 0, False, "384M-:128M", 128, "set", True,
+     "the kernel command line has no usable crashkernel=; distro_default gives 384M-:128M (128M here); 0M is "
+     "reserved now, so a reboot is needed."),
+    ("distro_default", "384M-:128M", "crashkernel=384M-:128M", 128, False, "384M-:128M", 128, "none", False,
+     "crashkernel=384M-:128M already reserves 128M here; distro_default gives 384M-:128M (128M here)."),
+    ("fixed", "256M", "crashkernel=128M-", 0, False, "256M", 256, "set", True,
+     "the current crashkernel=128M- is invalid; fixed gives 256M (256M here); 0M is reserved now, so a reboot is "
+     "needed."),
+    ("fixed", "256M", "crashkernel=256M", 0, False, "256M", 256, "none", True,
+     "crashkernel=256M already reserves 256M here; fixed gives 256M (256M here); 0M is reserved now, so a reboot "
+     "is needed."),
+    ("fixed", "2G", "crashkernel=256M", 256, False, "256M", 256, "none", False,
+     "crashkernel=256M reserves 256M here, more than fixed gives 2G (0M here), and allow_shrink is false."),
+])
+def test_recommendation(policy, value, cmdline, reserved_mb, shrink, recommended, recommended_mb, action, reboot,
+                        reason):
+    current = ck.current_state(cmdline, 1023 * M)
+    assert ck.recommendation(policy, value, current, reserved_mb * M, 1023 * M, "x86_64", shrink) == {
+        "policy_value": value, "recommended": recommended, "recommended_mb": recommended_mb, "action": action,
+        "reboot_required": reboot, "reason": reason}
+
+
+def test_recommendation_estimate_must_fit_in_ram():
+    current = ck.current_state("ro", 1023 * M)
+    with pytest.raises(ValidationError, match="the estimate 2G does not fit in this host's 1023M of RAM"):
+        ck.recommendation("estimate", "2G", current, 0, 1023 * M)
+
+
 # --------------------------------------------------------------------------- properties
 
 VALUE_ALPHABET = "0123456789abcdefxABCDEFXkKmMgGtTpPeE-:,@ hilowcaut\"\t"
