@@ -683,16 +683,34 @@ _FAMILIES = {
 def distro_family(distribution):
     """``redhat``, ``fedora``, ``debian``, ``ubuntu`` or ``suse`` for an ``ansible_distribution``,
     ``ansible_os_family`` or os-release ``ID`` value."""
+    family = _known_family(distribution)
+    if family is None:
+        raise ValidationError(
+            "no published crashkernel default for distribution %r; use one of RedHat, CentOS, Rocky, "
+            "AlmaLinux, OracleLinux, Fedora, Debian, Ubuntu, SLES, openSUSE (or policy=estimate/fixed)"
+            % (distribution,))
+    return family
+
+
+def _known_family(distribution):
     name = str(distribution or "").strip().lower()
     for family, names in _FAMILIES.items():
         if name in names:
             return family
     if name.startswith("opensuse") or name.startswith("sle"):
         return "suse"
-    raise ValidationError(
-        "no published crashkernel default for distribution %r; use one of RedHat, CentOS, Rocky, "
-        "AlmaLinux, OracleLinux, Fedora, Debian, Ubuntu, SLES, openSUSE (or policy=estimate/fixed)"
-        % (distribution,))
+    return None
+
+
+def complete_distribution(name, version, os_release):
+    """``(name, version)`` of the distribution: the given ones, completed from ``os_release``
+    (``_kdumpconf.parse_os_release`` fields): ``ID`` and ``VERSION_ID``. A name without
+    published defaults is replaced by the first ``ID_LIKE`` entry that has them, if any."""
+    name = name or os_release.get("ID")
+    version = version or os_release.get("VERSION_ID")
+    if name and _known_family(name) is None:
+        name = next((like for like in os_release.get("ID_LIKE", "").split() if _known_family(like)), name)
+    return name, version
 
 
 def _version_number(version):
@@ -728,6 +746,29 @@ def distro_default(distribution, version, arch="x86_64"):
         raise ValidationError("no published crashkernel default for %s %s (known from %s on)"
                               % (distribution, version, oldest))
     return best[1], best[2]
+
+
+def distro_default_value(distribution, version, arch="x86_64", floor_mb=None, ceiling_mb=None):
+    """``(value, source)`` for ``policy=distro_default``: the published default (``distro_default``)
+    with every size moved into ``[floor_mb, ceiling_mb]`` (0 or ``None``: no limit), in canonical
+    form."""
+    if not distribution or not version:
+        raise ValidationError("cannot tell the distribution and release; set distribution and "
+                              "distribution_major_version")
+    value, source = distro_default(distribution, version, arch)
+    floor = floor_mb * MIB if floor_mb else None
+    ceiling = ceiling_mb * MIB if ceiling_mb else None
+    return format_value(clamp(parse_value(value), floor, ceiling)), source
+
+
+def fixed_value(size):
+    """The value for ``policy=fixed``: ``size`` stripped, without a leading ``crashkernel=``,
+    checked by ``parse_value`` and otherwise used as written."""
+    size = (size or "").strip()
+    if size.startswith("crashkernel="):
+        size = size[len("crashkernel="):]
+    parse_value(size)
+    return size
 
 
 # ---------------------------------------------------------------------------------------

@@ -314,21 +314,7 @@ def _distribution(params):
     name, version = params["distribution"], params["distribution_major_version"]
     if name and version:
         return name, version
-    release = kc.parse_os_release(read_text(params["os_release_path"]))
-    name = name or release.get("ID")
-    version = version or release.get("VERSION_ID")
-    if name:
-        try:
-            ck.distro_family(name)
-        except ValidationError:
-            for like in release.get("ID_LIKE", "").split():
-                try:
-                    ck.distro_family(like)
-                    name = like
-                    break
-                except ValidationError:
-                    continue
-    return name, version
+    return ck.complete_distribution(name, version, kc.parse_os_release(read_text(params["os_release_path"])))
 
 
 def _first_existing(paths):
@@ -447,26 +433,17 @@ def _estimate(params, family, arch, ram, iomem):
     return "%dM" % result["total_mb"], result
 
 
-def _policy_value(module, params, arch, ram, iomem, out):
-    policy = params["policy"]
-    if policy == "fixed":
-        size = (params["size"] or "").strip()
-        if size.startswith("crashkernel="):
-            size = size[len("crashkernel="):]
-        ck.parse_value(size)
-        return size
+def _policy_value(params, arch, ram, iomem, out):
+    if params["policy"] == "fixed":
+        return ck.fixed_value(params["size"])
     name, version = _distribution(params)
     family = ck.distro_family(name) if name else None
     if name:
         out["distribution"] = ("%s %s" % (name, version or "")).strip()
-    floor = params["floor_mb"] * ck.MIB if params["floor_mb"] else None
-    ceiling = params["ceiling_mb"] * ck.MIB if params["ceiling_mb"] else None
-    if policy == "distro_default":
-        if not name or not version:
-            raise ValidationError("cannot tell the distribution and release; set distribution and "
-                                  "distribution_major_version")
-        value, out["policy_source"] = ck.distro_default(name, version, arch)
-        return ck.format_value(ck.clamp(ck.parse_value(value), floor, ceiling))
+    if params["policy"] == "distro_default":
+        value, out["policy_source"] = ck.distro_default_value(name, version, arch, params["floor_mb"],
+                                                              params["ceiling_mb"])
+        return value
     value, out["estimate_breakdown"] = _estimate(params, family, arch, ram, iomem)
     return value
 
@@ -492,7 +469,7 @@ def run(module):
            "reserved_mb": ck.mib(reserved)}
     current = ck.current_state(cmdline, ram, arch)
     out.update(current.fields)
-    value = _policy_value(module, params, arch, ram, iomem, out)
+    value = _policy_value(params, arch, ram, iomem, out)
     out.update(ck.recommendation(params["policy"], value, current, reserved, ram, arch, params["allow_shrink"]))
     return out
 

@@ -456,6 +456,71 @@ def test_distro_default_errors(distribution, version, message):
         ck.distro_default(distribution, version, "x86_64")
 
 
+
+@pytest.mark.parametrize("name, version, os_release, expected", [
+    (None, None, {"ID": "debian", "VERSION_ID": "12"}, ("debian", "12")),
+    ("Debian", None, {"ID": "ubuntu", "VERSION_ID": "24.04"}, ("Debian", "24.04")),
+    (None, "9", {"ID": "rhel", "VERSION_ID": "9.4"}, ("rhel", "9")),
+    (None, None, {"ID": "rocky", "ID_LIKE": "rhel centos fedora"}, ("rocky", None)),
+    (None, None, {"ID": "weird", "ID_LIKE": "foo suse", "VERSION_ID": "15.5"}, ("suse", "15.5")),
+    (None, None, {"ID": "pop", "ID_LIKE": "ubuntu debian", "VERSION_ID": "22.04"}, ("ubuntu", "22.04")),
+    (None, None, {"ID": "weird", "ID_LIKE": "foo bar"}, ("weird", None)),
+    ("Gentoo", None, {"ID": "gentoo", "ID_LIKE": "debian"}, ("debian", None)),
+    ("Gentoo", "2", {}, ("Gentoo", "2")),
+    (None, None, {"ID_LIKE": "debian", "VERSION_ID": "12"}, (None, "12")),
+    (None, None, {}, (None, None)),
+])
+def test_complete_distribution(name, version, os_release, expected):
+    assert ck.complete_distribution(name, version, os_release) == expected
+
+
+@pytest.mark.parametrize("distribution, version, arch, floor_mb, ceiling_mb, value, source", [
+    ("Debian", "12", "x86_64", 128, None, "384M-:128M", "kdump-tools 1:1.8.1"),
+    ("Debian", "12", "amd64", 192, None, "384M-:192M", "kdump-tools 1:1.8.1"),
+    ("RedHat", "9", "x86_64", None, 200, "1G-4G:192M,4G-64G:200M,64G-:200M", "kexec-tools"),
+    ("RedHat", "9", "x86_64", 0, 0, "1G-4G:192M,4G-64G:256M,64G-:512M", "kexec-tools"),
+    ("Debian", "13", "arm64", 128, None, "2G-4G:320M,4G-32G:512M,32G-64G:1G,64G-128G:2G,128G-:4G", "1:1.10.7"),
+    ("SLES", "15", "x86_64", 256, 128, "128M", "calibrate"),
+])
+def test_distro_default_value(distribution, version, arch, floor_mb, ceiling_mb, value, source):
+    got, got_source = ck.distro_default_value(distribution, version, arch, floor_mb, ceiling_mb)
+    assert got == value
+    assert source in got_source
+
+
+@pytest.mark.parametrize("distribution, version, message", [
+    (None, "12", "cannot tell the distribution and release"),
+    ("Debian", None, "cannot tell the distribution and release"),
+    ("Gentoo", "2", "no published crashkernel default for distribution 'Gentoo'"),
+    ("Debian", "11", "no published crashkernel default for Debian 11"),
+])
+def test_distro_default_value_errors(distribution, version, message):
+    with pytest.raises(ValidationError, match=message):
+        ck.distro_default_value(distribution, version)
+
+
+@pytest.mark.parametrize("size, value", [
+    ("256M", "256M"),
+    (" crashkernel=512M,high ", "512M,high"),
+    ("1G-4G:192M,4G-:256M", "1G-4G:192M,4G-:256M"),
+    ("0x10000000", "0x10000000"),
+    ("crashkernel=auto", "auto"),
+])
+def test_fixed_value(size, value):
+    assert ck.fixed_value(size) == value
+
+
+@pytest.mark.parametrize("size, message", [
+    ("1G-512M:64M", "the end 512M is not above the start 1G"),
+    ("crashkernel=", "it is empty"),
+    (None, "it is empty"),
+    ("crashkernel=crashkernel=256M", "expected a memory size"),
+])
+def test_fixed_value_errors(size, message):
+    with pytest.raises(ParseError, match=message):
+        ck.fixed_value(size)
+
+
 # --------------------------------------------------------------------------- estimate
 
 
