@@ -32,6 +32,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import collections
+import posixpath
 import re
 import string
 
@@ -919,6 +920,138 @@ def estimate(total_ram, kernel_bytes, initrd_bytes, initrd_unpacked_bytes=None, 
         "target_type": target_type,
         "total_mb": total,
     }
+
+
+# ---------------------------------------------------------------------------------------
+# The estimate's inputs on a host
+#
+# ``exists`` arguments are path predicates (``os.path.exists`` on the host): the functions only
+# decide which paths to measure, the caller reads them.
+
+KERNEL_IMAGE_NAMES = ("vmlinuz", "Image", "image", "vmlinux")
+
+
+def _first_existing(paths, exists):
+    return next((path for path in paths if path and exists(path)), None)
+
+
+def kernel_image_path(release, given, exists):
+    """The kernel image to measure: ``given``, else the first of ``/boot/<name>-<release>`` for the
+    ``KERNEL_IMAGE_NAMES``; ``None`` when it does not exist."""
+    return _first_existing([given] if given else ["/boot/%s-%s" % (name, release) for name in KERNEL_IMAGE_NAMES],
+                           exists)
+
+
+def kernel_footprint(release, arch, path=None, header=None, file_size=None, iomem_text=None):
+    """``(bytes, source)``: the in-memory size of the kernel ``release``, best measure first.
+
+    ``header`` (the first 4 KiB) and ``file_size`` are those of the image at ``path``, ``None``
+    when there is none. The bzImage ``init_size`` wins, then the running kernel's span in
+    ``/proc/iomem`` (``iomem_text``), then the file size times the ``VMLINUZ_FACTOR`` of ``arch``.
+    """
+    init_size = bzimage_init_size(header) if header is not None else None
+    if init_size:
+        return init_size, "bzImage init_size of %s" % path
+    span = iomem_kernel_image(iomem_text) if iomem_text else None
+    if span:
+        return span, "running kernel's Kernel code..bss span in /proc/iomem"
+    if file_size is not None:
+        return kernel_footprint_from_vmlinuz(file_size, arch), "size of %s times a ratio" % path
+    raise ValidationError("no kernel image found for %s; set kernel_path" % release)
+
+
+def initramfs_layout(family):
+    """``initramfs-tools`` for the Debian family (``distro_family``), ``dracut`` otherwise."""
+    return "initramfs-tools" if family in ("debian", "ubuntu") else "dracut"
+
+
+def initrd_path(family, release, given, exists):
+    """``(path, source)`` of the kdump initramfs of ``release`` to measure: ``given``, else the first
+    existing file where ``family``'s kdump tools write it; when it does not exist yet, the release's
+    regular initramfs stands in for it."""
+    if initramfs_layout(family) == "initramfs-tools":
+        kdump = ["/var/lib/kdump/initrd.img-%s" % release, "/var/lib/kdump/initrd.img"]
+        regular = ["/boot/initrd.img-%s" % release]
+    elif family == "suse":
+        kdump = ["/boot/initrd-%s-kdump" % release]
+        regular = ["/boot/initrd-%s" % release]
+    else:
+        kdump = ["/boot/initramfs-%skdump.img" % release]
+        regular = ["/boot/initramfs-%s.img" % release]
+    path = given or _first_existing(kdump, exists)
+    if path and exists(path):
+        return path, "kdump initramfs %s" % path
+    path = _first_existing(regular, exists)
+    if not path:
+        raise ValidationError("no kdump initramfs (%s) and no initramfs for %s; set initrd_path"
+                              % (" or ".join(kdump), release))
+    return path, "regular initramfs %s standing in for the kdump one, which does not exist yet" % path
+
+
+def initrd_size_file(family, initrd):
+    """The file in which kdump-tools >= 1:1.10 records the unpacked size of ``initrd`` (MiB, next to
+    the image as ``size_<name>``); ``None`` for families whose tools write none."""
+    if initramfs_layout(family) != "initramfs-tools":
+        return None
+    return posixpath.join(posixpath.dirname(initrd), "size_" + posixpath.basename(initrd))
+
+
+def parse_initrd_size(text):
+    """Bytes recorded in an ``initrd_size_file`` (decimal MiB); ``None`` when absent or not a number."""
+    stripped = (text or "").strip()
+    return int(stripped) * MIB if stripped.isdigit() else None
+
+
+def kernel_page_size(release):
+    """Page size of a kernel release: 64 KiB for ``*64k`` flavours, else 4 KiB."""
+    return 65536 if release.endswith("64k") else 4096
+
+
+def encrypted_mounts(mounts_text, paths, is_encrypted):
+    """Mount points, once each and in order, of the ``paths`` whose device is encrypted.
+
+    ``mounts_text`` is ``/proc/self/mounts``; a path is on the longest mount point that contains
+    it (the first listed of equal ones). ``is_encrypted(device)`` answers for the mount's device.
+    """
+    mounts = []
+    for line in (mounts_text or "").splitlines():
+        fields = line.split()
+        if len(fields) >= 2:
+            mounts.append((fields[1], fields[0]))
+    found = []
+    for path in paths:
+        best = None
+        for point, device in mounts:
+            inside = path == point or path.startswith(point.rstrip("/") + "/")
+            if inside and (best is None or len(point) > len(best[0])):
+                best = (point, device)
+        if best and best[0] not in found and is_encrypted(best[1]):
+            found.append(best[0])
+    return found
+
+
+def luks_choice(option, encrypted=None):
+    """``(luks, source)`` for the estimate from the ``luks`` option (``auto``, ``true``, ``false``);
+    ``auto`` means LUKS when ``encrypted`` (``encrypted_mounts``) names a mount point."""
+    if option != "auto":
+        return option == "true", "option"
+    if encrypted:
+        return True, "dm-crypt under %s" % ", ".join(encrypted)
+    return False, "no dm-crypt found"
+
+
+def estimate_value(system_ram, release, family, kernel, initrd, luks, **options):
+    """``(value, breakdown)`` for ``policy=estimate``: ``estimate`` of the parts measured on a host.
+
+    ``kernel`` is ``kernel_footprint``'s ``(bytes, source)``, ``initrd`` ``(bytes, unpacked bytes or
+    None, source)`` of the kdump initramfs of kernel ``release``, ``luks`` ``luks_choice``'s answer;
+    the layout comes from ``family``, the page size from ``release``, ``options`` go to
+    ``estimate`` as they are. The breakdown's ``inputs`` say where each measured size came from.
+    """
+    result = estimate(system_ram, kernel[0], initrd[0], initrd_unpacked_bytes=initrd[1],
+                      layout=initramfs_layout(family), luks=luks[0], page_size=kernel_page_size(release), **options)
+    result["inputs"] = {"kernel_release": release, "kernel": kernel[1], "initramfs": initrd[2], "luks": luks[1]}
+    return "%dM" % result["total_mb"], result
 
 
 # ---------------------------------------------------------------------------------------

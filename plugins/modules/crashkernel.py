@@ -306,7 +306,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.crashkit.kdump.plugins.module_utils import _crashkernel as ck
 from ansible_collections.crashkit.kdump.plugins.module_utils import _kdumpconf as kc
-from ansible_collections.crashkit.kdump.plugins.module_utils._errors import KdumpError, ValidationError
+from ansible_collections.crashkit.kdump.plugins.module_utils._errors import KdumpError
 from ansible_collections.crashkit.kdump.plugins.module_utils._module import domain_errors, read_text
 
 
@@ -317,55 +317,20 @@ def _distribution(params):
     return ck.complete_distribution(name, version, kc.parse_os_release(read_text(params["os_release_path"])))
 
 
-def _first_existing(paths):
-    for path in paths:
-        if path and os.path.exists(path):
-            return path
-    return None
-
-
 def _kernel_bytes(params, release, arch, iomem):
-    path = params["kernel_path"] or _first_existing(
-        ["/boot/%s-%s" % (name, release) for name in ("vmlinuz", "Image", "image", "vmlinux")])
-    if path and os.path.exists(path):
+    path = ck.kernel_image_path(release, params["kernel_path"], os.path.exists)
+    header = size = None
+    if path:
         with open(path, "rb") as handle:
             header = handle.read(4096)
-        init_size = ck.bzimage_init_size(header)
-        if init_size:
-            return init_size, "bzImage init_size of %s" % path
-    span = ck.iomem_kernel_image(iomem) if iomem else None
-    if span:
-        return span, "running kernel's Kernel code..bss span in /proc/iomem"
-    if path and os.path.exists(path):
-        return ck.kernel_footprint_from_vmlinuz(os.path.getsize(path), arch), "size of %s times a ratio" % path
-    raise ValidationError("no kernel image found for %s; set kernel_path" % release)
+        size = os.path.getsize(path)
+    return ck.kernel_footprint(release, arch, path, header, size, iomem)
 
 
 def _initrd(params, family, release):
-    if family in ("debian", "ubuntu"):
-        kdump = ["/var/lib/kdump/initrd.img-%s" % release, "/var/lib/kdump/initrd.img"]
-        regular = ["/boot/initrd.img-%s" % release]
-    elif family == "suse":
-        kdump = ["/boot/initrd-%s-kdump" % release]
-        regular = ["/boot/initrd-%s" % release]
-    else:
-        kdump = ["/boot/initramfs-%skdump.img" % release]
-        regular = ["/boot/initramfs-%s.img" % release]
-    path = params["initrd_path"] or _first_existing(kdump)
-    if path and os.path.exists(path):
-        source = "kdump initramfs %s" % path
-    else:
-        path = _first_existing(regular)
-        if not path:
-            raise ValidationError("no kdump initramfs (%s) and no initramfs for %s; set initrd_path"
-                                  % (" or ".join(kdump), release))
-        source = "regular initramfs %s standing in for the kdump one, which does not exist yet" % path
-    unpacked = None
-    if family in ("debian", "ubuntu"):
-        # kdump-tools >= 1:1.10 records the unpacked size in MiB next to the image.
-        text = read_text(os.path.join(os.path.dirname(path), "size_" + os.path.basename(path)))
-        if text and text.strip().isdigit():
-            unpacked = int(text.strip()) * ck.MIB
+    path, source = ck.initrd_path(family, release, params["initrd_path"], os.path.exists)
+    size_file = ck.initrd_size_file(family, path)
+    unpacked = ck.parse_initrd_size(read_text(size_file)) if size_file else None
     return os.path.getsize(path), unpacked, source
 
 
@@ -391,46 +356,21 @@ def _encrypted(name, sys_block, depth=0):
     return any(_encrypted(s, sys_block, depth + 1) for s in (sorted(os.listdir(slaves)) if os.path.isdir(slaves) else []))
 
 
-def _luks_detected(params):
-    mounts = []
-    for line in (read_text(params["mounts_path"]) or "").splitlines():
-        fields = line.split()
-        if len(fields) >= 2:
-            mounts.append((fields[1], fields[0]))
-    found = []
-    for path in ("/", params["dump_path"]):
-        best = None
-        for point, device in mounts:
-            inside = path == point or path.startswith(point.rstrip("/") + "/")
-            if inside and (best is None or len(point) > len(best[0])):
-                best = (point, device)
-        if best and best[0] not in found and _encrypted(_block_name(best[1], params["sys_class_block_path"]),
-                                                        params["sys_class_block_path"]):
-            found.append(best[0])
-    return found
+def _encrypted_mounts(params):
+    sys_block = params["sys_class_block_path"]
+    return ck.encrypted_mounts(read_text(params["mounts_path"]), ("/", params["dump_path"]),
+                               lambda device: _encrypted(_block_name(device, sys_block), sys_block))
 
 
 def _estimate(params, family, arch, ram, iomem):
     release = params["kernel_release"] or platform.release()
-    kernel, kernel_source = _kernel_bytes(params, release, arch, iomem)
-    initrd, unpacked, initrd_source = _initrd(params, family, release)
-    if params["luks"] == "auto":
-        encrypted_mounts = _luks_detected(params)
-        luks = bool(encrypted_mounts)
-        luks_source = "dm-crypt under %s" % ", ".join(encrypted_mounts) if luks else "no dm-crypt found"
-    else:
-        luks = params["luks"] == "true"
-        luks_source = "option"
-    floor = params["floor_mb"] or None
-    result = ck.estimate(
-        ram, kernel, initrd, initrd_unpacked_bytes=unpacked,
-        layout="initramfs-tools" if family in ("debian", "ubuntu") else "dracut",
-        arch=arch, cpus=params["capture_cpus"], target_type=params["target_type"], luks=luks,
-        luks_memory_mb=params["luks_memory_mb"], floor_mb=floor, ceiling_mb=params["ceiling_mb"],
-        page_size=65536 if release.endswith("64k") else 4096)
-    result["inputs"] = {"kernel_release": release, "kernel": kernel_source, "initramfs": initrd_source,
-                        "luks": luks_source}
-    return "%dM" % result["total_mb"], result
+    kernel = _kernel_bytes(params, release, arch, iomem)
+    initrd = _initrd(params, family, release)
+    encrypted = _encrypted_mounts(params) if params["luks"] == "auto" else None
+    return ck.estimate_value(
+        ram, release, family, kernel, initrd, ck.luks_choice(params["luks"], encrypted), arch=arch,
+        cpus=params["capture_cpus"], target_type=params["target_type"], luks_memory_mb=params["luks_memory_mb"],
+        floor_mb=params["floor_mb"] or None, ceiling_mb=params["ceiling_mb"])
 
 
 def _policy_value(params, arch, ram, iomem, out):

@@ -643,6 +643,168 @@ def test_estimate_rejects_negative_sizes():
         ck.estimate(G, 48 * M, -1)
 
 
+
+# --------------------------------------------------------------------------- the estimate's inputs on a host
+
+
+def bzimage_header(init_size):
+    header = bytearray(0x1000)
+    header[0x202:0x206] = b"HdrS"
+    header[0x206:0x208] = struct.pack("<H", 0x020f)
+    header[0x260:0x264] = struct.pack("<I", init_size)
+    return bytes(header)
+
+
+@pytest.mark.parametrize("release, given, existing, expected", [
+    ("6.1.0-56-amd64", None, ["/boot/vmlinuz-6.1.0-56-amd64"], "/boot/vmlinuz-6.1.0-56-amd64"),
+    ("6.1", None, ["/boot/vmlinux-6.1", "/boot/Image-6.1"], "/boot/Image-6.1"),
+    ("6.1", "", ["/boot/image-6.1"], "/boot/image-6.1"),
+    ("6.1", None, ["/boot/vmlinuz-6.2"], None),
+    ("6.1", "/k/vmlinuz", ["/k/vmlinuz", "/boot/vmlinuz-6.1"], "/k/vmlinuz"),
+    ("6.1", "/k/missing", ["/boot/vmlinuz-6.1"], None),     # a given path is never swapped for another
+])
+def test_kernel_image_path(release, given, existing, expected):
+    assert ck.kernel_image_path(release, given, set(existing).__contains__) == expected
+
+
+@pytest.mark.parametrize("arch, header, file_size, iomem, expected", [
+    ("x86_64", bzimage_header(44 * M), 8 * M, "qemu-pc-1g-crash256.iomem", (44 * M, "bzImage init_size of IMG")),
+    ("x86_64", bytes(0x1000), 8 * M, "qemu-pc-1g-crash256.iomem",
+     (34 * M, "running kernel's Kernel code..bss span in /proc/iomem")),
+    ("x86_64", None, None, "qemu-pc-1g-crash256.iomem", (34 * M, "running kernel's Kernel code..bss span in /proc/iomem")),
+    ("x86_64", bzimage_header(0), 8 * M, "nonroot-view.iomem", (48 * M, "size of IMG times a ratio")),
+    ("x86_64", b"", 8 * M, None, (48 * M, "size of IMG times a ratio")),
+    ("ppc64le", bytes(0x1000), 8 * M, None, (16 * M, "size of IMG times a ratio")),
+    ("arm64", bytes(0x1000), 8 * M, None, (32 * M, "size of IMG times a ratio")),
+])
+def test_kernel_footprint(arch, header, file_size, iomem, expected):
+    iomem_text = fixture(iomem) if iomem else None
+    assert ck.kernel_footprint("6.1", arch, "IMG", header, file_size, iomem_text) == expected
+
+
+def test_kernel_footprint_without_any_measure():
+    with pytest.raises(ValidationError, match="no kernel image found for 6.1; set kernel_path"):
+        ck.kernel_footprint("6.1", "x86_64", None, None, None, fixture("nonroot-view.iomem"))
+
+
+@pytest.mark.parametrize("family, layout", [
+    ("debian", "initramfs-tools"), ("ubuntu", "initramfs-tools"), ("redhat", "dracut"), ("fedora", "dracut"),
+    ("suse", "dracut"), (None, "dracut"),
+])
+def test_initramfs_layout(family, layout):
+    assert ck.initramfs_layout(family) == layout
+
+
+STANDS_IN = " standing in for the kdump one, which does not exist yet"
+
+
+@pytest.mark.parametrize("family, given, existing, path, source", [
+    ("debian", None, ["/var/lib/kdump/initrd.img-R", "/var/lib/kdump/initrd.img"], "/var/lib/kdump/initrd.img-R",
+     "kdump initramfs /var/lib/kdump/initrd.img-R"),
+    ("ubuntu", None, ["/var/lib/kdump/initrd.img", "/boot/initrd.img-R"], "/var/lib/kdump/initrd.img",
+     "kdump initramfs /var/lib/kdump/initrd.img"),
+    ("debian", None, ["/boot/initrd.img-R"], "/boot/initrd.img-R", "regular initramfs /boot/initrd.img-R" + STANDS_IN),
+    ("redhat", None, ["/boot/initramfs-Rkdump.img", "/boot/initramfs-R.img"], "/boot/initramfs-Rkdump.img",
+     "kdump initramfs /boot/initramfs-Rkdump.img"),
+    ("fedora", None, ["/boot/initramfs-R.img"], "/boot/initramfs-R.img",
+     "regular initramfs /boot/initramfs-R.img" + STANDS_IN),
+    (None, None, ["/boot/initramfs-Rkdump.img"], "/boot/initramfs-Rkdump.img",
+     "kdump initramfs /boot/initramfs-Rkdump.img"),
+    ("suse", None, ["/boot/initrd-R-kdump", "/boot/initrd-R"], "/boot/initrd-R-kdump",
+     "kdump initramfs /boot/initrd-R-kdump"),
+    ("suse", None, ["/boot/initrd-R"], "/boot/initrd-R", "regular initramfs /boot/initrd-R" + STANDS_IN),
+    ("debian", "/x/initrd", ["/x/initrd", "/var/lib/kdump/initrd.img-R"], "/x/initrd", "kdump initramfs /x/initrd"),
+    # a given path that does not exist falls back to the regular initramfs, not to the kdump candidates
+    ("debian", "/x/missing", ["/var/lib/kdump/initrd.img-R", "/boot/initrd.img-R"], "/boot/initrd.img-R",
+     "regular initramfs /boot/initrd.img-R" + STANDS_IN),
+])
+def test_initrd_path(family, given, existing, path, source):
+    assert ck.initrd_path(family, "R", given, set(existing).__contains__) == (path, source)
+
+
+@pytest.mark.parametrize("family, candidates", [
+    ("debian", "/var/lib/kdump/initrd.img-R or /var/lib/kdump/initrd.img"),
+    ("redhat", "/boot/initramfs-Rkdump.img"),
+    ("suse", "/boot/initrd-R-kdump"),
+])
+def test_initrd_path_none_found(family, candidates):
+    with pytest.raises(ValidationError) as exc:
+        ck.initrd_path(family, "R", None, set(["/boot/vmlinuz-R"]).__contains__)
+    assert str(exc.value) == "no kdump initramfs (%s) and no initramfs for R; set initrd_path" % candidates
+
+
+@pytest.mark.parametrize("family, initrd, expected", [
+    ("debian", "/var/lib/kdump/initrd.img-R", "/var/lib/kdump/size_initrd.img-R"),
+    ("ubuntu", "/boot/initrd.img-R", "/boot/size_initrd.img-R"),
+    ("redhat", "/boot/initramfs-Rkdump.img", None),
+    ("suse", "/boot/initrd-R-kdump", None),
+    (None, "/boot/initramfs-Rkdump.img", None),
+])
+def test_initrd_size_file(family, initrd, expected):
+    assert ck.initrd_size_file(family, initrd) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("51\n", 51 * M), (" 0 ", 0), (None, None), ("", None), ("51M", None), ("-1", None), ("5.5", None),
+])
+def test_parse_initrd_size(text, expected):
+    assert ck.parse_initrd_size(text) == expected
+
+
+@pytest.mark.parametrize("release, page_size", [
+    ("6.1.0-56-arm64-64k", 65536), ("5.14.0-427.el9.aarch64+64k", 65536), ("6.1.0-56-arm64", 4096),
+    ("6.1.0-56-amd64", 4096),
+])
+def test_kernel_page_size(release, page_size):
+    assert ck.kernel_page_size(release) == page_size
+
+
+@pytest.mark.parametrize("mounts, encrypted, expected", [
+    ("/dev/mapper/root / ext4 rw 0 0\nproc /proc proc rw 0 0\n", ["/dev/mapper/root"], ["/"]),
+    ("/dev/vda1 / ext4 rw 0 0\n/dev/mapper/c /var/crash xfs rw 0 0\n", ["/dev/mapper/c"], ["/var/crash"]),
+    ("/dev/mapper/a / ext4 rw 0 0\n/dev/mapper/b /var xfs rw 0 0\n", ["/dev/mapper/a", "/dev/mapper/b"],
+     ["/", "/var"]),
+    ("/dev/mapper/b /var/cr xfs rw 0 0\n/dev/vda1 / ext4 rw 0 0\n", ["/dev/mapper/b"], []),
+    ("/dev/mapper/a /var xfs rw 0 0\n/dev/vda2 /var xfs rw 0 0\n/dev/vda1 / ext4 rw 0 0\n", ["/dev/mapper/a"],
+     ["/var"]),
+    ("/dev/vda2 /var xfs rw 0 0\n/dev/mapper/a /var xfs rw 0 0\n/dev/vda1 / ext4 rw 0 0\n", ["/dev/mapper/a"], []),
+    ("garbage\n/dev/mapper/a / ext4 rw 0 0\n", ["/dev/mapper/a"], ["/"]),
+    ("/dev/vda1 / ext4 rw 0 0\n", [], []),
+    (None, ["/dev/vda1"], []),
+])
+def test_encrypted_mounts(mounts, encrypted, expected):
+    assert ck.encrypted_mounts(mounts, ("/", "/var/crash"), set(encrypted).__contains__) == expected
+
+
+@pytest.mark.parametrize("option, encrypted, expected", [
+    ("auto", ["/"], (True, "dm-crypt under /")),
+    ("auto", ["/", "/var/crash"], (True, "dm-crypt under /, /var/crash")),
+    ("auto", [], (False, "no dm-crypt found")),
+    ("auto", None, (False, "no dm-crypt found")),
+    ("true", None, (True, "option")),
+    ("false", ["/"], (False, "option")),
+])
+def test_luks_choice(option, encrypted, expected):
+    assert ck.luks_choice(option, encrypted) == expected
+
+
+@pytest.mark.parametrize("release, family, layout, page_size", [
+    ("6.1.0-56-amd64", "debian", "initramfs-tools", 4096),
+    ("6.1.0-56-arm64-64k", "debian", "initramfs-tools", 65536),
+    ("5.14.0-427.el9.x86_64", "redhat", "dracut", 4096),
+])
+def test_estimate_value(release, family, layout, page_size):
+    value, breakdown = ck.estimate_value(4 * G, release, family, (48 * M, "kernel source"),
+                                         (30 * M, 70 * M, "initramfs source"), (True, "luks source"),
+                                         arch="x86_64", luks_memory_mb=256, ceiling_mb=1024)
+    expected = ck.estimate(4 * G, 48 * M, 30 * M, initrd_unpacked_bytes=70 * M, layout=layout, arch="x86_64",
+                           luks=True, luks_memory_mb=256, ceiling_mb=1024, page_size=page_size)
+    assert breakdown.pop("inputs") == {"kernel_release": release, "kernel": "kernel source",
+                                       "initramfs": "initramfs source", "luks": "luks source"}
+    assert breakdown == expected
+    assert (value, breakdown["layout"]) == ("%dM" % expected["total_mb"], layout)
+
+
 # --------------------------------------------------------------------------- decide
 
 
