@@ -24,8 +24,14 @@ matched range or after ``@offset`` and wraps numbers above 2**64; here those are
 are overlapping ranges (the kernel would take the first match, which is never what a person
 writing overlapping ranges meant).
 
-Nothing here imports Ansible; everything raises ``ParseError``/``ValidationError`` for bad
-input.
+It also holds the crashkernel module's decisions: which files the estimate measures and how
+(``kernel_image_path``, ``initrd_path``, ``kernel_footprint``, ...), each policy's value
+(``fixed_value``, ``distro_default_value``, ``estimate_value``) and what must change
+(``current_state``, ``recommendation``). The module reads the host and passes the texts and
+sizes in; where a decision needs to probe the host, the probe is passed in as a function.
+
+Nothing here imports Ansible or reads a file; everything raises ``ParseError``/
+``ValidationError`` for bad input.
 """
 from __future__ import absolute_import, division, print_function
 
