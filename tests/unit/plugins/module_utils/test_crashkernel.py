@@ -456,7 +456,6 @@ def test_distro_default_errors(distribution, version, message):
         ck.distro_default(distribution, version, "x86_64")
 
 
-
 @pytest.mark.parametrize("name, version, os_release, expected", [
     (None, None, {"ID": "debian", "VERSION_ID": "12"}, ("debian", "12")),
     ("Debian", None, {"ID": "ubuntu", "VERSION_ID": "24.04"}, ("Debian", "24.04")),
@@ -643,7 +642,6 @@ def test_estimate_rejects_negative_sizes():
         ck.estimate(G, 48 * M, -1)
 
 
-
 # --------------------------------------------------------------------------- the estimate's inputs on a host
 
 
@@ -671,7 +669,8 @@ def test_kernel_image_path(release, given, existing, expected):
     ("x86_64", bzimage_header(44 * M), 8 * M, "qemu-pc-1g-crash256.iomem", (44 * M, "bzImage init_size of IMG")),
     ("x86_64", bytes(0x1000), 8 * M, "qemu-pc-1g-crash256.iomem",
      (34 * M, "running kernel's Kernel code..bss span in /proc/iomem")),
-    ("x86_64", None, None, "qemu-pc-1g-crash256.iomem", (34 * M, "running kernel's Kernel code..bss span in /proc/iomem")),
+    ("x86_64", None, None, "qemu-pc-1g-crash256.iomem",
+     (34 * M, "running kernel's Kernel code..bss span in /proc/iomem")),
     ("x86_64", bzimage_header(0), 8 * M, "nonroot-view.iomem", (48 * M, "size of IMG times a ratio")),
     ("x86_64", b"", 8 * M, None, (48 * M, "size of IMG times a ratio")),
     ("ppc64le", bytes(0x1000), 8 * M, None, (16 * M, "size of IMG times a ratio")),
@@ -822,7 +821,6 @@ def test_decide(rec, cur, reserved, has, shrink, expected):
     assert ck.decide(rec, cur, reserved, has, shrink) == expected
 
 
-
 # --------------------------------------------------------------------------- current state, recommendation
 
 
@@ -863,8 +861,8 @@ def test_current_state_auto_needs_a_table_for_the_arch():
         ck.current_state("crashkernel=auto", 4 * G, "riscv64")
 
 
-@pytest.mark.parametrize("policy, value, cmdline, reserved_mb, shrink, recommended, recommended_mb, action, reboot, "
-                         "reason", [
+RECOMMENDATIONS = [
+    # policy, value, cmdline, reserved_mb, allow_shrink, recommended, recommended_mb, action, reboot, reason
     ("estimate", "176M", "crashkernel=256M", 256, False, "256M", 256, "none", False,
      "crashkernel=256M reserves 256M here, more than estimate gives 176M (176M here), and allow_shrink is false."),
     ("estimate", "176M", "crashkernel=256M", 256, True, "176M", 176, "shrink", True,
@@ -886,7 +884,11 @@ def test_current_state_auto_needs_a_table_for_the_arch():
      "is needed."),
     ("fixed", "2G", "crashkernel=256M", 256, False, "256M", 256, "none", False,
      "crashkernel=256M reserves 256M here, more than fixed gives 2G (0M here), and allow_shrink is false."),
-])
+]
+
+
+@pytest.mark.parametrize(
+    "policy, value, cmdline, reserved_mb, shrink, recommended, recommended_mb, action, reboot, reason", RECOMMENDATIONS)
 def test_recommendation(policy, value, cmdline, reserved_mb, shrink, recommended, recommended_mb, action, reboot,
                         reason):
     current = ck.current_state(cmdline, 1023 * M)
