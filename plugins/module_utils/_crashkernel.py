@@ -24,14 +24,21 @@ matched range or after ``@offset`` and wraps numbers above 2**64; here those are
 are overlapping ranges (the kernel would take the first match, which is never what a person
 writing overlapping ranges meant).
 
-Nothing here imports Ansible; everything raises ``ParseError``/``ValidationError`` for bad
-input.
+It also holds the crashkernel module's decisions: which files the estimate measures and how
+(``kernel_image_path``, ``initrd_path``, ``kernel_footprint``, ...), each policy's value
+(``fixed_value``, ``distro_default_value``, ``estimate_value``) and what must change
+(``current_state``, ``recommendation``). The module reads the host and passes the texts and
+sizes in; where a decision needs to probe the host, the probe is passed in as a function.
+
+Nothing here imports Ansible or reads a file; everything raises ``ParseError``/
+``ValidationError`` for bad input.
 """
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 import collections
+import posixpath
 import re
 import string
 
@@ -683,16 +690,34 @@ _FAMILIES = {
 def distro_family(distribution):
     """``redhat``, ``fedora``, ``debian``, ``ubuntu`` or ``suse`` for an ``ansible_distribution``,
     ``ansible_os_family`` or os-release ``ID`` value."""
+    family = _known_family(distribution)
+    if family is None:
+        raise ValidationError(
+            "no published crashkernel default for distribution %r; use one of RedHat, CentOS, Rocky, "
+            "AlmaLinux, OracleLinux, Fedora, Debian, Ubuntu, SLES, openSUSE (or policy=estimate/fixed)"
+            % (distribution,))
+    return family
+
+
+def _known_family(distribution):
     name = str(distribution or "").strip().lower()
     for family, names in _FAMILIES.items():
         if name in names:
             return family
     if name.startswith("opensuse") or name.startswith("sle"):
         return "suse"
-    raise ValidationError(
-        "no published crashkernel default for distribution %r; use one of RedHat, CentOS, Rocky, "
-        "AlmaLinux, OracleLinux, Fedora, Debian, Ubuntu, SLES, openSUSE (or policy=estimate/fixed)"
-        % (distribution,))
+    return None
+
+
+def complete_distribution(name, version, os_release):
+    """``(name, version)`` of the distribution: the given ones, completed from ``os_release``
+    (``_kdumpconf.parse_os_release`` fields): ``ID`` and ``VERSION_ID``. A name without
+    published defaults is replaced by the first ``ID_LIKE`` entry that has them, if any."""
+    name = name or os_release.get("ID")
+    version = version or os_release.get("VERSION_ID")
+    if name and _known_family(name) is None:
+        name = next((like for like in os_release.get("ID_LIKE", "").split() if _known_family(like)), name)
+    return name, version
 
 
 def _version_number(version):
@@ -728,6 +753,29 @@ def distro_default(distribution, version, arch="x86_64"):
         raise ValidationError("no published crashkernel default for %s %s (known from %s on)"
                               % (distribution, version, oldest))
     return best[1], best[2]
+
+
+def distro_default_value(distribution, version, arch="x86_64", floor_mb=None, ceiling_mb=None):
+    """``(value, source)`` for ``policy=distro_default``: the published default (``distro_default``)
+    with every size moved into ``[floor_mb, ceiling_mb]`` (0 or ``None``: no limit), in canonical
+    form."""
+    if not distribution or not version:
+        raise ValidationError("cannot tell the distribution and release; set distribution and "
+                              "distribution_major_version")
+    value, source = distro_default(distribution, version, arch)
+    floor = floor_mb * MIB if floor_mb else None
+    ceiling = ceiling_mb * MIB if ceiling_mb else None
+    return format_value(clamp(parse_value(value), floor, ceiling)), source
+
+
+def fixed_value(size):
+    """The value for ``policy=fixed``: ``size`` stripped, without a leading ``crashkernel=``,
+    checked by ``parse_value`` and otherwise used as written."""
+    size = (size or "").strip()
+    if size.startswith("crashkernel="):
+        size = size[len("crashkernel="):]
+    parse_value(size)
+    return size
 
 
 # ---------------------------------------------------------------------------------------
@@ -881,6 +929,138 @@ def estimate(total_ram, kernel_bytes, initrd_bytes, initrd_unpacked_bytes=None, 
 
 
 # ---------------------------------------------------------------------------------------
+# The estimate's inputs on a host
+#
+# ``exists`` arguments are path predicates (``os.path.exists`` on the host): the functions only
+# decide which paths to measure, the caller reads them.
+
+KERNEL_IMAGE_NAMES = ("vmlinuz", "Image", "image", "vmlinux")
+
+
+def _first_existing(paths, exists):
+    return next((path for path in paths if path and exists(path)), None)
+
+
+def kernel_image_path(release, given, exists):
+    """The kernel image to measure: ``given``, else the first of ``/boot/<name>-<release>`` for the
+    ``KERNEL_IMAGE_NAMES``; ``None`` when it does not exist."""
+    return _first_existing([given] if given else ["/boot/%s-%s" % (name, release) for name in KERNEL_IMAGE_NAMES],
+                           exists)
+
+
+def kernel_footprint(release, arch, path=None, header=None, file_size=None, iomem_text=None):
+    """``(bytes, source)``: the in-memory size of the kernel ``release``, best measure first.
+
+    ``header`` (the first 4 KiB) and ``file_size`` are those of the image at ``path``, ``None``
+    when there is none. The bzImage ``init_size`` wins, then the running kernel's span in
+    ``/proc/iomem`` (``iomem_text``), then the file size times the ``VMLINUZ_FACTOR`` of ``arch``.
+    """
+    init_size = bzimage_init_size(header) if header is not None else None
+    if init_size:
+        return init_size, "bzImage init_size of %s" % path
+    span = iomem_kernel_image(iomem_text) if iomem_text else None
+    if span:
+        return span, "running kernel's Kernel code..bss span in /proc/iomem"
+    if file_size is not None:
+        return kernel_footprint_from_vmlinuz(file_size, arch), "size of %s times a ratio" % path
+    raise ValidationError("no kernel image found for %s; set kernel_path" % release)
+
+
+def initramfs_layout(family):
+    """``initramfs-tools`` for the Debian family (``distro_family``), ``dracut`` otherwise."""
+    return "initramfs-tools" if family in ("debian", "ubuntu") else "dracut"
+
+
+def initrd_path(family, release, given, exists):
+    """``(path, source)`` of the kdump initramfs of ``release`` to measure: ``given``, else the first
+    existing file where ``family``'s kdump tools write it; when it does not exist yet, the release's
+    regular initramfs stands in for it."""
+    if initramfs_layout(family) == "initramfs-tools":
+        kdump = ["/var/lib/kdump/initrd.img-%s" % release, "/var/lib/kdump/initrd.img"]
+        regular = ["/boot/initrd.img-%s" % release]
+    elif family == "suse":
+        kdump = ["/boot/initrd-%s-kdump" % release]
+        regular = ["/boot/initrd-%s" % release]
+    else:
+        kdump = ["/boot/initramfs-%skdump.img" % release]
+        regular = ["/boot/initramfs-%s.img" % release]
+    path = given or _first_existing(kdump, exists)
+    if path and exists(path):
+        return path, "kdump initramfs %s" % path
+    path = _first_existing(regular, exists)
+    if not path:
+        raise ValidationError("no kdump initramfs (%s) and no initramfs for %s; set initrd_path"
+                              % (" or ".join(kdump), release))
+    return path, "regular initramfs %s standing in for the kdump one, which does not exist yet" % path
+
+
+def initrd_size_file(family, initrd):
+    """The file in which kdump-tools >= 1:1.10 records the unpacked size of ``initrd`` (MiB, next to
+    the image as ``size_<name>``); ``None`` for families whose tools write none."""
+    if initramfs_layout(family) != "initramfs-tools":
+        return None
+    return posixpath.join(posixpath.dirname(initrd), "size_" + posixpath.basename(initrd))
+
+
+def parse_initrd_size(text):
+    """Bytes recorded in an ``initrd_size_file`` (decimal MiB); ``None`` when absent or not a number."""
+    stripped = (text or "").strip()
+    return int(stripped) * MIB if stripped.isdigit() else None
+
+
+def kernel_page_size(release):
+    """Page size of a kernel release: 64 KiB for ``*64k`` flavours, else 4 KiB."""
+    return 65536 if release.endswith("64k") else 4096
+
+
+def encrypted_mounts(mounts_text, paths, is_encrypted):
+    """Mount points, once each and in order, of the ``paths`` whose device is encrypted.
+
+    ``mounts_text`` is ``/proc/self/mounts``; a path is on the longest mount point that contains
+    it (the first listed of equal ones). ``is_encrypted(device)`` answers for the mount's device.
+    """
+    mounts = []
+    for line in (mounts_text or "").splitlines():
+        fields = line.split()
+        if len(fields) >= 2:
+            mounts.append((fields[1], fields[0]))
+    found = []
+    for path in paths:
+        best = None
+        for point, device in mounts:
+            inside = path == point or path.startswith(point.rstrip("/") + "/")
+            if inside and (best is None or len(point) > len(best[0])):
+                best = (point, device)
+        if best and best[0] not in found and is_encrypted(best[1]):
+            found.append(best[0])
+    return found
+
+
+def luks_choice(option, encrypted=None):
+    """``(luks, source)`` for the estimate from the ``luks`` option (``auto``, ``true``, ``false``);
+    ``auto`` means LUKS when ``encrypted`` (``encrypted_mounts``) names a mount point."""
+    if option != "auto":
+        return option == "true", "option"
+    if encrypted:
+        return True, "dm-crypt under %s" % ", ".join(encrypted)
+    return False, "no dm-crypt found"
+
+
+def estimate_value(system_ram, release, family, kernel, initrd, luks, **options):
+    """``(value, breakdown)`` for ``policy=estimate``: ``estimate`` of the parts measured on a host.
+
+    ``kernel`` is ``kernel_footprint``'s ``(bytes, source)``, ``initrd`` ``(bytes, unpacked bytes or
+    None, source)`` of the kdump initramfs of kernel ``release``, ``luks`` ``luks_choice``'s answer;
+    the layout comes from ``family``, the page size from ``release``, ``options`` go to
+    ``estimate`` as they are. The breakdown's ``inputs`` say where each measured size came from.
+    """
+    result = estimate(system_ram, kernel[0], initrd[0], initrd_unpacked_bytes=initrd[1],
+                      layout=initramfs_layout(family), luks=luks[0], page_size=kernel_page_size(release), **options)
+    result["inputs"] = {"kernel_release": release, "kernel": kernel[1], "initramfs": initrd[2], "luks": luks[1]}
+    return "%dM" % result["total_mb"], result
+
+
+# ---------------------------------------------------------------------------------------
 # What must change
 
 
@@ -907,3 +1087,74 @@ def decide(recommended_bytes, current_bytes, reserved_bytes, has_current, allow_
         keep_current = recommended_bytes < current_bytes
     effective = current_bytes if keep_current else recommended_bytes
     return action, keep_current, effective != (reserved_bytes or 0)
+
+
+CurrentState = collections.namedtuple("CurrentState", "fields bytes usable")
+
+
+def current_state(cmdline, system_ram, arch="x86_64"):
+    """What the ``crashkernel=`` words of ``cmdline`` reserve on this host, as a ``CurrentState``.
+
+    ``fields`` are the crashkernel module's ``current`` (the value that counts, exactly as
+    written; ``None`` when there is none), ``current_values`` (every value, in order),
+    ``current_mb``, ``low_mb`` and, when the value that counts is invalid, ``current_error``.
+    ``bytes`` is what the value reserves for the main region; ``usable`` is false when there is
+    no valid value that sizes the main region (the invalid one is still shown as ``current``).
+    """
+    fields = {"current": None, "current_values": crashkernel_values(cmdline), "current_mb": 0, "low_mb": 0}
+    try:
+        setting = parse_cmdline(cmdline)
+    except ParseError as exc:
+        fields["current_error"] = str(exc)
+        plain = [v for v in fields["current_values"] if not v.endswith(SUFFIXES)]
+        fields["current"] = (plain or [v for v in fields["current_values"] if v.endswith(",high")])[-1]
+        return CurrentState(fields, 0, False)
+    if setting.main is None:
+        return CurrentState(fields, 0, False)
+    main_bytes = effective_size(setting.main, system_ram, arch)
+    fields.update(current=setting.main_text, current_mb=mib(main_bytes), low_mb=mib(low_size(setting, arch)))
+    return CurrentState(fields, main_bytes, True)
+
+
+def recommendation(policy, value, current, reserved_bytes, system_ram, arch="x86_64", allow_shrink=False):
+    """What the crashkernel module recommends when ``policy`` produced ``value``.
+
+    ``current`` is ``current_state``'s answer for the running command line, ``reserved_bytes``
+    what is reserved now. Returns the module's ``policy_value``, ``recommended``,
+    ``recommended_mb``, ``action``, ``reboot_required`` and ``reason``. An ``estimate`` that
+    reserves nothing on this host (not below its RAM) raises ``ValidationError``.
+    """
+    recommended_bytes = effective_size(parse_value(value), system_ram, arch)
+    if policy == "estimate" and recommended_bytes == 0:
+        raise ValidationError("the estimate %s does not fit in this host's %dM of RAM; lower luks_memory_mb or set "
+                              "ceiling_mb" % (value, mib(system_ram)))
+    action, keep, reboot = decide(recommended_bytes, current.bytes, reserved_bytes, current.usable, allow_shrink)
+    result = {
+        "policy_value": value,
+        "recommended": current.fields["current"] if keep else value,
+        "recommended_mb": mib(current.bytes if keep else recommended_bytes),
+        "action": action,
+        "reboot_required": reboot,
+    }
+    facts = dict(current.fields, reserved_mb=mib(reserved_bytes), **result)
+    result["reason"] = _reason(policy, recommended_bytes, facts)
+    return result
+
+
+def _reason(policy, recommended_bytes, facts):
+    asked = "%s gives %s (%dM here)" % (policy, facts["policy_value"], mib(recommended_bytes))
+    if facts["action"] == "set":
+        what = "the kernel command line has no usable crashkernel="
+        if facts.get("current_error"):
+            what = "the current crashkernel=%s is invalid" % facts["current"]
+        text = "%s; %s" % (what, asked)
+    elif facts["action"] in ("grow", "shrink"):
+        text = "crashkernel=%s reserves %dM here; %s" % (facts["current"], facts["current_mb"], asked)
+    elif facts["policy_value"] != facts["recommended"] and facts["recommended_mb"] > mib(recommended_bytes):
+        text = "crashkernel=%s reserves %dM here, more than %s, and allow_shrink is false" % (
+            facts["current"], facts["current_mb"], asked)
+    else:
+        text = "crashkernel=%s already reserves %dM here; %s" % (facts["current"], facts["current_mb"], asked)
+    if facts["reboot_required"]:
+        text += "; %dM is reserved now, so a reboot is needed" % facts["reserved_mb"]
+    return text + "."

@@ -305,89 +305,32 @@ import platform
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.crashkit.kdump.plugins.module_utils import _crashkernel as ck
-from ansible_collections.crashkit.kdump.plugins.module_utils._errors import KdumpError, ValidationError
+from ansible_collections.crashkit.kdump.plugins.module_utils import _kdumpconf as kc
+from ansible_collections.crashkit.kdump.plugins.module_utils._errors import KdumpError
 from ansible_collections.crashkit.kdump.plugins.module_utils._module import domain_errors, read_text
-
-
-def _os_release(path):
-    info = {}
-    for line in (read_text(path) or "").splitlines():
-        name, sep, value = line.partition("=")
-        if sep:
-            info[name.strip()] = value.strip().strip("\"'")
-    return info
 
 
 def _distribution(params):
     name, version = params["distribution"], params["distribution_major_version"]
     if name and version:
         return name, version
-    release = _os_release(params["os_release_path"])
-    name = name or release.get("ID")
-    version = version or release.get("VERSION_ID")
-    if name:
-        try:
-            ck.distro_family(name)
-        except ValidationError:
-            for like in release.get("ID_LIKE", "").split():
-                try:
-                    ck.distro_family(like)
-                    name = like
-                    break
-                except ValidationError:
-                    continue
-    return name, version
-
-
-def _first_existing(paths):
-    for path in paths:
-        if path and os.path.exists(path):
-            return path
-    return None
+    return ck.complete_distribution(name, version, kc.parse_os_release(read_text(params["os_release_path"])))
 
 
 def _kernel_bytes(params, release, arch, iomem):
-    path = params["kernel_path"] or _first_existing(
-        ["/boot/%s-%s" % (name, release) for name in ("vmlinuz", "Image", "image", "vmlinux")])
-    if path and os.path.exists(path):
+    path = ck.kernel_image_path(release, params["kernel_path"], os.path.exists)
+    header = size = None
+    if path:
         with open(path, "rb") as handle:
             header = handle.read(4096)
-        init_size = ck.bzimage_init_size(header)
-        if init_size:
-            return init_size, "bzImage init_size of %s" % path
-    span = ck.iomem_kernel_image(iomem) if iomem else None
-    if span:
-        return span, "running kernel's Kernel code..bss span in /proc/iomem"
-    if path and os.path.exists(path):
-        return ck.kernel_footprint_from_vmlinuz(os.path.getsize(path), arch), "size of %s times a ratio" % path
-    raise ValidationError("no kernel image found for %s; set kernel_path" % release)
+        size = os.path.getsize(path)
+    return ck.kernel_footprint(release, arch, path, header, size, iomem)
 
 
 def _initrd(params, family, release):
-    if family in ("debian", "ubuntu"):
-        kdump = ["/var/lib/kdump/initrd.img-%s" % release, "/var/lib/kdump/initrd.img"]
-        regular = ["/boot/initrd.img-%s" % release]
-    elif family == "suse":
-        kdump = ["/boot/initrd-%s-kdump" % release]
-        regular = ["/boot/initrd-%s" % release]
-    else:
-        kdump = ["/boot/initramfs-%skdump.img" % release]
-        regular = ["/boot/initramfs-%s.img" % release]
-    path = params["initrd_path"] or _first_existing(kdump)
-    if path and os.path.exists(path):
-        source = "kdump initramfs %s" % path
-    else:
-        path = _first_existing(regular)
-        if not path:
-            raise ValidationError("no kdump initramfs (%s) and no initramfs for %s; set initrd_path"
-                                  % (" or ".join(kdump), release))
-        source = "regular initramfs %s standing in for the kdump one, which does not exist yet" % path
-    unpacked = None
-    if family in ("debian", "ubuntu"):
-        # kdump-tools >= 1:1.10 records the unpacked size in MiB next to the image.
-        text = read_text(os.path.join(os.path.dirname(path), "size_" + os.path.basename(path)))
-        if text and text.strip().isdigit():
-            unpacked = int(text.strip()) * ck.MIB
+    path, source = ck.initrd_path(family, release, params["initrd_path"], os.path.exists)
+    size_file = ck.initrd_size_file(family, path)
+    unpacked = ck.parse_initrd_size(read_text(size_file)) if size_file else None
     return os.path.getsize(path), unpacked, source
 
 
@@ -413,68 +356,34 @@ def _encrypted(name, sys_block, depth=0):
     return any(_encrypted(s, sys_block, depth + 1) for s in (sorted(os.listdir(slaves)) if os.path.isdir(slaves) else []))
 
 
-def _luks_detected(params):
-    mounts = []
-    for line in (read_text(params["mounts_path"]) or "").splitlines():
-        fields = line.split()
-        if len(fields) >= 2:
-            mounts.append((fields[1], fields[0]))
-    found = []
-    for path in ("/", params["dump_path"]):
-        best = None
-        for point, device in mounts:
-            inside = path == point or path.startswith(point.rstrip("/") + "/")
-            if inside and (best is None or len(point) > len(best[0])):
-                best = (point, device)
-        if best and best[0] not in found and _encrypted(_block_name(best[1], params["sys_class_block_path"]),
-                                                        params["sys_class_block_path"]):
-            found.append(best[0])
-    return found
+def _encrypted_mounts(params):
+    sys_block = params["sys_class_block_path"]
+    return ck.encrypted_mounts(read_text(params["mounts_path"]), ("/", params["dump_path"]),
+                               lambda device: _encrypted(_block_name(device, sys_block), sys_block))
 
 
 def _estimate(params, family, arch, ram, iomem):
     release = params["kernel_release"] or platform.release()
-    kernel, kernel_source = _kernel_bytes(params, release, arch, iomem)
-    initrd, unpacked, initrd_source = _initrd(params, family, release)
-    if params["luks"] == "auto":
-        encrypted_mounts = _luks_detected(params)
-        luks = bool(encrypted_mounts)
-        luks_source = "dm-crypt under %s" % ", ".join(encrypted_mounts) if luks else "no dm-crypt found"
-    else:
-        luks = params["luks"] == "true"
-        luks_source = "option"
-    floor = params["floor_mb"] or None
-    result = ck.estimate(
-        ram, kernel, initrd, initrd_unpacked_bytes=unpacked,
-        layout="initramfs-tools" if family in ("debian", "ubuntu") else "dracut",
-        arch=arch, cpus=params["capture_cpus"], target_type=params["target_type"], luks=luks,
-        luks_memory_mb=params["luks_memory_mb"], floor_mb=floor, ceiling_mb=params["ceiling_mb"],
-        page_size=65536 if release.endswith("64k") else 4096)
-    result["inputs"] = {"kernel_release": release, "kernel": kernel_source, "initramfs": initrd_source,
-                        "luks": luks_source}
-    return "%dM" % result["total_mb"], result
+    kernel = _kernel_bytes(params, release, arch, iomem)
+    initrd = _initrd(params, family, release)
+    encrypted = _encrypted_mounts(params) if params["luks"] == "auto" else None
+    return ck.estimate_value(
+        ram, release, family, kernel, initrd, ck.luks_choice(params["luks"], encrypted), arch=arch,
+        cpus=params["capture_cpus"], target_type=params["target_type"], luks_memory_mb=params["luks_memory_mb"],
+        floor_mb=params["floor_mb"] or None, ceiling_mb=params["ceiling_mb"])
 
 
-def _policy_value(module, params, arch, ram, iomem, out):
-    policy = params["policy"]
-    if policy == "fixed":
-        size = (params["size"] or "").strip()
-        if size.startswith("crashkernel="):
-            size = size[len("crashkernel="):]
-        ck.parse_value(size)
-        return size
+def _policy_value(params, arch, ram, iomem, out):
+    if params["policy"] == "fixed":
+        return ck.fixed_value(params["size"])
     name, version = _distribution(params)
     family = ck.distro_family(name) if name else None
     if name:
         out["distribution"] = ("%s %s" % (name, version or "")).strip()
-    floor = params["floor_mb"] * ck.MIB if params["floor_mb"] else None
-    ceiling = params["ceiling_mb"] * ck.MIB if params["ceiling_mb"] else None
-    if policy == "distro_default":
-        if not name or not version:
-            raise ValidationError("cannot tell the distribution and release; set distribution and "
-                                  "distribution_major_version")
-        value, out["policy_source"] = ck.distro_default(name, version, arch)
-        return ck.format_value(ck.clamp(ck.parse_value(value), floor, ceiling))
+    if params["policy"] == "distro_default":
+        value, out["policy_source"] = ck.distro_default_value(name, version, arch, params["floor_mb"],
+                                                              params["ceiling_mb"])
+        return value
     value, out["estimate_breakdown"] = _estimate(params, family, arch, ram, iomem)
     return value
 
@@ -497,55 +406,12 @@ def run(module):
         ram, ram_source = ck.system_ram_from_host(iomem, read_text(params["meminfo_path"]), reserved)
 
     out = {"changed": False, "arch": arch, "system_ram_mb": ck.mib(ram), "system_ram_source": ram_source,
-           "reserved_mb": ck.mib(reserved), "current": None, "current_mb": 0, "low_mb": 0,
-           "current_values": ck.crashkernel_values(cmdline)}
-    current_bytes = 0
-    try:
-        setting = ck.parse_cmdline(cmdline)
-    except KdumpError as exc:
-        setting = None
-        out["current_error"] = str(exc)
-        plain = [v for v in out["current_values"] if not v.endswith(ck.SUFFIXES)]
-        out["current"] = (plain or [v for v in out["current_values"] if v.endswith(",high")])[-1]
-    if setting is not None and setting.main is not None:
-        out["current"] = setting.main_text
-        current_bytes = ck.effective_size(setting.main, ram, arch)
-        out["current_mb"] = ck.mib(current_bytes)
-        out["low_mb"] = ck.mib(ck.low_size(setting, arch))
-
-    value = _policy_value(module, params, arch, ram, iomem, out)
-    recommended_bytes = ck.effective_size(ck.parse_value(value), ram, arch)
-    if params["policy"] == "estimate" and recommended_bytes == 0:
-        raise ValidationError("the estimate %s does not fit in this host's %dM of RAM; lower luks_memory_mb or set "
-                              "ceiling_mb" % (value, ck.mib(ram)))
-    has_current = setting is not None and setting.main is not None
-    action, keep, reboot = ck.decide(recommended_bytes, current_bytes, reserved, has_current, params["allow_shrink"])
-    out["policy_value"] = value
-    out["recommended"] = out["current"] if keep else value
-    out["recommended_mb"] = ck.mib(current_bytes if keep else recommended_bytes)
-    out["action"] = action
-    out["reboot_required"] = reboot
-    out["reason"] = _reason(params, out, value, recommended_bytes)
+           "reserved_mb": ck.mib(reserved)}
+    current = ck.current_state(cmdline, ram, arch)
+    out.update(current.fields)
+    value = _policy_value(params, arch, ram, iomem, out)
+    out.update(ck.recommendation(params["policy"], value, current, reserved, ram, arch, params["allow_shrink"]))
     return out
-
-
-def _reason(params, out, value, recommended_bytes):
-    asked = "%s gives %s (%dM here)" % (params["policy"], value, ck.mib(recommended_bytes))
-    if out["action"] == "set":
-        what = "the kernel command line has no usable crashkernel="
-        if out.get("current_error"):
-            what = "the current crashkernel=%s is invalid" % out["current"]
-        text = "%s; %s" % (what, asked)
-    elif out["action"] in ("grow", "shrink"):
-        text = "crashkernel=%s reserves %dM here; %s" % (out["current"], out["current_mb"], asked)
-    elif out["policy_value"] != out["recommended"] and out["recommended_mb"] > ck.mib(recommended_bytes):
-        text = "crashkernel=%s reserves %dM here, more than %s, and allow_shrink is false" % (
-            out["current"], out["current_mb"], asked)
-    else:
-        text = "crashkernel=%s already reserves %dM here; %s" % (out["current"], out["current_mb"], asked)
-    if out["reboot_required"]:
-        text += "; %dM is reserved now, so a reboot is needed" % out["reserved_mb"]
-    return text + "."
 
 
 def main():

@@ -456,6 +456,70 @@ def test_distro_default_errors(distribution, version, message):
         ck.distro_default(distribution, version, "x86_64")
 
 
+@pytest.mark.parametrize("name, version, os_release, expected", [
+    (None, None, {"ID": "debian", "VERSION_ID": "12"}, ("debian", "12")),
+    ("Debian", None, {"ID": "ubuntu", "VERSION_ID": "24.04"}, ("Debian", "24.04")),
+    (None, "9", {"ID": "rhel", "VERSION_ID": "9.4"}, ("rhel", "9")),
+    (None, None, {"ID": "rocky", "ID_LIKE": "rhel centos fedora"}, ("rocky", None)),
+    (None, None, {"ID": "weird", "ID_LIKE": "foo suse", "VERSION_ID": "15.5"}, ("suse", "15.5")),
+    (None, None, {"ID": "pop", "ID_LIKE": "ubuntu debian", "VERSION_ID": "22.04"}, ("ubuntu", "22.04")),
+    (None, None, {"ID": "weird", "ID_LIKE": "foo bar"}, ("weird", None)),
+    ("Gentoo", None, {"ID": "gentoo", "ID_LIKE": "debian"}, ("debian", None)),
+    ("Gentoo", "2", {}, ("Gentoo", "2")),
+    (None, None, {"ID_LIKE": "debian", "VERSION_ID": "12"}, (None, "12")),
+    (None, None, {}, (None, None)),
+])
+def test_complete_distribution(name, version, os_release, expected):
+    assert ck.complete_distribution(name, version, os_release) == expected
+
+
+@pytest.mark.parametrize("distribution, version, arch, floor_mb, ceiling_mb, value, source", [
+    ("Debian", "12", "x86_64", 128, None, "384M-:128M", "kdump-tools 1:1.8.1"),
+    ("Debian", "12", "amd64", 192, None, "384M-:192M", "kdump-tools 1:1.8.1"),
+    ("RedHat", "9", "x86_64", None, 200, "1G-4G:192M,4G-64G:200M,64G-:200M", "kexec-tools"),
+    ("RedHat", "9", "x86_64", 0, 0, "1G-4G:192M,4G-64G:256M,64G-:512M", "kexec-tools"),
+    ("Debian", "13", "arm64", 128, None, "2G-4G:320M,4G-32G:512M,32G-64G:1G,64G-128G:2G,128G-:4G", "1:1.10.7"),
+    ("SLES", "15", "x86_64", 256, 128, "128M", "calibrate"),
+])
+def test_distro_default_value(distribution, version, arch, floor_mb, ceiling_mb, value, source):
+    got, got_source = ck.distro_default_value(distribution, version, arch, floor_mb, ceiling_mb)
+    assert got == value
+    assert source in got_source
+
+
+@pytest.mark.parametrize("distribution, version, message", [
+    (None, "12", "cannot tell the distribution and release"),
+    ("Debian", None, "cannot tell the distribution and release"),
+    ("Gentoo", "2", "no published crashkernel default for distribution 'Gentoo'"),
+    ("Debian", "11", "no published crashkernel default for Debian 11"),
+])
+def test_distro_default_value_errors(distribution, version, message):
+    with pytest.raises(ValidationError, match=message):
+        ck.distro_default_value(distribution, version)
+
+
+@pytest.mark.parametrize("size, value", [
+    ("256M", "256M"),
+    (" crashkernel=512M,high ", "512M,high"),
+    ("1G-4G:192M,4G-:256M", "1G-4G:192M,4G-:256M"),
+    ("0x10000000", "0x10000000"),
+    ("crashkernel=auto", "auto"),
+])
+def test_fixed_value(size, value):
+    assert ck.fixed_value(size) == value
+
+
+@pytest.mark.parametrize("size, message", [
+    ("1G-512M:64M", "the end 512M is not above the start 1G"),
+    ("crashkernel=", "it is empty"),
+    (None, "it is empty"),
+    ("crashkernel=crashkernel=256M", "expected a memory size"),
+])
+def test_fixed_value_errors(size, message):
+    with pytest.raises(ParseError, match=message):
+        ck.fixed_value(size)
+
+
 # --------------------------------------------------------------------------- estimate
 
 
@@ -578,6 +642,168 @@ def test_estimate_rejects_negative_sizes():
         ck.estimate(G, 48 * M, -1)
 
 
+# --------------------------------------------------------------------------- the estimate's inputs on a host
+
+
+def bzimage_header(init_size):
+    header = bytearray(0x1000)
+    header[0x202:0x206] = b"HdrS"
+    header[0x206:0x208] = struct.pack("<H", 0x020f)
+    header[0x260:0x264] = struct.pack("<I", init_size)
+    return bytes(header)
+
+
+@pytest.mark.parametrize("release, given, existing, expected", [
+    ("6.1.0-56-amd64", None, ["/boot/vmlinuz-6.1.0-56-amd64"], "/boot/vmlinuz-6.1.0-56-amd64"),
+    ("6.1", None, ["/boot/vmlinux-6.1", "/boot/Image-6.1"], "/boot/Image-6.1"),
+    ("6.1", "", ["/boot/image-6.1"], "/boot/image-6.1"),
+    ("6.1", None, ["/boot/vmlinuz-6.2"], None),
+    ("6.1", "/k/vmlinuz", ["/k/vmlinuz", "/boot/vmlinuz-6.1"], "/k/vmlinuz"),
+    ("6.1", "/k/missing", ["/boot/vmlinuz-6.1"], None),     # a given path is never swapped for another
+])
+def test_kernel_image_path(release, given, existing, expected):
+    assert ck.kernel_image_path(release, given, set(existing).__contains__) == expected
+
+
+@pytest.mark.parametrize("arch, header, file_size, iomem, expected", [
+    ("x86_64", bzimage_header(44 * M), 8 * M, "qemu-pc-1g-crash256.iomem", (44 * M, "bzImage init_size of IMG")),
+    ("x86_64", bytes(0x1000), 8 * M, "qemu-pc-1g-crash256.iomem",
+     (34 * M, "running kernel's Kernel code..bss span in /proc/iomem")),
+    ("x86_64", None, None, "qemu-pc-1g-crash256.iomem",
+     (34 * M, "running kernel's Kernel code..bss span in /proc/iomem")),
+    ("x86_64", bzimage_header(0), 8 * M, "nonroot-view.iomem", (48 * M, "size of IMG times a ratio")),
+    ("x86_64", b"", 8 * M, None, (48 * M, "size of IMG times a ratio")),
+    ("ppc64le", bytes(0x1000), 8 * M, None, (16 * M, "size of IMG times a ratio")),
+    ("arm64", bytes(0x1000), 8 * M, None, (32 * M, "size of IMG times a ratio")),
+])
+def test_kernel_footprint(arch, header, file_size, iomem, expected):
+    iomem_text = fixture(iomem) if iomem else None
+    assert ck.kernel_footprint("6.1", arch, "IMG", header, file_size, iomem_text) == expected
+
+
+def test_kernel_footprint_without_any_measure():
+    with pytest.raises(ValidationError, match="no kernel image found for 6.1; set kernel_path"):
+        ck.kernel_footprint("6.1", "x86_64", None, None, None, fixture("nonroot-view.iomem"))
+
+
+@pytest.mark.parametrize("family, layout", [
+    ("debian", "initramfs-tools"), ("ubuntu", "initramfs-tools"), ("redhat", "dracut"), ("fedora", "dracut"),
+    ("suse", "dracut"), (None, "dracut"),
+])
+def test_initramfs_layout(family, layout):
+    assert ck.initramfs_layout(family) == layout
+
+
+STANDS_IN = " standing in for the kdump one, which does not exist yet"
+
+
+@pytest.mark.parametrize("family, given, existing, path, source", [
+    ("debian", None, ["/var/lib/kdump/initrd.img-R", "/var/lib/kdump/initrd.img"], "/var/lib/kdump/initrd.img-R",
+     "kdump initramfs /var/lib/kdump/initrd.img-R"),
+    ("ubuntu", None, ["/var/lib/kdump/initrd.img", "/boot/initrd.img-R"], "/var/lib/kdump/initrd.img",
+     "kdump initramfs /var/lib/kdump/initrd.img"),
+    ("debian", None, ["/boot/initrd.img-R"], "/boot/initrd.img-R", "regular initramfs /boot/initrd.img-R" + STANDS_IN),
+    ("redhat", None, ["/boot/initramfs-Rkdump.img", "/boot/initramfs-R.img"], "/boot/initramfs-Rkdump.img",
+     "kdump initramfs /boot/initramfs-Rkdump.img"),
+    ("fedora", None, ["/boot/initramfs-R.img"], "/boot/initramfs-R.img",
+     "regular initramfs /boot/initramfs-R.img" + STANDS_IN),
+    (None, None, ["/boot/initramfs-Rkdump.img"], "/boot/initramfs-Rkdump.img",
+     "kdump initramfs /boot/initramfs-Rkdump.img"),
+    ("suse", None, ["/boot/initrd-R-kdump", "/boot/initrd-R"], "/boot/initrd-R-kdump",
+     "kdump initramfs /boot/initrd-R-kdump"),
+    ("suse", None, ["/boot/initrd-R"], "/boot/initrd-R", "regular initramfs /boot/initrd-R" + STANDS_IN),
+    ("debian", "/x/initrd", ["/x/initrd", "/var/lib/kdump/initrd.img-R"], "/x/initrd", "kdump initramfs /x/initrd"),
+    # a given path that does not exist falls back to the regular initramfs, not to the kdump candidates
+    ("debian", "/x/missing", ["/var/lib/kdump/initrd.img-R", "/boot/initrd.img-R"], "/boot/initrd.img-R",
+     "regular initramfs /boot/initrd.img-R" + STANDS_IN),
+])
+def test_initrd_path(family, given, existing, path, source):
+    assert ck.initrd_path(family, "R", given, set(existing).__contains__) == (path, source)
+
+
+@pytest.mark.parametrize("family, candidates", [
+    ("debian", "/var/lib/kdump/initrd.img-R or /var/lib/kdump/initrd.img"),
+    ("redhat", "/boot/initramfs-Rkdump.img"),
+    ("suse", "/boot/initrd-R-kdump"),
+])
+def test_initrd_path_none_found(family, candidates):
+    with pytest.raises(ValidationError) as exc:
+        ck.initrd_path(family, "R", None, set(["/boot/vmlinuz-R"]).__contains__)
+    assert str(exc.value) == "no kdump initramfs (%s) and no initramfs for R; set initrd_path" % candidates
+
+
+@pytest.mark.parametrize("family, initrd, expected", [
+    ("debian", "/var/lib/kdump/initrd.img-R", "/var/lib/kdump/size_initrd.img-R"),
+    ("ubuntu", "/boot/initrd.img-R", "/boot/size_initrd.img-R"),
+    ("redhat", "/boot/initramfs-Rkdump.img", None),
+    ("suse", "/boot/initrd-R-kdump", None),
+    (None, "/boot/initramfs-Rkdump.img", None),
+])
+def test_initrd_size_file(family, initrd, expected):
+    assert ck.initrd_size_file(family, initrd) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("51\n", 51 * M), (" 0 ", 0), (None, None), ("", None), ("51M", None), ("-1", None), ("5.5", None),
+])
+def test_parse_initrd_size(text, expected):
+    assert ck.parse_initrd_size(text) == expected
+
+
+@pytest.mark.parametrize("release, page_size", [
+    ("6.1.0-56-arm64-64k", 65536), ("5.14.0-427.el9.aarch64+64k", 65536), ("6.1.0-56-arm64", 4096),
+    ("6.1.0-56-amd64", 4096),
+])
+def test_kernel_page_size(release, page_size):
+    assert ck.kernel_page_size(release) == page_size
+
+
+@pytest.mark.parametrize("mounts, encrypted, expected", [
+    ("/dev/mapper/root / ext4 rw 0 0\nproc /proc proc rw 0 0\n", ["/dev/mapper/root"], ["/"]),
+    ("/dev/vda1 / ext4 rw 0 0\n/dev/mapper/c /var/crash xfs rw 0 0\n", ["/dev/mapper/c"], ["/var/crash"]),
+    ("/dev/mapper/a / ext4 rw 0 0\n/dev/mapper/b /var xfs rw 0 0\n", ["/dev/mapper/a", "/dev/mapper/b"],
+     ["/", "/var"]),
+    ("/dev/mapper/b /var/cr xfs rw 0 0\n/dev/vda1 / ext4 rw 0 0\n", ["/dev/mapper/b"], []),
+    ("/dev/mapper/a /var xfs rw 0 0\n/dev/vda2 /var xfs rw 0 0\n/dev/vda1 / ext4 rw 0 0\n", ["/dev/mapper/a"],
+     ["/var"]),
+    ("/dev/vda2 /var xfs rw 0 0\n/dev/mapper/a /var xfs rw 0 0\n/dev/vda1 / ext4 rw 0 0\n", ["/dev/mapper/a"], []),
+    ("garbage\n/dev/mapper/a / ext4 rw 0 0\n", ["/dev/mapper/a"], ["/"]),
+    ("/dev/vda1 / ext4 rw 0 0\n", [], []),
+    (None, ["/dev/vda1"], []),
+])
+def test_encrypted_mounts(mounts, encrypted, expected):
+    assert ck.encrypted_mounts(mounts, ("/", "/var/crash"), set(encrypted).__contains__) == expected
+
+
+@pytest.mark.parametrize("option, encrypted, expected", [
+    ("auto", ["/"], (True, "dm-crypt under /")),
+    ("auto", ["/", "/var/crash"], (True, "dm-crypt under /, /var/crash")),
+    ("auto", [], (False, "no dm-crypt found")),
+    ("auto", None, (False, "no dm-crypt found")),
+    ("true", None, (True, "option")),
+    ("false", ["/"], (False, "option")),
+])
+def test_luks_choice(option, encrypted, expected):
+    assert ck.luks_choice(option, encrypted) == expected
+
+
+@pytest.mark.parametrize("release, family, layout, page_size", [
+    ("6.1.0-56-amd64", "debian", "initramfs-tools", 4096),
+    ("6.1.0-56-arm64-64k", "debian", "initramfs-tools", 65536),
+    ("5.14.0-427.el9.x86_64", "redhat", "dracut", 4096),
+])
+def test_estimate_value(release, family, layout, page_size):
+    value, breakdown = ck.estimate_value(4 * G, release, family, (48 * M, "kernel source"),
+                                         (30 * M, 70 * M, "initramfs source"), (True, "luks source"),
+                                         arch="x86_64", luks_memory_mb=256, ceiling_mb=1024)
+    expected = ck.estimate(4 * G, 48 * M, 30 * M, initrd_unpacked_bytes=70 * M, layout=layout, arch="x86_64",
+                           luks=True, luks_memory_mb=256, ceiling_mb=1024, page_size=page_size)
+    assert breakdown.pop("inputs") == {"kernel_release": release, "kernel": "kernel source",
+                                       "initramfs": "initramfs source", "luks": "luks source"}
+    assert breakdown == expected
+    assert (value, breakdown["layout"]) == ("%dM" % expected["total_mb"], layout)
+
+
 # --------------------------------------------------------------------------- decide
 
 
@@ -593,6 +819,88 @@ def test_estimate_rejects_negative_sizes():
 ])
 def test_decide(rec, cur, reserved, has, shrink, expected):
     assert ck.decide(rec, cur, reserved, has, shrink) == expected
+
+
+# --------------------------------------------------------------------------- current state, recommendation
+
+
+@pytest.mark.parametrize("cmdline, arch, current, values, current_mb, low_mb, usable", [
+    ("ro crashkernel=256M", "x86_64", "256M", ["256M"], 256, 0, True),
+    ("ro quiet", "x86_64", None, [], 0, 0, False),
+    ("crashkernel=384M-:128M", "x86_64", "384M-:128M", ["384M-:128M"], 128, 0, True),
+    ("crashkernel=2G-:128M", "x86_64", "2G-:128M", ["2G-:128M"], 0, 0, True),    # no range matches 1 GiB
+    ("crashkernel=512M,high crashkernel=72M,low", "x86_64", "512M,high", ["512M,high", "72M,low"], 512, 72, True),
+    ("crashkernel=512M,high", "x86_64", "512M,high", ["512M,high"], 512, 256, True),
+    ("crashkernel=512M,high", "aarch64", "512M,high", ["512M,high"], 512, 128, True),
+    ("crashkernel=bad crashkernel=256M", "x86_64", "256M", ["bad", "256M"], 256, 0, True),
+    ("crashkernel=256M crashkernel=x,high", "x86_64", "256M", ["256M", "x,high"], 256, 0, True),
+    ("crashkernel=64M,cma", "x86_64", None, ["64M,cma"], 0, 0, False),
+    ("crashkernel=auto", "x86_64", "auto", ["auto"], 160, 0, True),
+])
+def test_current_state(cmdline, arch, current, values, current_mb, low_mb, usable):
+    state = ck.current_state(cmdline, 1023 * M, arch)
+    assert state.fields == {"current": current, "current_values": values, "current_mb": current_mb, "low_mb": low_mb}
+    assert (state.bytes, state.usable) == (current_mb * M, usable)
+
+
+@pytest.mark.parametrize("cmdline, current, message", [
+    ("crashkernel=128M-", "128M-", "a RAM range needs ':size'"),
+    ("crashkernel=x,high", "x,high", "expected a memory size before ',high'"),
+    ("crashkernel=512M,high crashkernel=x,low", "512M,high", "invalid crashkernel value 'x,low'"),
+    ("crashkernel=64M crashkernel=1G-", "1G-", "invalid crashkernel value '1G-'"),
+])
+def test_current_state_invalid_value_is_shown_but_not_usable(cmdline, current, message):
+    state = ck.current_state(cmdline, 1023 * M)
+    assert state.fields["current"] == current
+    assert message in state.fields["current_error"]
+    assert (state.fields["current_mb"], state.fields["low_mb"], state.bytes, state.usable) == (0, 0, 0, False)
+
+
+def test_current_state_auto_needs_a_table_for_the_arch():
+    with pytest.raises(ValidationError, match="no RHEL 8 table for architecture riscv64"):
+        ck.current_state("crashkernel=auto", 4 * G, "riscv64")
+
+
+RECOMMENDATIONS = [
+    # policy, value, cmdline, reserved_mb, allow_shrink, recommended, recommended_mb, action, reboot, reason
+    ("estimate", "176M", "crashkernel=256M", 256, False, "256M", 256, "none", False,
+     "crashkernel=256M reserves 256M here, more than estimate gives 176M (176M here), and allow_shrink is false."),
+    ("estimate", "176M", "crashkernel=256M", 256, True, "176M", 176, "shrink", True,
+     "crashkernel=256M reserves 256M here; estimate gives 176M (176M here); 256M is reserved now, so a reboot is "
+     "needed."),
+    ("estimate", "192M", "crashkernel=384M-:128M", 128, False, "192M", 192, "grow", True,
+     "crashkernel=384M-:128M reserves 128M here; estimate gives 192M (192M here); 128M is reserved now, so a "
+     "reboot is needed."),
+    ("distro_default", "384M-:128M", "ro", 0, False, "384M-:128M", 128, "set", True,
+     "the kernel command line has no usable crashkernel=; distro_default gives 384M-:128M (128M here); 0M is "
+     "reserved now, so a reboot is needed."),
+    ("distro_default", "384M-:128M", "crashkernel=384M-:128M", 128, False, "384M-:128M", 128, "none", False,
+     "crashkernel=384M-:128M already reserves 128M here; distro_default gives 384M-:128M (128M here)."),
+    ("fixed", "256M", "crashkernel=128M-", 0, False, "256M", 256, "set", True,
+     "the current crashkernel=128M- is invalid; fixed gives 256M (256M here); 0M is reserved now, so a reboot is "
+     "needed."),
+    ("fixed", "256M", "crashkernel=256M", 0, False, "256M", 256, "none", True,
+     "crashkernel=256M already reserves 256M here; fixed gives 256M (256M here); 0M is reserved now, so a reboot "
+     "is needed."),
+    ("fixed", "2G", "crashkernel=256M", 256, False, "256M", 256, "none", False,
+     "crashkernel=256M reserves 256M here, more than fixed gives 2G (0M here), and allow_shrink is false."),
+]
+
+
+@pytest.mark.parametrize(
+    "policy, value, cmdline, reserved_mb, shrink, recommended, recommended_mb, action, reboot, reason", RECOMMENDATIONS)
+def test_recommendation(policy, value, cmdline, reserved_mb, shrink, recommended, recommended_mb, action, reboot,
+                        reason):
+    current = ck.current_state(cmdline, 1023 * M)
+    assert ck.recommendation(policy, value, current, reserved_mb * M, 1023 * M, "x86_64", shrink) == {
+        "policy_value": value, "recommended": recommended, "recommended_mb": recommended_mb, "action": action,
+        "reboot_required": reboot, "reason": reason}
+
+
+def test_recommendation_estimate_must_fit_in_ram():
+    current = ck.current_state("ro", 1023 * M)
+    with pytest.raises(ValidationError, match="the estimate 2G does not fit in this host's 1023M of RAM"):
+        ck.recommendation("estimate", "2G", current, 0, 1023 * M)
 
 
 # --------------------------------------------------------------------------- properties
