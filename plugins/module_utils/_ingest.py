@@ -13,8 +13,9 @@ with the collection's own pipeline (``_crashlist``, ``_bundle``, ``_triage``, ``
 
 For each queued client, each crash directory in ``<root>/<client>/`` that has *settled*:
 
-* the evidence service's ``crashkit-push.json`` arrived and every file it lists is there with its
-  size; or
+* the evidence service's ``crashkit-push.json`` (sent before the files it lists) arrived and every
+  file it lists is there with its size, or the push was given up: nothing new for ``settle``
+  seconds (a kernel log and a dump of a push still going on are never taken alone); or
 * a finished dump and its kernel log are there (an SSH capture's ``dump.<stamp>`` and
   ``dmesg.<stamp>``, ``vmcore`` and ``vmcore-dmesg.txt``); or
 * nothing has changed for ``settle`` seconds and something finished is there;
@@ -81,10 +82,15 @@ def settled(files, now, settle=SETTLE_SECONDS, push_manifest=None):
         listed = push_manifest.get("files") if isinstance(push_manifest, dict) else None
         if not isinstance(listed, list):
             return False, "crashkit-push.json lists no files"
-        for item in listed:
-            if not isinstance(item, dict) or files.get(item.get("name"), (None,))[0] != item.get("size"):
-                return False, "waiting for the pushed files"
-        return True, "pushed"
+        if all(isinstance(item, dict) and files.get(item.get("name"), (None,))[0] == item.get("size")
+               for item in listed):
+            return True, "pushed"
+        # The client announces its files first and sends them one by one: until all have come,
+        # only a push given up (nothing new for ``settle`` seconds) lets in what did arrive.
+        newest = max(mtime for _size, mtime in files.values())
+        if now - newest >= settle and len(files) > 1:
+            return True, "pushed in part, unchanged for %d s" % settle
+        return False, "waiting for the pushed files"
     names = list(files)
     dumps = [n for n in names if (_vmcore.dump_name(n) or (None, False))[1]]
     dmesg = _vmcore.pick_dmesg(names)[0]

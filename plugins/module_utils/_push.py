@@ -16,8 +16,9 @@ For each crash directory below the dump root that is complete and not yet sent:
 2. send, one ``crashkit-push`` each (the receiver's one operation for this service), through the
    host's own restricted dump key with the dump server's host keys pinned: the kernel log as the
    capture saved it, the bundle as ``crashkit-host-bundle.tar.gz``, the dump itself by policy
-   (``never``, ``always``, ``auto``: up to ``send_dump_max_mb``), and last ``crashkit-push.json``
-   (what was sent, with sizes and SHA-256), which tells the server the crash is complete;
+   (``never``, ``always``, ``auto``: up to ``send_dump_max_mb``), announced first by
+   ``crashkit-push.json`` (every file with its size and SHA-256): the server takes the crash only
+   once all of them have arrived;
 3. remember it in the state file, so it is sent once.
 
 The receiver stores a file only when its size and SHA-256 are the announced ones and answers
@@ -196,17 +197,6 @@ class Pusher(object):
             raise PushError("pushing %s to %s failed (exit %d): %s" % (
                 name, self.config["server"], rc, _safefs.display(problem or answer or "no answer", 300)))
 
-    def push_file(self, crash_name, dir_fd, name, remote_name=None):
-        """Send the regular file ``name`` of the crash directory; returns ``(size, sha256)``."""
-        fd = _safefs.open_regular(name, dir_fd=dir_fd)
-        try:
-            digest = _bundle.sha256_fd(fd)
-            size = os.fstat(fd).st_size
-            self.push_fd(crash_name, remote_name or name, fd, size, digest)
-        finally:
-            os.close(fd)
-        return size, digest
-
     def push_bytes(self, crash_name, name, data):
         with tempfile.TemporaryFile() as handle:
             handle.write(data)
@@ -221,22 +211,31 @@ class Pusher(object):
         result = _bundle.make_bundle(os.path.join(root, crash["name"]), options, runner=self.runner,
                                      identity=self.identity, now=now)
         remote = _store.crash_id(crash["name"])
-        sent = []
-        dir_fd = _safefs.open_dir_beneath(root, crash["name"])
+        pairs = [(n, n) for n in choose_files(crash, self.config["send_dump"], self.config["send_dump_max_mb"])]
+        if result.get("archive"):
+            pairs.append((os.path.basename(result["archive"]), HOST_BUNDLE))
+        opened = []
         try:
-            for name in choose_files(crash, self.config["send_dump"], self.config["send_dump_max_mb"]):
-                size, digest = self.push_file(remote, dir_fd, name)
-                sent.append({"name": name, "size": size, "sha256": digest})
-            if result.get("archive"):
-                size, digest = self.push_file(remote, dir_fd, os.path.basename(result["archive"]), HOST_BUNDLE)
-                sent.append({"name": HOST_BUNDLE, "size": size, "sha256": digest})
+            dir_fd = _safefs.open_dir_beneath(root, crash["name"])
+            try:
+                for local, _remote in pairs:
+                    opened.append(_safefs.open_regular(local, dir_fd=dir_fd))
+            finally:
+                os.close(dir_fd)
+            sent = [{"name": name, "size": os.fstat(fd).st_size, "sha256": _bundle.sha256_fd(fd)}
+                    for (_local, name), fd in zip(pairs, opened)]
+            summary = result.get("summary") or {}
+            manifest = {"format": 1, "crash": crash["name"], "host": self.identity, "sent_at": int(now),
+                        "files": sent, "triage": summary.get("triage"),
+                        "kernel_release": summary.get("kernel_release"), "crash_time": summary.get("crash_time")}
+            # The manifest goes first: the server takes the crash once every file it lists has
+            # arrived, never half-sent (a kernel log and a dump alone would look finished to it).
+            self.push_bytes(remote, PUSH_MANIFEST, (json.dumps(manifest, sort_keys=True) + "\n").encode("utf-8"))
+            for item, fd in zip(sent, opened):
+                self.push_fd(remote, item["name"], fd, item["size"], item["sha256"])
         finally:
-            os.close(dir_fd)
-        summary = result.get("summary") or {}
-        manifest = {"format": 1, "crash": crash["name"], "host": self.identity, "sent_at": int(now),
-                    "files": sent, "triage": summary.get("triage"), "kernel_release": summary.get("kernel_release"),
-                    "crash_time": summary.get("crash_time")}
-        self.push_bytes(remote, PUSH_MANIFEST, (json.dumps(manifest, sort_keys=True) + "\n").encode("utf-8"))
+            for fd in opened:
+                os.close(fd)
         return sent
 
     def run(self, now=None):

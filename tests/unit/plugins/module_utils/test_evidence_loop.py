@@ -192,6 +192,30 @@ def test_an_ssh_capture_settles_when_its_log_arrives(loop):
     assert os.listdir(str(loop["store"] / ".waiting")) == []
 
 
+def test_the_server_never_takes_a_crash_before_its_push_is_complete(loop, monkeypatch):
+    """The receiver queues the client after every file, and the path unit starts the ingest at
+    once: it must wait for the rest of the push (once, a kernel log and a dump were ingested
+    before the host's bundle had come, and the hook announced the half-sent crash)."""
+    crash(loop["crash_root"])
+    pusher = loop["pusher"]
+    pushed, early = [], []
+    original = pusher.push_fd
+
+    def push_then_ingest(crash_name, name, fd, size, digest):
+        original(crash_name, name, fd, size, digest)
+        pushed.append(name)
+        early.extend(loop["ingest"].drain(now=NOW)["ingested"])
+        if len(pushed) < 4:
+            assert not early, "ingested after %s" % pushed
+
+    monkeypatch.setattr(pusher, "push_fd", push_then_ingest)
+    assert pusher.run(now=NOW)["sent"] == [STAMP]
+    assert pushed[0] == _push.PUSH_MANIFEST and len(pushed) == 4
+    assert early == ["web1/" + STAMP]
+    bundle = loop["store"] / "web1" / STAMP / _push.HOST_BUNDLE
+    assert bundle.is_file()
+
+
 def test_a_failing_hook_is_retried_and_never_blocks_ingest(loop):
     crash(loop["crash_root"])
     loop["pusher"].run(now=NOW)
@@ -213,6 +237,14 @@ def test_a_failing_hook_is_retried_and_never_blocks_ingest(loop):
     ({"dmesg.x": (5, NOW)}, {"files": [{"name": "dmesg.x", "size": 5}]}, True),
     ({"dmesg.x": (5, NOW)}, {"files": [{"name": "dmesg.x", "size": 5}, {"name": "dump.x", "size": 9}]}, False),
     ({"dmesg.x": (5, NOW)}, {"files": "nonsense"}, False),
+    # announced first: a kernel log and a dump alone are not the whole push
+    ({"crashkit-push.json": (9, NOW), "dmesg.x": (5, NOW), "dump.x": (9, NOW)},
+     {"files": [{"name": "dmesg.x", "size": 5}, {"name": "dump.x", "size": 9},
+                {"name": "crashkit-host-bundle.tar.gz", "size": 7}]}, False),
+    # ... unless the client gave up: nothing new for the settle time
+    ({"crashkit-push.json": (9, NOW - 500), "dmesg.x": (5, NOW - 500)},
+     {"files": [{"name": "dmesg.x", "size": 5}, {"name": "dump.x", "size": 9}]}, True),
+    ({"crashkit-push.json": (9, NOW - 500)}, {"files": [{"name": "dmesg.x", "size": 5}]}, False),
 ])
 def test_settled(files, manifest, ready):
     assert _ingest.settled(files, NOW, push_manifest=manifest)[0] is ready
