@@ -165,8 +165,9 @@ run_stage() {
 # measured on 2026-12-03 the guests used 59 of the 120 CPU seconds), and the static stages take
 # only what they leave. Linux first shares the CPU between sessions (autogroups: each guest's
 # qemu has its own) and only then by nice within one, so the static stages run in a session of
-# their own whose autogroup is set to nice 19 (a plain nice 19 beside Molecule made converge 1.6
-# times slower). CRASHKIT_PARALLEL=0 runs every stage in order. Output: the VMs' live, the static
+# their own whose autogroup is set to nice 19 (the guests' boot in create, 2026-12-03: 234 s
+# alone, 331 s beside two nice-19 CPU loops in Molecule's session, 231 s beside the static stages
+# so started). CRASHKIT_PARALLEL=0 runs every stage in order. Output: the VMs' live, the static
 # stages' in $work/static.log, printed when both are done; the run fails if either did.
 static=()
 for s in "${stages[@]}"; do [ "$s" = molecule ] || static+=("$s"); done
