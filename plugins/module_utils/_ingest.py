@@ -78,6 +78,7 @@ def settled(files, now, settle=SETTLE_SECONDS, push_manifest=None):
         return False, "empty"
     if any(_is_temporary(n) for n in files):
         return False, "a file still has its temporary name"
+    quiet = now - max(mtime for _size, mtime in files.values()) >= settle
     if push_manifest is not None:
         listed = push_manifest.get("files") if isinstance(push_manifest, dict) else None
         if not isinstance(listed, list):
@@ -87,8 +88,7 @@ def settled(files, now, settle=SETTLE_SECONDS, push_manifest=None):
             return True, "pushed"
         # The client announces its files first and sends them one by one: until all have come,
         # only a push given up (nothing new for ``settle`` seconds) lets in what did arrive.
-        newest = max(mtime for _size, mtime in files.values())
-        if now - newest >= settle and len(files) > 1:
+        if quiet and len(files) > 1:
             return True, "pushed in part, unchanged for %d s" % settle
         return False, "waiting for the pushed files"
     names = list(files)
@@ -96,8 +96,7 @@ def settled(files, now, settle=SETTLE_SECONDS, push_manifest=None):
     dmesg = _vmcore.pick_dmesg(names)[0]
     if dumps and dmesg:
         return True, "dump and kernel log"
-    newest = max(mtime for _size, mtime in files.values())
-    if (dumps or dmesg) and now - newest >= settle:
+    if (dumps or dmesg) and quiet:
         return True, "unchanged for %d s" % settle
     return False, "waiting for the kernel log"
 
