@@ -59,6 +59,10 @@ STATE_NAME = ".ingest-state.json"
 PUSH_MANIFEST = "crashkit-push.json"
 TRIAGE_NAME = "triage.json"
 SETTLE_SECONDS = 120
+# A temporary file (a capture's ``dump-incomplete``, a push's ``.push-*.part``) that nothing has
+# written for this long was given up (the capture kernel died, the receiver was killed): the crash
+# is taken with what did arrive instead of waiting for it forever.
+ABANDONED_SECONDS = 3600
 HOOK_TIMEOUT = 60
 HOOK_ATTEMPTS = 12
 HOST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
@@ -70,21 +74,51 @@ def _is_temporary(name):
     return "incomplete" in name or name.startswith(".")
 
 
-def settled(files, now, settle=SETTLE_SECONDS, push_manifest=None):
+def ingest_files(files):
+    """The files of a crash directory that its store entry takes: all but hidden ones (a
+    receiver's ``.push-*.part``, never evidence). Pure."""
+    return {name: value for name, value in files.items() if not name.startswith(".")}
+
+
+def _arrived(item, files):
+    """Whether an announced file (``{"name": str, "size": int}`` of a client's manifest) is there
+    with its size; any other shape is not."""
+    if not isinstance(item, dict):
+        return False
+    name, size = item.get("name"), item.get("size")
+    if not isinstance(name, str) or _is_temporary(name) or isinstance(size, bool) or not isinstance(size, int):
+        return False
+    return files.get(name, (None,))[0] == size
+
+
+def settled(files, now, settle=SETTLE_SECONDS, push_manifest=None, abandoned=ABANDONED_SECONDS):
     """Whether a crash directory is ready to ingest, and why not. ``files``: ``{name: (size,
     mtime)}`` of its top-level regular files; ``push_manifest`` the parsed ``crashkit-push.json``.
-    Pure."""
+
+    Temporary files hold the crash back until nothing has written them for ``abandoned`` seconds;
+    then the crash is taken as it is, without the hidden ones (``ingest_files``). A push whose
+    every announced file is there is complete whatever hidden partial file a killed receiver
+    left beside it. Pure."""
     if not files:
         return False, "empty"
-    if any(_is_temporary(n) for n in files):
-        return False, "a file still has its temporary name"
-    quiet = now - max(mtime for _size, mtime in files.values()) >= settle
+    listed = None
     if push_manifest is not None:
         listed = push_manifest.get("files") if isinstance(push_manifest, dict) else None
         if not isinstance(listed, list):
             return False, "crashkit-push.json lists no files"
-        if all(isinstance(item, dict) and files.get(item.get("name"), (None,))[0] == item.get("size")
-               for item in listed):
+    complete = listed is not None and all(_arrived(item, files) for item in listed)
+    quiet = now - max(mtime for _size, mtime in files.values()) >= settle
+    temporary = [(name, mtime) for name, (_size, mtime) in files.items() if _is_temporary(name)]
+    if temporary:
+        if complete and all(name.startswith(".") for name, _mtime in temporary):
+            return True, "pushed (a partial file of an earlier try left aside)"
+        if now - max(mtime for _name, mtime in temporary) < abandoned or not quiet:
+            return False, "a file still has its temporary name"
+        if not ingest_files(files):
+            return False, "only a temporary file, given up"
+        return True, "a temporary file unchanged for %d s: taken as given up" % abandoned
+    if listed is not None:
+        if complete:
             return True, "pushed"
         # The client announces its files first and sends them one by one: until all have come,
         # only a push given up (nothing new for ``settle`` seconds) lets in what did arrive.
@@ -230,7 +264,7 @@ class Ingest(object):
                         if why != "empty":
                             result["waiting"].append("%s/%s: %s" % (host, _safefs.display(name, 80), why))
                         continue
-                    entry = self.ingest_crash(host, name, crash_fd, files, now, state)
+                    entry = self.ingest_crash(host, name, crash_fd, ingest_files(files), now, state)
                 finally:
                     os.close(crash_fd)
                 if entry is not None:

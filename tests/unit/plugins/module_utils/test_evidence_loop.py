@@ -245,9 +245,71 @@ def test_a_failing_hook_is_retried_and_never_blocks_ingest(loop):
     ({"crashkit-push.json": (9, NOW - 500), "dmesg.x": (5, NOW - 500)},
      {"files": [{"name": "dmesg.x", "size": 5}, {"name": "dump.x", "size": 9}]}, True),
     ({"crashkit-push.json": (9, NOW - 500)}, {"files": [{"name": "dmesg.x", "size": 5}]}, False),
+    # hostile manifests: names and sizes of other types are never "there" (and never raise)
+    ({"dmesg.x": (5, NOW)}, {"files": [{"name": ["dmesg.x"], "size": 5}]}, False),
+    ({"dmesg.x": (5, NOW)}, {"files": [{"name": {"a": 1}, "size": 5}]}, False),
+    ({"dmesg.x": (1, NOW)}, {"files": [{"name": "dmesg.x", "size": True}]}, False),
+    ({"dmesg.x": (5, NOW)}, {"files": [{"name": "dmesg.x", "size": "5"}]}, False),
+    ({"dmesg.x": (5, NOW)}, {"files": ["dmesg.x"]}, False),
+    # a partial file a killed receiver left: a complete push is taken beside it ...
+    ({".push-0123.part": (3, NOW), "dmesg.x": (5, NOW)}, {"files": [{"name": "dmesg.x", "size": 5}]}, True),
+    # ... an incomplete one waits for it while it is recent ...
+    ({".push-0123.part": (3, NOW - 60), "crashkit-push.json": (9, NOW - 600), "dmesg.x": (5, NOW - 600)},
+     {"files": [{"name": "dmesg.x", "size": 5}, {"name": "dump.x", "size": 9}]}, False),
+    # ... and is taken with what came once nothing wrote it for an hour
+    ({".push-0123.part": (3, NOW - 3600), "crashkit-push.json": (9, NOW - 3600), "dmesg.x": (5, NOW - 3600)},
+     {"files": [{"name": "dmesg.x", "size": 5}, {"name": "dump.x", "size": 9}]}, True),
+    # a capture kernel that died mid-dump: its kernel log is taken an hour after the last write
+    ({"dump-incomplete": (10, NOW - 3599), "dmesg.202405181200": (5, NOW - 4000)}, None, False),
+    ({"dump-incomplete": (10, NOW - 3600), "dmesg.202405181200": (5, NOW - 4000)}, None, True),
+    # a temporary name announced by the client does not make a push complete
+    ({"dump-incomplete": (9, NOW)}, {"files": [{"name": "dump-incomplete", "size": 9}]}, False),
+    # nothing but a given-up partial file: nothing to take
+    ({".push-0123.part": (3, NOW - 9000)}, None, False),
 ])
 def test_settled(files, manifest, ready):
     assert _ingest.settled(files, NOW, push_manifest=manifest)[0] is ready
+
+
+def test_a_partial_file_left_by_a_killed_receiver_neither_blocks_nor_enters_the_store(loop):
+    """The receiver killed mid-file (SIGKILL, the server's power) leaves its ``.push-*.part``;
+    the client's next try completes the push. Before, that file held the crash back forever."""
+    crash(loop["crash_root"])
+    assert loop["pusher"].run(now=NOW)["sent"] == [STAMP]
+    incoming = loop["root"] / "web1" / STAMP
+    (incoming / ".push-0123456789abcdef.part").write_bytes(b"half a dump")
+    summary = loop["ingest"].drain(now=NOW)
+    assert summary["ingested"] == ["web1/" + STAMP], summary
+    entry = loop["store"] / "web1" / STAMP
+    assert not [n for n in os.listdir(str(entry)) if n.startswith(".push-")]
+    manifest = _store.parse_manifest((entry / "manifest.json").read_text())
+    assert not [f for f in manifest["files"] if ".part" in f["path"]]
+
+
+def test_a_push_given_up_beside_a_partial_file_is_ingested_once_the_file_is_old(loop, monkeypatch):
+    """The client pushed the manifest and the kernel log, the receiver died in the dump, the
+    client never came back (replaced): the kernel log reaches the store an hour later."""
+    crash(loop["crash_root"])
+    pusher = loop["pusher"]
+    original = pusher.push_fd
+
+    def die_in_the_dump(crash_name, name, fd, size, digest):
+        if name.startswith("dump."):
+            raise _push.PushError("the receiver was killed")
+        original(crash_name, name, fd, size, digest)
+
+    monkeypatch.setattr(pusher, "push_fd", die_in_the_dump)
+    pusher.run(now=NOW)
+    incoming = loop["root"] / "web1" / STAMP
+    part = incoming / ".push-0123456789abcdef.part"
+    part.write_bytes(b"half a dump")
+    written = os.stat(str(part)).st_mtime
+    assert loop["ingest"].drain(now=written + 60)["ingested"] == []
+    assert loop["ingest"].drain(now=written + _ingest.ABANDONED_SECONDS - 1)["ingested"] == []
+    summary = loop["ingest"].drain(now=written + _ingest.ABANDONED_SECONDS + 1)
+    assert summary["ingested"] == ["web1/" + STAMP], summary
+    triage = json.loads((loop["store"] / "web1" / STAMP / "triage.json").read_text())
+    assert triage["function"] == "sysrq_handle_crash"
 
 
 @pytest.mark.parametrize("attempts, seconds", [(1, 60), (2, 120), (3, 240), (7, 3600), (50, 3600)])
