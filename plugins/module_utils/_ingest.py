@@ -214,18 +214,24 @@ class Ingest(object):
 
     def _drain_one(self, host, now, waiting, summary):
         """Ingest one queued client; returns whether the store changed."""
-        # Out of the inbox before the work: a session that writes meanwhile queues it again.
-        self._queue_entry(host, False)
         if not HOST_ID.match(host) or host != _store.store_host_id(host):
+            self._queue_entry(host, False)
             summary["errors"].append("queue entry %s is not a client id: dropped" % _safefs.display(host))
             self._mark(waiting, host, False)
             return False
+        # Into the waiting list, then out of the inbox, before the work: an ingest killed in the
+        # middle (the server's power, the OOM killer) leaves the client for the timer, and a
+        # session that writes meanwhile queues it again.
+        self._mark(waiting, host, True)
+        self._queue_entry(host, False)
         try:
             result = self.ingest_host(host, now)
-        except (KdumpError, OSError) as exc:
-            summary["errors"].append("%s: %s" % (host, exc))
-            self.log("crashkit-ingest: %s: %s (tried again later)" % (host, _safefs.display(str(exc), 500)))
-            self._mark(waiting, host, True)
+        except Exception as exc:  # pylint: disable=broad-except
+            # one client's data must never stop the others' ingest: anything it raises is
+            # logged, and the client is looked at again by the timer
+            what = str(exc) if isinstance(exc, (KdumpError, OSError)) else "%s: %s" % (type(exc).__name__, exc)
+            summary["errors"].append("%s: %s" % (host, _safefs.display(what, 500)))
+            self.log("crashkit-ingest: %s: %s (tried again later)" % (host, _safefs.display(what, 500)))
             return False
         summary["ingested"].extend(result["ingested"])
         summary["events"].extend(result["events"])

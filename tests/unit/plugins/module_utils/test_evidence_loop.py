@@ -397,3 +397,44 @@ def test_the_kdump_scenarios_hostile_directories_are_each_sent_once(loop, tmp_pa
                 assert b"crashkit-secret-0123" not in handle.read(), os.path.join(dirpath, name)
     summary = loop["ingest"].drain(now=NOW)
     assert len(summary["ingested"]) == 4 and not summary["errors"], summary
+
+
+def test_an_ingest_killed_in_the_middle_leaves_the_client_for_the_timer(loop, monkeypatch):
+    """The inbox entry is taken before the work; before, a kill in the work (the server's power,
+    the OOM killer) lost the client's crash until its next push."""
+    crash(loop["crash_root"])
+    loop["pusher"].run(now=NOW)
+    ingest = loop["ingest"]
+
+    def killed(host, now):
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(ingest, "ingest_host", killed)
+    with pytest.raises(SystemExit):
+        ingest.drain(now=NOW)
+    assert os.listdir(str(loop["root"] / ".queue")) == []
+    monkeypatch.undo()
+    assert ingest.queued() == ["web1"]
+    assert ingest.drain(now=NOW)["ingested"] == ["web1/" + STAMP]
+    assert ingest.queued() == []
+
+
+def test_one_client_whose_data_breaks_the_ingest_does_not_stop_the_others(loop, monkeypatch):
+    crash(loop["crash_root"])
+    loop["pusher"].run(now=NOW)
+    (loop["root"] / "evil").mkdir()
+    loop["ingest"]._queue_entry("evil", True)
+    ingest = loop["ingest"]
+    real = ingest.ingest_host
+
+    def breaks_on_evil(host, now):
+        if host == "evil":
+            raise TypeError("unhashable type: 'list'")
+        return real(host, now)
+
+    monkeypatch.setattr(ingest, "ingest_host", breaks_on_evil)
+    summary = ingest.drain(now=NOW)
+    assert summary["ingested"] == ["web1/" + STAMP]
+    assert summary["errors"] == ["evil: TypeError: unhashable type: 'list'"]
+    assert ingest.queued() == ["evil"]
+    assert any("evil: TypeError" in line and "tried again later" in line for line in loop["logs"])
