@@ -34,6 +34,7 @@
 # requirement files or its interpreter changed (a stamp, as bootstrap.sh does for .venv).
 # Logs: .tmp/test/matrix/<job>.log. CRASHKIT_MATRIX_JOBS (default 2) jobs run at a time;
 # CRASHKIT_MATRIX_SKIP="job ..." leaves jobs out (for example sanity:pinned when time is short).
+# Each unit job's log (.tmp/test/matrix/<job>.log) ends with its 15 slowest tests.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -131,7 +132,7 @@ run_job() {  # job; output to its log, exit status of the job
   if [ "$kind" = sanity ]; then
     CRASHKIT_VENV=$venv "$root/tools/sanity.sh"
   elif [ "$target" = pinned ]; then
-    PATH="$venv/bin:$PATH" "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/unit
+    PATH="$venv/bin:$PATH" "$venv/bin/python" -m pytest -q -p no:cacheprovider --durations=15 tests/unit
   else
     read -r want side <<< "$(cell "$target")"
     if [ "$side" = controller ]; then
@@ -141,7 +142,7 @@ run_job() {  # job; output to its log, exit status of the job
     fi
     PATH="$venv/bin:$PATH" CRASHKIT_TEST_SIDE=$side \
       CRASHKIT_HYPOTHESIS_MAX_EXAMPLES=${CRASHKIT_HYPOTHESIS_MAX_EXAMPLES:-10} \
-      "$venv/bin/python" -m pytest -x -q -p no:cacheprovider "${selection[@]}"
+      "$venv/bin/python" -m pytest -x -q -p no:cacheprovider --durations=15 "${selection[@]}"
   fi
 }
 
