@@ -26,6 +26,7 @@
 #   host-3.9   3.9     2.21, module_utils only       modules + module_utils, managed-host side
 #   host-3.10  3.10    2.16, full                    modules + module_utils, managed-host side
 # The managed-host side leaves out the tests marked `controller` (they run ansible-playbook).
+# The report page's Chromium test runs in unit:pinned only (tests/unit/plugins/conftest.py).
 # The cells run hypothesis tests with at most CRASHKIT_HYPOTHESIS_MAX_EXAMPLES (default 10)
 # examples each: they prove each version runs the code; unit:pinned keeps the full numbers.
 #
