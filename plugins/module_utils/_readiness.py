@@ -13,6 +13,8 @@ The module reads the files and runs the commands; the functions here get what it
 * ``secure_boot_from_firmware(secureboot, setupmode, efi_dir)``: Secure Boot without mokutil.
 * ``crashkernel_default(os_release_text, machine, iomem_text, meminfo_text, reserved_bytes)``.
 * ``problems(report, sysfs_root, estimate_ratio)``: the sentences saying what stops a dump from being captured.
+* ``advisories(report, kernel_release)``: what does not stop a capture but makes it worse than
+  configured (a known gap of makedumpfile's page filtering on this kernel).
 
 Nothing here imports Ansible or touches the host itself (``crash_kernel_state`` calls the reader
 it is given).
@@ -22,6 +24,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
 
 from ansible_collections.crashkit.kdump.plugins.module_utils import _crashkernel as ck
 from ansible_collections.crashkit.kdump.plugins.module_utils import _kdumpconf as kc
@@ -32,6 +35,20 @@ from ansible_collections.crashkit.kdump.plugins.module_utils._errors import Kdum
 MANAGED_MARK = "# Managed by crashkit.kdump"
 CONFIG_KEYS = ("target", "dump_level", "compression", "extra_collector_args", "failure_action",
                "keep_local_dumps", "kdump_cmdline_append")
+
+# Known gaps of makedumpfile's page filtering, each seen on a real host: (the first kernel release
+# affected, the dump level bit whose pages are then kept, the first makedumpfile release that
+# handles it, what happens). Linux 6.12 reworked how a page's type is stored ("mm: support only
+# one page_type per page"); makedumpfile before 1.7.7 then finds no free page at all (upstream
+# issue makedumpfile/makedumpfile#16). Debian 13 ships 6.12 with makedumpfile 1.7.6: its dumps
+# in this project's VMs were 199 MB (zlib) where Debian 12's of the same 1 GiB guest were 37 MB.
+FREE_PAGES_BIT = 16
+FILTER_GAPS = (
+    ((6, 12), FREE_PAGES_BIT, (1, 7, 7),
+     "cannot tell free pages on Linux 6.12 and later (upstream issue makedumpfile/makedumpfile#16, "
+     "fixed in makedumpfile 1.7.7)"),
+)
+_VERSION_NUMBERS = re.compile(r"[0-9]{1,6}(?:\.[0-9]{1,6}){0,3}(?![0-9])")
 
 
 def crash_kernel_state(read):
@@ -184,4 +201,35 @@ def problems(report, sysfs_root, estimate_ratio):
                else "estimated as %s of MemTotal" % estimate_ratio)
         found.append("Only %s MiB are free in %s for a dump of up to %s MiB (%s, dump level %s)."
                      % (space["free_mb"], space["checked"], size["expected_mb"], how, size["dump_level"]))
+    return found
+
+
+def version_tuple(text):
+    """The leading numbers of a version (``"1.7.6"`` -> ``(1, 7, 6)``, ``"6.12.118+deb13-amd64"``
+    -> ``(6, 12, 118)``), or ``None`` when ``text`` does not start with one."""
+    match = _VERSION_NUMBERS.match(text) if isinstance(text, str) else None
+    return tuple(int(part) for part in match.group(0).split(".")) if match else None
+
+
+def advisories(report, kernel_release):
+    """Sentences about what does not stop a capture but makes it worse than configured.
+
+    ``report`` is ``kdump_info``'s (its ``makedumpfile`` and ``config`` sections are used);
+    ``kernel_release`` the running kernel's (``/proc/sys/kernel/osrelease``), ``None`` when unknown.
+    """
+    found = []
+    makedumpfile = report.get("makedumpfile") or {}
+    have = version_tuple(makedumpfile.get("version"))
+    kernel = version_tuple(kernel_release)
+    level = (report.get("config") or {}).get("dump_level")
+    if have is None or kernel is None or not isinstance(level, int) or isinstance(level, bool):
+        return found
+    for since, bit, fixed, what in FILTER_GAPS:
+        if kernel[:2] >= since and have < fixed and level & bit:
+            found.append(
+                "makedumpfile %s %s: on kernel %s, dump level %d keeps those pages, so dumps are larger "
+                "and the capture takes longer than that level promises (the expected dump size counts "
+                "them). Use makedumpfile %s or later when the distribution ships it; until then size "
+                "the dump target and the capture time for it."
+                % (makedumpfile["version"], what, kernel_release.strip(), level, ".".join(str(n) for n in fixed)))
     return found

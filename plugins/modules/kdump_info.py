@@ -122,6 +122,20 @@ problems:
   elements: str
   sample:
     - "No crash kernel is loaded (/sys/kernel/kexec_crash_loaded is 0): a panic now would not be captured."
+advisories:
+  description:
+    - Sentences about what does not stop a capture but makes it worse than configured, for
+      example a makedumpfile that cannot tell free pages on this kernel (then also given as
+      warnings). Empty when nothing is known.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - "makedumpfile 1.7.6 cannot tell free pages on Linux 6.12 and later (upstream issue
+      makedumpfile/makedumpfile#16, fixed in makedumpfile 1.7.7): on kernel 6.12.118+deb13-amd64,
+      dump level 31 keeps those pages, so dumps are larger and the capture takes longer than that
+      level promises (the expected dump size counts them). Use makedumpfile 1.7.7 or later when
+      the distribution ships it; until then size the dump target and the capture time for it."
 family:
   description: The family the host was treated as.
   returned: always
@@ -354,6 +368,9 @@ def run(module):
                                                 _read(os.path.join(proc, "iomem")), meminfo,
                                                 out["crash_kernel"]["reserved_bytes"])
     out["problems"] = rd.problems(out, sysfs, params["estimate_ratio"])
+    out["advisories"] = rd.advisories(out, _read(os.path.join(proc, "sys", "kernel", "osrelease")))
+    for advice in out["advisories"]:
+        module.warn(advice)
     out["ready"] = not out["problems"]
     out["changed"] = False
     return out

@@ -295,3 +295,63 @@ def report(**changes):
 ])
 def test_problems(changes, expected):
     assert rd.problems(report(**changes), "/sys", 0.5) == expected
+
+
+# ---------------------------------------------------------------------------------------------
+# advisories: known gaps of makedumpfile's page filtering
+
+DEBIAN13_KERNEL = "6.12.118+deb13-amd64\n"  # /proc/sys/kernel/osrelease of the lab's Debian 13 VM
+
+
+@pytest.mark.parametrize("version,kernel,level,advised", [
+    # Debian 13: kernel 6.12 with makedumpfile 1.7.6 (its dumps in the lab held the free pages)
+    ("1.7.6", DEBIAN13_KERNEL, 31, True),
+    ("1.7.6", "7.0.3-1-default", 31, True),
+    ("1.7.5", "6.12.0", 16, True),
+    # the fixed release, an older kernel, or a level that keeps free pages anyway: nothing to say
+    ("1.7.7", DEBIAN13_KERNEL, 31, False),
+    ("1.8.0", "6.17.1", 31, False),
+    ("1.7.6", "6.11.10", 31, False),
+    ("1.7.2", "6.1.0-57-amd64", 31, False),
+    ("1.7.6", DEBIAN13_KERNEL, 15, False),
+    ("1.7.6", DEBIAN13_KERNEL, 0, False),
+    # what cannot be read is not guessed at
+    ("1.7.6", None, 31, False),
+    ("1.7.6", "", 31, False),
+    ("git-snapshot", DEBIAN13_KERNEL, 31, False),
+    (None, DEBIAN13_KERNEL, 31, False),
+    ("1.7.6", DEBIAN13_KERNEL, None, False),
+    ("1.7.6", DEBIAN13_KERNEL, True, False),
+    ("1.7.6", DEBIAN13_KERNEL, "31", False),
+])
+def test_advisories(version, kernel, level, advised):
+    makedumpfile = None if version is None else dict(MAKEDUMPFILE, version=version)
+    found = rd.advisories(report(makedumpfile=makedumpfile, config={"dump_level": level}), kernel)
+    assert len(found) == (1 if advised else 0), found
+    if advised:
+        text = found[0]
+        assert text.startswith("makedumpfile %s cannot tell free pages on Linux 6.12 and later" % version)
+        assert "makedumpfile/makedumpfile#16" in text and "1.7.7 or later" in text
+        assert "on kernel %s, dump level %d keeps those pages" % (kernel.strip(), level) in text
+
+
+def test_advisories_without_a_makedumpfile_section():
+    assert rd.advisories(report(makedumpfile=None), DEBIAN13_KERNEL) == []
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("1.7.6", (1, 7, 6)),
+    ("6.12.118+deb13-amd64", (6, 12, 118)),
+    ("5.14.0-427.13.1.el9_4.x86_64", (5, 14, 0)),
+    ("6.4.0-150600.23.25-default", (6, 4, 0)),
+    ("1.2.3.4.5", (1, 2, 3, 4)),
+    ("1234567.1", None),
+    ("1.7.6\n", (1, 7, 6)),
+    ("v1.7.6", None),
+    ("", None),
+    (None, None),
+    (17, None),
+    ("9" * 100000, None),
+])
+def test_version_tuple(text, expected):
+    assert rd.version_tuple(text) == expected

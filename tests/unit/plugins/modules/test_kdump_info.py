@@ -10,6 +10,8 @@ import json
 import os
 
 import pytest
+from ansible.module_utils import _internal
+from ansible.module_utils.common import warnings as _warnings
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.crashkit.kdump.plugins.module_utils import _crashkernel as ck
@@ -19,6 +21,18 @@ from ansible_collections.crashkit.kdump.plugins.modules import kdump_info as mod
 FIXTURES = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "kdumpconf"))
 EFI_GUID = "8be4df61-93ca-11d2-aa0d-00e098032b8c"
 M = 1 << 20
+
+
+@pytest.fixture(autouse=True)
+def module_side_warnings(monkeypatch):
+    """Module warnings into the result, as on a managed host (see test_kdump_config.py), and
+    none left over from an earlier module run in this process."""
+    monkeypatch.setattr(_internal, "is_controller", False)
+    _warnings._global_warnings.clear()
+
+
+def warnings(result):
+    return [w["event"]["msg"] if isinstance(w, dict) else w for w in result.get("warnings", [])]
 
 
 def run_module(capsys, args):
@@ -128,6 +142,7 @@ def test_ready_host(capsys, host):
     value, _source = ck.distro_default("debian", "12", ck.normalize_arch(os.uname()[4]))
     assert crashkernel["recommended"] == value
     assert "kdump-tools" in crashkernel["source"]
+    assert result["advisories"] == [] and warnings(result) == []
 
 
 def test_check_mode_reports_the_same(capsys, host):
@@ -241,3 +256,38 @@ def test_dump_dir_space_edges(tmp_path):
     space = module.dump_dir_space(str(tmp_path / "a" / "b" / "c"), 0)
     assert space["checked"] == str(tmp_path) and space["room"] is True
     assert module.dump_dir_space(str(tmp_path), None)["room"] is None
+
+
+@pytest.mark.parametrize("version,mem_usage,osrelease,kern_data_pages,advised", [
+    # Debian 13: makedumpfile 1.7.6 on kernel 6.12 counts no free page (MemFree was 547 MiB)
+    ("makedumpfile-1.7.6-debian13.version", "makedumpfile-1.7.6-mem-usage-debian13.out",
+     "6.12.118+deb13-amd64", 173639, True),
+    # Debian 12: makedumpfile 1.7.2 on kernel 6.1 finds them (168786 free pages)
+    ("makedumpfile-1.7.2-debian12.version", "makedumpfile-1.7.2-mem-usage-debian12.out",
+     "6.1.0-57-amd64", 36149, False),
+])
+def test_free_pages_gap_of_makedumpfile_is_advised(capsys, host, version, mem_usage, osrelease,
+                                                   kern_data_pages, advised):
+    """The real outputs of the lab's VMs (1 GiB, crashkernel reserved, after the setup role):
+    both hosts are ready; only Debian 13's gets the advisory (a result and a warning), and its
+    expected dump size holds the free pages it cannot leave out."""
+    stub(host / "bin" / "makedumpfile",
+         'case "$1" in\n'
+         '-v) cat "%s/%s" ;;\n'
+         '--mem-usage) cat "%s/%s" ;;\n'
+         '*) exit 2 ;;\nesac\n' % (FIXTURES, version, FIXTURES, mem_usage))
+    (host / "proc" / "sys" / "kernel").mkdir(parents=True)
+    (host / "proc" / "sys" / "kernel" / "osrelease").write_text(osrelease + "\n")
+    result = run_module(capsys, args_for(host))
+    assert result["rc"] == 0, result
+    assert result["ready"] is True and result["problems"] == []
+    assert result["dump_size"]["expected_bytes"] == kern_data_pages * 4096
+    assert warnings(result) == result["advisories"]
+    if not advised:
+        assert result["advisories"] == []
+        return
+    assert len(result["advisories"]) == 1
+    assert result["advisories"][0].startswith(
+        "makedumpfile 1.7.6 cannot tell free pages on Linux 6.12 and later (upstream issue "
+        "makedumpfile/makedumpfile#16, fixed in makedumpfile 1.7.7): on kernel 6.12.118+deb13-amd64, "
+        "dump level 31 keeps those pages")
