@@ -749,6 +749,7 @@ _SCAN_BRACKET = re.compile(r"\] " + _SCAN_HEAD_WORDS)
 _SCAN_SYSLOG = re.compile(r" kernel: ?" + _SCAN_HEAD_WORDS)
 _SCAN_BARE = re.compile(r"\n(?:<\d{1,3}>)?[ \t]{0,8}" + _SCAN_HEAD_WORDS)
 # ... and these can be anywhere in their line (die lines, task names, relay tags before them).
+# ("[#" first: _scan looks for it by its "#")
 _SCAN_ANYWHERE = ("[#", "oom-killer", "Kernel panic - not syncing")
 # A line that does not start with "[" (no kernel timestamp in front of it).
 _NOT_BRACKETED = re.compile(r"\n[^\[\n]")
@@ -940,7 +941,16 @@ def _scan(text, line_count, facts=True):
         if " kernel:" in text:
             for found in _SCAN_SYSLOG.finditer(text):
                 starts.add(rfind("\n", 0, found.start()) + 1)
-    for word in _SCAN_ANYWHERE:
+    # "[#": found by its rare second character (one memchr), "[" being on every line
+    pos = find("#", 1)
+    while pos >= 0:
+        if text[pos - 1] == "[":
+            starts.add(rfind("\n", 0, pos) + 1)
+            pos = find("\n", pos)
+            if pos < 0:
+                break
+        pos = find("#", pos + 1)
+    for word in _SCAN_ANYWHERE[1:]:
         pos = find(word)
         while pos >= 0:
             starts.add(rfind("\n", 0, pos) + 1)
@@ -1056,6 +1066,11 @@ class TriageParser(object):
         stop = min(len(lines), start + block.room)
         chars = block.chars
         taken = start
+        if chars < BLOCK_CHARS and start < stop:
+            more = sum(map(len, lines[start:stop])) + stop - start
+            if chars + more < BLOCK_CHARS:
+                # the common case, every line fits: no loop over the lines
+                chars, taken = chars + more, stop
         while taken < stop and chars < BLOCK_CHARS:
             chars += len(lines[taken]) + 1
             taken += 1
@@ -1173,7 +1188,7 @@ class TriageParser(object):
                 window = (self.tail + lines[:index])[-EXCERPT_BEFORE:]
             block.lines = window + [lines[index]]
             block.head = len(window)
-            block.chars = sum(len(line) + 1 for line in block.lines)
+            block.chars = sum(map(len, block.lines)) + len(block.lines)
             block.room = BLOCK_SPAN
             block.next = index + 1
             self.capturing.append(block)
@@ -1267,7 +1282,9 @@ _MARKERS = re.compile(r"(?:<[/A-Z#]{2,10}>[ \t]*)+")
 _PROCESS = re.compile(r"Process (\S{1,64}) \(pid: (\d{1,10})")
 # A headline line with nothing but a kernel timestamp in front, and that prefix on any line.
 _TIMESTAMP_ONLY = re.compile(r"\[ *\d{1,10}\.\d{1,9}\] (?!\[)")
-_TIMESTAMP_LINE = re.compile(r"(?m)^\[ *\d{1,10}\.\d{1,9}\] ?(?!\[)")
+# ... after a line end: the pattern starts with a literal, so the engine skips from one line end
+# to the next instead of trying every position (the text searched starts with "\n").
+_TIMESTAMP_LINE = re.compile(r"\n\[ *\d{1,10}\.\d{1,9}\] ?(?!\[)")
 # What a line starts with when it still carries a prefix after that strip.
 _PREFIX_FIRST = frozenset("[<0123456789")
 # Register dump lines ("RAX: ffff...", "x29: ffff...", "sp : ffff...", "pstate: 6040..."):
@@ -1325,10 +1342,11 @@ def _analyze(block, relay):
     if caller is None and relay is None and head is not None and block.lines[block.head].startswith(
             block.text or "", head.end()):
         # the common dmesg form: strip "[   12.345678] " from every line in one pass
-        texts = _TIMESTAMP_LINE.sub("", "\n".join(body)).split("\n")
+        texts = _TIMESTAMP_LINE.sub("\n", "\n" + "\n".join(body))[1:].split("\n")
         fast = True
     else:
         texts, fast = body, False
+    frame_match, register_match = _FRAME.match, _REGISTER.match
     for raw in texts:
         if fast and raw[:1] not in _PREFIX_FIRST:
             msg = raw
@@ -1342,6 +1360,16 @@ def _analyze(block, relay):
         if not text:
             continue
         if "+0x" in text and text[:1] != "<":
+            # a frame first (most lines of a report): no fault key can match as a frame, the
+            # name before "+0x" would have to hold their ':' or ' '
+            found = frame_match(text)
+            if found is not None:
+                paren, question, name, module, unreliable = found.groups()
+                target = trace if in_trace else loose
+                if len(target) < BLOCK_SPAN:
+                    target.append(("u" if (paren or question or unreliable) else "f", name,
+                                   module))
+                continue
             if text.startswith(_FAULT_KEYS):
                 found = _SYMBOL.search(text)
                 if found is not None:
@@ -1350,15 +1378,7 @@ def _analyze(block, relay):
                     elif report.rip is None:
                         report.rip, report.rip_module = found.group(1, 2)
                 continue
-            found = _FRAME.match(text)
-            if found is not None:
-                paren, question, name, module, unreliable = found.groups()
-                target = trace if in_trace else loose
-                if len(target) < BLOCK_SPAN:
-                    target.append(("u" if (paren or question or unreliable) else "f", name,
-                                   module))
-                continue
-        elif _REGISTER.match(text) is not None:
+        elif register_match(text) is not None:
             continue
         if text.startswith(_TRACE_END):
             break
