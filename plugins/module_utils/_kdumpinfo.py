@@ -77,7 +77,8 @@ _MEM_FIELD = re.compile(r"^(page size|Total pages on system|Total size on system
 
 # makedumpfile(8) dump_level bits: 1 zero pages, 2 non-private cache, 4 all cache,
 # 8 user data, 16 free pages.
-_EXCLUDED_BY = {"ZERO": 1, "NON_PRI_CACHE": 2 | 4, "PRI_CACHE": 4, "USER": 8, "FREE": 16}
+FREE_PAGES_BIT = 16
+_EXCLUDED_BY = {"ZERO": 1, "NON_PRI_CACHE": 2 | 4, "PRI_CACHE": 4, "USER": 8, "FREE": FREE_PAGES_BIT}
 
 
 def parse_mem_usage(text):

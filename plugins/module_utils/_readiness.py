@@ -42,9 +42,8 @@ CONFIG_KEYS = ("target", "dump_level", "compression", "extra_collector_args", "f
 # one page_type per page"); makedumpfile before 1.7.7 then finds no free page at all (upstream
 # issue makedumpfile/makedumpfile#16). Debian 13 ships 6.12 with makedumpfile 1.7.6: its dumps
 # in this project's VMs were 199 MB (zlib) where Debian 12's of the same 1 GiB guest were 37 MB.
-FREE_PAGES_BIT = 16
 FILTER_GAPS = (
-    ((6, 12), FREE_PAGES_BIT, (1, 7, 7),
+    ((6, 12), ki.FREE_PAGES_BIT, (1, 7, 7),
      "cannot tell free pages on Linux 6.12 and later (upstream issue makedumpfile/makedumpfile#16, "
      "fixed in makedumpfile 1.7.7)"),
 )
