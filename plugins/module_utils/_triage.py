@@ -748,9 +748,11 @@ _SCAN_HEAD_WORDS = _trie_pattern(_SCAN_HEADS)
 _SCAN_BRACKET = re.compile(r"\] " + _SCAN_HEAD_WORDS)
 _SCAN_SYSLOG = re.compile(r" kernel: ?" + _SCAN_HEAD_WORDS)
 _SCAN_BARE = re.compile(r"\n(?:<\d{1,3}>)?[ \t]{0,8}" + _SCAN_HEAD_WORDS)
-# ... and these can be anywhere in their line (die lines, task names, relay tags before them).
-# ("[#" first: _scan looks for it by its "#")
-_SCAN_ANYWHERE = ("[#", "oom-killer", "Kernel panic - not syncing")
+# ... and these can be anywhere in their line (die lines, task names, relay tags before them);
+# _scan looks for the die mark "[#" by its rare "#" ("[" is on every line), the others as they are.
+_SCAN_DIE_MARK = "[#"
+_SCAN_ANYWHERE_TEXT = ("oom-killer", "Kernel panic - not syncing")
+_SCAN_ANYWHERE = (_SCAN_DIE_MARK,) + _SCAN_ANYWHERE_TEXT
 # A line that does not start with "[" (no kernel timestamp in front of it).
 _NOT_BRACKETED = re.compile(r"\n[^\[\n]")
 # Boot facts, read from their first occurrence only.
@@ -941,7 +943,7 @@ def _scan(text, line_count, facts=True):
         if " kernel:" in text:
             for found in _SCAN_SYSLOG.finditer(text):
                 starts.add(rfind("\n", 0, found.start()) + 1)
-    # "[#": found by its rare second character (one memchr), "[" being on every line
+    # _SCAN_DIE_MARK: found by its rare second character (one memchr), "[" being on every line
     pos = find("#", 1)
     while pos >= 0:
         if text[pos - 1] == "[":
@@ -950,7 +952,7 @@ def _scan(text, line_count, facts=True):
             if pos < 0:
                 break
         pos = find("#", pos + 1)
-    for word in _SCAN_ANYWHERE[1:]:
+    for word in _SCAN_ANYWHERE_TEXT:
         pos = find(word)
         while pos >= 0:
             starts.add(rfind("\n", 0, pos) + 1)
