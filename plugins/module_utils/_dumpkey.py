@@ -22,7 +22,9 @@
 * ``connectivity_report(ssh_run, name, limit)``: the check's three ssh runs (the module runs
   them) in order, and what their results prove;
 * ``run_bounded(argv, limit)``: the one I/O helper, runs a command with a time limit and bounded
-  output (AnsibleModule.run_command has neither).
+  output (AnsibleModule.run_command has neither);
+* ``source_address(server, port)``: the address this host sends from on its route to the
+  server (what the server sees); a socket's route lookup, nothing is sent.
 
 Nothing here imports Ansible.
 """
@@ -37,6 +39,7 @@ import hmac
 import os
 import re
 import select
+import socket
 import subprocess
 import time
 
@@ -529,3 +532,30 @@ def run_bounded(argv, limit, output_limit=OUTPUT_LIMIT):
         proc.stdout.close()
         proc.stderr.close()
     return rc, buffers[out_fd].decode("utf-8", "replace"), buffers[err_fd].decode("utf-8", "replace")
+
+
+def source_address(server, port=22, sockets=socket):
+    """The local address of this host's route to ``server`` (a name or an address), as the
+    server sees it: the source address the kernel picks for a datagram socket connected to the
+    server's first address (the one ``getent ahosts`` lists first). ``connect`` on a datagram
+    socket only looks the route up; nothing is sent. ``""`` when there is no route (the server
+    then cannot be restricted to an address); ``HostError`` when the name does not resolve.
+    ``sockets``: the ``socket`` module (a test passes a stand-in).
+    """
+    try:
+        found = sockets.getaddrinfo(server, port, 0, sockets.SOCK_DGRAM)
+    except (sockets.gaierror, UnicodeError) as exc:
+        raise HostError("cannot resolve the dump server %r: %s" % (server, exc))
+    if not found:
+        raise HostError("cannot resolve the dump server %r: no address" % (server,))
+    family, kind, proto, _name, address = found[0]
+    sock = sockets.socket(family, kind, proto)
+    try:
+        sock.connect(address)
+        local = sock.getsockname()[0]
+    except (IOError, OSError):
+        return ""
+    finally:
+        sock.close()
+    # an IPv6 link-local address comes with its zone ("fe80::1%eth0"); sshd's from= has none
+    return local.split("%", 1)[0]

@@ -101,6 +101,13 @@ options:
         pins first in the same run; without it the file must already have keys for O(server).
     type: bool
     default: false
+  source_for:
+    description:
+      - A name or address of the dump server as this host reaches it (an SSH target's
+        C(kdump_target.host), the evidence push's server address); the module then returns
+        RV(source_address), the address this host sends from on its route there, for the
+        server's C(from=) restriction of this key. Only a route lookup, nothing is sent.
+    type: str
   timeout:
     description:
       - Seconds to wait for the server in O(check) (C(ssh -o ConnectTimeout), and
@@ -199,6 +206,13 @@ known_hosts:
       description: Keys removed for this host (C(type base64)).
       type: list
       elements: str
+source_address:
+  description:
+    - The local address of this host's route to O(source_for) (its first address), what the
+      server sees as this client's address; empty when there is no route to it.
+  returned: when O(source_for) is given
+  type: str
+  sample: 192.0.2.10
 connectivity:
   description: Result of O(check).
   returned: when O(check=true)
@@ -267,6 +281,7 @@ def argument_spec():
         known_hosts_path=dict(type="path", default="/root/.ssh/known_hosts"),
         check=dict(type="bool", default=False),
         timeout=dict(type="int", default=15),
+        source_for=dict(type="str"),
     )
 
 
@@ -406,6 +421,8 @@ def run(module):
             result["connectivity"] = dict(ok=None, skipped=True, error=None)
         else:
             result["connectivity"] = connectivity(module, result["path"])
+    if p["source_for"]:
+        result["source_address"] = _dumpkey.source_address(p["source_for"])
     if module._diff:
         result["diff"] = diffs
     return result

@@ -10,6 +10,8 @@ import base64
 import hashlib
 import hmac
 import re
+import shutil
+import socket
 import subprocess
 import time
 
@@ -561,3 +563,82 @@ def test_connectivity_report(results, expected, calls):
     assert report["skipped"] is False
     assert report["ssh_command"] == ["ssh", "--", "dumps", "crashkit-probe"]
     assert {key: report[key] for key in expected} == expected
+
+
+# --- source_address: the address the dump server sees -------------------------------------
+
+
+def _ip_route_source(address):
+    """What `ip -o route get` says the source address is (the role's former shell probe)."""
+    out = subprocess.run([shutil.which("ip"), "-o", "route", "get", address], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, universal_newlines=True, check=False).stdout
+    found = re.search(r" src (\S+)", out)
+    return found.group(1) if found else ""
+
+
+@pytest.mark.skipif(shutil.which("ip") is None, reason="no ip(8) to compare with")
+@pytest.mark.parametrize("server,expected", [
+    ("127.0.0.1", "127.0.0.1"),
+    ("127.0.0.2", "127.0.0.1"),
+    # 192.0.2.1 (TEST-NET-1) is never local: the default route's source, or "" without one
+    ("192.0.2.1", None),
+])
+def test_source_address_is_what_ip_route_says(server, expected):
+    assert dk.source_address(server) == _ip_route_source(server)
+    if expected is not None:
+        assert dk.source_address(server) == expected
+
+
+class _Sockets(object):
+    """A stand-in for the socket module: one address, and what connect does."""
+
+    SOCK_DGRAM = 2
+    gaierror = socket.gaierror
+
+    def __init__(self, found, connect_error=None, local=None):
+        self.found, self.connect_error, self.local = found, connect_error, local
+        self.connected, self.closed = [], []
+
+    def getaddrinfo(self, host, port, family, kind):
+        if isinstance(self.found, Exception):
+            raise self.found
+        return self.found
+
+    def socket(self, family, kind, proto):
+        stand_in = self
+
+        class _Socket(object):
+            def connect(self, address):
+                stand_in.connected.append(address)
+                if stand_in.connect_error:
+                    raise stand_in.connect_error
+
+            def getsockname(self):
+                return (stand_in.local, 0)
+
+            def close(self):
+                stand_in.closed.append(True)
+
+        return _Socket()
+
+
+V6 = [(10, 2, 17, "", ("2001:db8::1", 22, 0, 0)), (2, 2, 17, "", ("192.0.2.7", 22))]
+
+
+@pytest.mark.parametrize("sockets,expected", [
+    # the first address is the one used, as `getent ahosts | head -1` did
+    (_Sockets(V6, local="2001:db8::10"), "2001:db8::10"),
+    # a link-local source comes with its zone, which sshd's from= pattern does not take
+    (_Sockets(V6, local="fe80::5054:ff:fe12:3456%ens3"), "fe80::5054:ff:fe12:3456"),
+    # no route: "" (the server then allows any address), the socket closed
+    (_Sockets(V6, connect_error=OSError(101, "Network is unreachable")), ""),
+])
+def test_source_address_cases(sockets, expected):
+    assert dk.source_address("dumps.example.net", sockets=sockets) == expected
+    assert sockets.connected == [("2001:db8::1", 22, 0, 0)] and sockets.closed == [True]
+
+
+@pytest.mark.parametrize("found", [socket.gaierror(-2, "Name or service not known"), []])
+def test_source_address_of_a_name_that_does_not_resolve(found):
+    with pytest.raises(HostError, match="cannot resolve the dump server 'nowhere.invalid'"):
+        dk.source_address("nowhere.invalid", sockets=_Sockets(found))

@@ -10,6 +10,7 @@ __metaclass__ = type
 
 import json
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -95,6 +96,22 @@ def test_check_mode_creates_nothing(capsys, paths, tmp_path):
     assert result["known_hosts"]["added"] == [SERVER_ED]
     assert not os.path.exists(str(tmp_path / "root"))
     assert [d["after_header"] for d in result["diff"]] == [paths["key"] + ".pub", paths["known_hosts"]]
+
+
+def test_source_for_gives_the_route_source_in_the_same_run(capsys, paths, monkeypatch):
+    # kdump_setup.yml's client_key.yml reads the address the server sees from this run
+    # (it was a shell probe of `ip route get`, one module run more per client)
+    for check_mode in (True, False):
+        result = run_module(capsys, {"path": paths["key"], "source_for": "127.0.0.1"}, check_mode=check_mode)
+        assert result["rc"] == 0 and result["source_address"] == "127.0.0.1"
+    assert "source_address" not in run_module(capsys, {"path": paths["key"]})
+
+    def no_such_name(*_args):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)
+    unknown = run_module(capsys, {"path": paths["key"], "source_for": "nowhere.invalid"})
+    assert unknown["failed"] and "cannot resolve the dump server 'nowhere.invalid'" in unknown["msg"]
 
 
 def test_rsa_when_fips_is_enabled(capsys, tmp_path, no_fips):
