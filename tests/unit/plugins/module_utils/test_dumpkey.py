@@ -589,11 +589,14 @@ def test_source_address_is_what_ip_route_says(server, expected):
         assert dk.source_address(server) == expected
 
 
+GAIERROR = socket.gaierror
+
+
 class _Sockets(object):
     """A stand-in for the socket module: one address, and what connect does."""
 
     SOCK_DGRAM = 2
-    gaierror = socket.gaierror
+    gaierror = GAIERROR
 
     def __init__(self, found, connect_error=None, local=None):
         self.found, self.connect_error, self.local = found, connect_error, local
