@@ -542,11 +542,8 @@ def _squash(text):
 _MONTH_TIME = (r"(?:[A-Z][a-z]{2} )?[^\W\d_]{2,6}\.? {1,2}\d{1,2},? \d\d:\d\d:\d\d(?:\.\d{1,9})?"
                r"(?: \d{4})?")
 _ISO_TIME = r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?"
-_PREFIX = re.compile(
-    # syslog or journal head: time (ISO, or month and day in any language), host, tag
-    r"(?:(?P<stamp>" + _ISO_TIME + r"|" + _MONTH_TIME + r")(?: [+-]\d{4})?(?: [A-Z]{3,5})?"
-    r"(?: (?P<host>[^\s\[\]:]{1,255}))??(?: [a-z]{2,8}\.[a-z]{2,8})?"
-    r"(?: {1,2}(?P<tag>[^\s:\[\];,]{1,64})(?:\[\d{1,10}\])?: ?| (?=\d{1,3},\d{1,20},\d{1,20},)))?"
+# What follows a syslog or journal head (or starts the line when there is none).
+_PREFIX_TAIL = (
     # a /dev/kmsg record ("4,1789,1531218013,-;") as netconsole and journal exports keep it
     r"(?:\d{1,3},\d{1,20},\d{1,20},[^;\s]{0,8};)?"
     # a console relay's tag in front of a kernel line ("[guest0/uart0] [    1.8] ...")
@@ -558,6 +555,23 @@ _PREFIX = re.compile(
     r"(?:(?P<host2>[^\s\[\]]{1,255}) kernel: ?)?"
     r"(?:\[ *(?P<caller>[TC]\d{1,10})\] ?)?"
 )
+_PREFIX = re.compile(
+    # syslog or journal head: time (ISO, or month and day in any language), host, tag
+    r"(?:(?P<stamp>" + _ISO_TIME + r"|" + _MONTH_TIME + r")(?: [+-]\d{4})?(?: [A-Z]{3,5})?"
+    r"(?: (?P<host>[^\s\[\]:]{1,255}))??(?: [a-z]{2,8}\.[a-z]{2,8})?"
+    r"(?: {1,2}(?P<tag>[^\s:\[\];,]{1,64})(?:\[\d{1,10}\])?: ?| (?=\d{1,3},\d{1,20},\d{1,20},)))?"
+    + _PREFIX_TAIL
+)
+_PREFIX_REST = re.compile(_PREFIX_TAIL)
+# The common journal head "2024-05-14T03:12:45.118850+02:00 host kernel: ", read by split_line
+# without _PREFIX's walk through its optional parts. Where this matches, _PREFIX's head ends at
+# the same place: the time can only end before the space (every shorter way through _ISO_TIME is
+# followed by one of its own characters), the host (_PREFIX's class and bound) holds no "[" or ":"
+# for a tag to end at, so the ways _PREFIX tries before taking the host succeed only when the
+# whole host reads as a zone offset, a zone name or a facility (then after the same "kernel: "),
+# or when it starts like a kmsg record (left out by the lookahead).
+_ISO_KERNEL = re.compile(_ISO_TIME + r" (?!\d{1,3},\d{1,20},\d{1,20},)[^\s\[\]:]{1,255}"
+                         r" kernel: ?")
 _GLUED = re.compile(r"\[ {0,12}\d{1,10}\.\d{6}\](?:\[ *[TC]\d{1,10}\])? ")
 _TIMESTAMP_FAST = re.compile(r"\[ *\d{1,10}\.\d{1,9}\](?: ?\[ *([TC]\d{1,10})\])? ?"
                              r"(?:[^\s\[\]]{1,255} kernel: ?)?")
@@ -571,6 +585,18 @@ def split_line(line):
             end = found.end()
             if line[end:end + 1] != "[":
                 return line[end:], found.group(1)
+    elif "0" <= line[:1] <= "9":
+        found = _ISO_KERNEL.match(line)
+        if found is not None:
+            end = found.end()
+            first = line[end:end + 1]
+            if first in ("[", "<") or first.isdigit() or line.find(" kernel:", end) >= 0:
+                found = _PREFIX_REST.match(line, end)
+                return line[found.end():], found.group("caller")
+            # no part of _PREFIX_TAIL can start here: a kmsg record starts with a digit, a
+            # relay tag, a timestamp and a caller id with "[", a level with "<", and a journal
+            # host needs " kernel:" after it
+            return line[end:], None
     found = _PREFIX.match(line)
     end = found.end()
     if end == 0 and "] " in line:

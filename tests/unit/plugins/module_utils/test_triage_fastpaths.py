@@ -7,7 +7,10 @@
   in a line is still a candidate, and no other line is added for them;
 * ``_analyze`` strips the dmesg timestamps with a pattern anchored on the line end: the same
   lines as the per-line ``(?m)^`` form;
-* ``_analyze`` tries a frame before the fault keys: no fault line can match as a frame.
+* ``_analyze`` tries a frame before the fault keys: no fault line can match as a frame;
+* ``split_line`` reads a journal head (``<ISO time> <host> kernel: ``) with ``_ISO_KERNEL``, and
+  the rest of the prefix with ``_PREFIX_REST`` only where one can start: the same message and
+  caller id as ``_PREFIX`` gives.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -29,6 +32,47 @@ PIECES = st.sampled_from([
     "oom-killer", "Kernel panic - not syncing", "Kernel panic", "x", "[   1.5] ", "[ 12.000001]",
     "[    0.000000] ", "] [", "[T1]", "-",
 ])
+
+
+# Pieces of a journal or syslog head, with the hosts _PREFIX can read as something else: a time
+# zone offset or name, a facility, the start of a kmsg record, a host too long.
+STAMPS = st.sampled_from(["2024-05-14T03:12:45", "2024-05-14 03:12:45", "2024-05-14T03:12:4"])
+FRACTIONS = st.sampled_from(["", ".118901", ",5", ".1234567890", "."])
+ZONES = st.sampled_from(["", "+02:00", "-0700", "Z", "+02", "+0200 ", " CEST"])
+HOSTS = st.sampled_from([
+    "web-07", "+1234", "-0100", "ABC", "ABCDE", "ABCDEF", "ab.cd", "kern.warn", "1,2,3,",
+    "1,2,3,-;", "10.0.0.5", "h;x", "a,b", "x" * 255, "x" * 256, "\u0663,1,1,", "", "kernel",
+    "h\u00e9te", "a[1]", "a:b",
+])
+HEAD_ENDS = st.sampled_from([
+    " kernel:", " kernel: ", "  kernel: ", " kernel:  ", " kernel[1]: ", " kern.warn kernel: ",
+    " kernel", " sshd[12]: ",
+])
+TAILS = st.sampled_from([
+    "", "Oops", "[ 12.345678] Oops", "<4>[ 1.2] x", "[ T12] y", "4,1789,1531218013,-;m",
+    "[guest0/uart0] [ 1.2] z", "h kernel: w", "[ 1.2] [C3] q", "[ 1.2]", "[#1] ",
+    "\u0663,1,1,-;x", "\u00b2,1,1,-;x", " kernel: x", "x kernel:y", "<TASK>",
+])
+
+
+def _plain_split_line(line):
+    """``split_line`` without its journal head shortcut: the prefix is what ``_PREFIX`` matches,
+    after the dmesg timestamp shortcut (``_TIMESTAMP_FAST``) that was there before it. That one
+    is not the same as ``_PREFIX`` for every line (``[ 1.2] [C3] q kernel: x`` loses
+    ``q kernel: `` to it): results it gives are kept as they are."""
+    if line[:1] == "[":
+        found = tr._TIMESTAMP_FAST.match(line)
+        if found is not None:
+            end = found.end()
+            if line[end:end + 1] != "[":
+                return line[end:], found.group(1)
+    found = tr._PREFIX.match(line)
+    end = found.end()
+    if end == 0 and "] " in line:
+        glued = tr._GLUED.search(line, 1)
+        if glued is not None:
+            return _plain_split_line(line[glued.start():])
+    return line[end:], found.group("caller")
 
 
 def _fixture_texts():
@@ -82,3 +126,27 @@ def test_timestamp_strip_is_the_per_line_strip(lines):
                                   "[<c0123456>] func+0x1/0x2", "func+0x1/0x2 (unreliable)"])
 def test_no_fault_line_is_a_frame(key, rest):
     assert tr._FRAME.match(key + rest) is None
+
+
+@settings(max_examples=1000, deadline=None)
+@given(STAMPS, FRACTIONS, ZONES, st.sampled_from([" ", "  ", ""]), HOSTS, HEAD_ENDS, TAILS,
+       st.text(max_size=12))
+def test_journal_head_split_is_the_prefix_split(stamp, fraction, zone, gap, host, end, tail, rest):
+    line = stamp + fraction + zone + gap + host + end + tail + rest
+    assert tr.split_line(line) == _plain_split_line(line)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(PIECES, HOSTS, HEAD_ENDS, TAILS, STAMPS, ZONES, st.text(max_size=4)),
+                max_size=12).map("".join))
+def test_split_line_is_the_prefix_split(line):
+    assert tr.split_line(line) == _plain_split_line(line)
+
+
+@pytest.mark.parametrize("name,text", list(_fixture_texts()))
+def test_split_line_of_fixture_is_the_prefix_split(name, text):
+    for line in text.splitlines():
+        assert tr.split_line(line) == _plain_split_line(line), (name, line)
+        # the same lines as a journal exports them
+        journal = "2024-05-14T03:12:45.118850+02:00 web-07 kernel: " + line
+        assert tr.split_line(journal) == _plain_split_line(journal), (name, line)
