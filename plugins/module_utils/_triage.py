@@ -622,7 +622,6 @@ def _message(line):
 _CPU_HEAD = re.compile(r"CPU: (\d+) (?:UID: \d+ )?PID: (\d+) Comm: ")
 _PID_HEAD = re.compile(r"Pid: (\d+), comm: ")
 _PID_BUILD = re.compile(r"(# ?\d+\S*)")
-_TOKEN = re.compile(r"\S+")
 _BUILD_START = re.compile(r"#\d")
 _TAINT_VERBOSE = re.compile(r"\[([A-Z])\]=")
 _DASHES = re.compile(r"(?<!\S)-+(?!\S)")
@@ -643,8 +642,10 @@ def parse_taint(text, pos=0, end=None):
         field, start = None, pos + 9
     else:
         return None
-    for word in _TOKEN.finditer(text, start, end):
-        token = word.group()
+    # str.split() and the pattern \S+ part words at the same characters (both use Unicode's
+    # whitespace), without a pattern call per word
+    words = text[start:end]
+    for index, token in enumerate(words.split()):
         if token.isalpha() and token.isupper():
             continue
         if not token.strip("-"):
@@ -652,9 +653,14 @@ def parse_taint(text, pos=0, end=None):
             continue
         if not token[:1].isdigit():
             return None
+        # where the release starts: what is left after splitting off the words before it
+        at = len(words) - len(words.split(None, index)[-1])
         if field is None:
-            field = "Tainted: " + _DASHES.sub("", text[start:word.start()]).strip()
-        rest = text[word.end():end].strip()
+            flags = words[:at]
+            if "-" in flags:
+                flags = _DASHES.sub("", flags)
+            field = "Tainted: " + flags.strip()
+        rest = words[at + len(token):].strip()
         return field, token, (rest if rest.startswith("#") else None)
     return None
 

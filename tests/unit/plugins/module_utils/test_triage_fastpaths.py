@@ -10,7 +10,9 @@
 * ``_analyze`` tries a frame before the fault keys: no fault line can match as a frame;
 * ``split_line`` reads a journal head (``<ISO time> <host> kernel: ``) with ``_ISO_KERNEL``, and
   the rest of the prefix with ``_PREFIX_REST`` only where one can start: the same message and
-  caller id as ``_PREFIX`` gives.
+  caller id as ``_PREFIX`` gives;
+* ``parse_taint`` parts the taint field into words with ``str.split`` instead of ``\\S+``, and
+  drops dashed columns only where there is a dash: the same field, release and build.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -73,6 +75,40 @@ def _plain_split_line(line):
         if glued is not None:
             return _plain_split_line(line[glued.start():])
     return line[end:], found.group("caller")
+
+
+TOKEN = re.compile(r"\S+")
+TAINT_PIECES = st.sampled_from([
+    "Not tainted", "Tainted: ", "Tainted:", " ", "  ", "\t", "\u00a0", "\u3000", "\x1c", "\x85",
+    "\u2028", "G", "W", "OE", "P", "-", "--", "---", "6.1.0-56-amd64", "5.15.0", "\u0663.1", "\u00b2.1",
+    "#1", "#1 SMP", "Debian 6.1.192-2", "x86", "\u00c9", "\u01c5", "a", "[W]=W", "1",
+])
+
+
+def _plain_parse_taint(text, pos=0, end=None):
+    """``parse_taint`` as it read the words: one ``\\S+`` match each, the field's dashed columns
+    always removed by pattern."""
+    if end is None:
+        end = len(text)
+    if text.startswith("Not tainted", pos, end):
+        field, start = "Not tainted", pos + 11
+    elif text.startswith("Tainted: ", pos, end):
+        field, start = None, pos + 9
+    else:
+        return None
+    for word in TOKEN.finditer(text, start, end):
+        token = word.group()
+        if token.isalpha() and token.isupper():
+            continue
+        if not token.strip("-"):
+            continue
+        if not token[:1].isdigit():
+            return None
+        if field is None:
+            field = "Tainted: " + tr._DASHES.sub("", text[start:word.start()]).strip()
+        rest = text[word.end():end].strip()
+        return field, token, (rest if rest.startswith("#") else None)
+    return None
 
 
 def _fixture_texts():
@@ -150,3 +186,24 @@ def test_split_line_of_fixture_is_the_prefix_split(name, text):
         # the same lines as a journal exports them
         journal = "2024-05-14T03:12:45.118850+02:00 web-07 kernel: " + line
         assert tr.split_line(journal) == _plain_split_line(journal), (name, line)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.sampled_from(["Not tainted", "Tainted: ", "", "x"]),
+       st.lists(st.one_of(TAINT_PIECES, st.text(max_size=3)), max_size=16).map("".join),
+       st.integers(0, 3), st.integers(0, 3))
+def test_parse_taint_is_the_word_pattern_parse(head, rest, cut_start, cut_end):
+    text = head + rest
+    assert tr.parse_taint(text) == _plain_parse_taint(text)
+    for start in range(min(cut_start, len(text)) + 1):
+        end = len(text) - min(cut_end, len(text) - start)
+        assert tr.parse_taint(text, start, end) == _plain_parse_taint(text, start, end)
+
+
+@pytest.mark.parametrize("name,text", list(_fixture_texts()))
+def test_parse_taint_of_fixture_is_the_word_pattern_parse(name, text):
+    for line in text.splitlines():
+        for key in ("Not tainted", "Tainted: "):
+            pos = line.find(key)
+            if pos >= 0:
+                assert tr.parse_taint(line, pos) == _plain_parse_taint(line, pos), (name, line)
