@@ -572,6 +572,10 @@ _PREFIX_REST = re.compile(_PREFIX_TAIL)
 # or when it starts like a kmsg record (left out by the lookahead).
 _ISO_KERNEL = re.compile(_ISO_TIME + r" (?!\d{1,3},\d{1,20},\d{1,20},)[^\s\[\]:]{1,255}"
                          r" kernel: ?")
+# A level and a dmesg timestamp ("<4>[ 9321.484857] "): on a line that starts with "<", _PREFIX
+# can only take these two (a syslog head, a kmsg record and a relay tag start with a digit, a
+# letter or "["), then a journal host (needs " kernel:" after it) or a caller id ("[").
+_LEVEL_TIMESTAMP = re.compile(r"<\d{1,3}>\[ *\d{1,10}\.\d{1,9}\] ?")
 _GLUED = re.compile(r"\[ {0,12}\d{1,10}\.\d{6}\](?:\[ *[TC]\d{1,10}\])? ")
 _TIMESTAMP_FAST = re.compile(r"\[ *\d{1,10}\.\d{1,9}\](?: ?\[ *([TC]\d{1,10})\])? ?"
                              r"(?:[^\s\[\]]{1,255} kernel: ?)?")
@@ -585,6 +589,12 @@ def split_line(line):
             end = found.end()
             if line[end:end + 1] != "[":
                 return line[end:], found.group(1)
+    elif line[:1] == "<":
+        found = _LEVEL_TIMESTAMP.match(line)
+        if found is not None:
+            end = found.end()
+            if line[end:end + 1] != "[" and line.find(" kernel:", end) < 0:
+                return line[end:], None
     elif "0" <= line[:1] <= "9":
         found = _ISO_KERNEL.match(line)
         if found is not None:

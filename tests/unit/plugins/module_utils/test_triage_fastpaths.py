@@ -10,7 +10,8 @@
 * ``_analyze`` tries a frame before the fault keys: no fault line can match as a frame;
 * ``split_line`` reads a journal head (``<ISO time> <host> kernel: ``) with ``_ISO_KERNEL``, and
   the rest of the prefix with ``_PREFIX_REST`` only where one can start: the same message and
-  caller id as ``_PREFIX`` gives;
+  caller id as ``_PREFIX`` gives; and a level with a dmesg timestamp (``<4>[ 1.5] ``) with
+  ``_LEVEL_TIMESTAMP`` where nothing else of ``_PREFIX`` can follow them;
 * ``parse_taint`` parts the taint field into words with ``str.split`` instead of ``\\S+``, and
   drops dashed columns only where there is a dash: the same field, release and build.
 """
@@ -207,3 +208,16 @@ def test_parse_taint_of_fixture_is_the_word_pattern_parse(name, text):
             pos = line.find(key)
             if pos >= 0:
                 assert tr.parse_taint(line, pos) == _plain_parse_taint(line, pos), (name, line)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.sampled_from(["<4>", "<12>", "<1234>", "<>", "<\u0663>", "<4", ""]),
+       st.sampled_from(["[ 12.345678]", "[12.3]", "[   0.000000] ", "[ 1.2]  ", "[1.1234567890]",
+                        "[Tue May 14 03:12:45 2024] ", "[ x]", ""]),
+       # what _PREFIX can take after the timestamp: a journal host, a caller id
+       st.sampled_from(["", "[T1] ", "[ C3]", "[T1]x", "h kernel: ", "h kernel:", " kernel: ",
+                        "[", "x"]),
+       st.lists(st.one_of(PIECES, HEAD_ENDS, TAILS, st.text(max_size=4)), max_size=6).map("".join))
+def test_level_timestamp_split_is_the_prefix_split(level, stamp, after, rest):
+    line = level + stamp + after + rest
+    assert tr.split_line(line) == _plain_split_line(line)
