@@ -12,6 +12,8 @@
   the rest of the prefix with ``_PREFIX_REST`` only where one can start: the same message and
   caller id as ``_PREFIX`` gives; and a level with a dmesg timestamp (``<4>[ 1.5] ``) with
   ``_LEVEL_TIMESTAMP`` where nothing else of ``_PREFIX`` can follow them;
+* ``_analyze`` finds the end of a report with one pattern (``_TRACE_END_START``): the lines that
+  start with one of ``_TRACE_END``;
 * ``parse_taint`` parts the taint field into words with ``str.split`` instead of ``\\S+``, and
   drops dashed columns only where there is a dash: the same field, release and build.
 """
@@ -221,3 +223,29 @@ def test_parse_taint_of_fixture_is_the_word_pattern_parse(name, text):
 def test_level_timestamp_split_is_the_prefix_split(level, stamp, after, rest):
     line = level + stamp + after + rest
     assert tr.split_line(line) == _plain_split_line(line)
+
+
+# The words, their beginnings and the words with a character changed (a trie's branch points).
+END_PIECES = st.one_of(
+    st.sampled_from(tr._TRACE_END),
+    st.sampled_from(tr._TRACE_END).flatmap(lambda word: st.integers(0, len(word)).map(
+        lambda cut: word[:cut])),
+    st.sampled_from(tr._TRACE_END).flatmap(lambda word: st.tuples(
+        st.integers(0, len(word) - 1), st.characters()).map(
+            lambda change: word[:change[0]] + change[1] + word[change[0] + 1:])),
+    st.text(max_size=3),
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(END_PIECES, min_size=1, max_size=3).map("".join))
+def test_trace_end_pattern_is_the_prefix_test(text):
+    assert (tr._TRACE_END_START.match(text) is not None) == text.startswith(tr._TRACE_END)
+
+
+@pytest.mark.parametrize("name,text", list(_fixture_texts()))
+def test_trace_end_pattern_of_fixture_is_the_prefix_test(name, text):
+    for line in text.splitlines():
+        for message in (line, tr.split_line(line)[0].strip()):
+            assert (tr._TRACE_END_START.match(message) is not None) == message.startswith(
+                tr._TRACE_END), (name, line)
