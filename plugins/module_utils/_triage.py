@@ -2043,12 +2043,27 @@ class _Decoded(object):
         return text
 
 
+def _has_long_line(text):
+    """Whether a line of ``text`` (with the unterminated last one) is longer than ``MAX_LINE``:
+    one rfind per ``MAX_LINE`` characters instead of a len() per line. Every line before ``pos``
+    is short; the last line end in the next ``MAX_LINE + 1`` characters moves it on, and where
+    there is none the line at ``pos`` is long."""
+    pos, end = 0, len(text)
+    while end - pos > MAX_LINE:
+        cut = text.rfind("\n", pos, pos + MAX_LINE + 1)
+        if cut < 0:
+            return True
+        pos = cut + 1
+    return False
+
+
 def _feed_text(parser, text):
     """Feed the whole decoded text of a log of at most ``CHUNK_CHARS`` characters, in the
     chunks ``iter_log_chunks`` gives for it (the lines, then an unterminated last line)."""
     lines = text.split("\n")
     pending = lines.pop()
-    if len(text) > MAX_LINE and lines and max(map(len, lines)) > MAX_LINE:
+    # a long last line also makes the complete lines cut: a no-op for them, all short then
+    if lines and _has_long_line(text):
         lines = [line[:MAX_LINE] for line in lines]
     parser.feed_chunk(lines)
     if pending:

@@ -14,6 +14,8 @@
   ``_LEVEL_TIMESTAMP`` where nothing else of ``_PREFIX`` can follow them;
 * ``_analyze`` finds the end of a report with one pattern (``_TRACE_END_START``): the lines that
   start with one of ``_TRACE_END``;
+* ``_feed_text`` finds a line longer than ``MAX_LINE`` by ``_has_long_line``'s jumps from line
+  end to line end: the same lines are cut;
 * ``parse_taint`` parts the taint field into words with ``str.split`` instead of ``\\S+``, and
   drops dashed columns only where there is a dash: the same field, release and build.
 """
@@ -249,3 +251,44 @@ def test_trace_end_pattern_of_fixture_is_the_prefix_test(name, text):
         for message in (line, tr.split_line(line)[0].strip()):
             assert (tr._TRACE_END_START.match(message) is not None) == message.startswith(
                 tr._TRACE_END), (name, line)
+
+
+class _Chunks(object):
+    """A parser that keeps what ``_feed_text`` feeds it."""
+
+    def __init__(self):
+        self.chunks = []
+
+    def feed_chunk(self, lines):
+        self.chunks.append(lines)
+
+
+def _plain_feed_chunks(text):
+    lines = text.split("\n")
+    pending = lines.pop()
+    if len(text) > tr.MAX_LINE and lines and max(map(len, lines)) > tr.MAX_LINE:
+        lines = [line[:tr.MAX_LINE] for line in lines]
+    return [lines] + ([[pending[:tr.MAX_LINE]]] if pending else [])
+
+
+# Line lengths around MAX_LINE, and the characters a line end can be confused with.
+LINE_LENGTHS = st.one_of(st.integers(0, 40), st.integers(tr.MAX_LINE - 3, tr.MAX_LINE + 3),
+                         st.integers(0, 3 * tr.MAX_LINE))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(LINE_LENGTHS, st.sampled_from(["x", "\r", " ", "\u2028"])),
+                max_size=8),
+       st.booleans())
+def test_long_line_test_is_the_length_test(shape, terminated):
+    text = "\n".join(char * length for length, char in shape) + ("\n" if terminated else "")
+    assert tr._has_long_line(text) == (max(map(len, text.split("\n"))) > tr.MAX_LINE)
+    parser = _Chunks()
+    tr._feed_text(parser, text)
+    assert parser.chunks == _plain_feed_chunks(text)
+
+
+@pytest.mark.parametrize("name,text", list(_fixture_texts()))
+def test_long_line_test_of_fixture_is_the_length_test(name, text):
+    for sample in (text, text + "y" * tr.MAX_LINE, text.replace("\n", " ", 30)):
+        assert tr._has_long_line(sample) == (max(map(len, sample.split("\n"))) > tr.MAX_LINE)
