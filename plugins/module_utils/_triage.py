@@ -542,11 +542,8 @@ def _squash(text):
 _MONTH_TIME = (r"(?:[A-Z][a-z]{2} )?[^\W\d_]{2,6}\.? {1,2}\d{1,2},? \d\d:\d\d:\d\d(?:\.\d{1,9})?"
                r"(?: \d{4})?")
 _ISO_TIME = r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?"
-_PREFIX = re.compile(
-    # syslog or journal head: time (ISO, or month and day in any language), host, tag
-    r"(?:(?P<stamp>" + _ISO_TIME + r"|" + _MONTH_TIME + r")(?: [+-]\d{4})?(?: [A-Z]{3,5})?"
-    r"(?: (?P<host>[^\s\[\]:]{1,255}))??(?: [a-z]{2,8}\.[a-z]{2,8})?"
-    r"(?: {1,2}(?P<tag>[^\s:\[\];,]{1,64})(?:\[\d{1,10}\])?: ?| (?=\d{1,3},\d{1,20},\d{1,20},)))?"
+# What follows a syslog or journal head (or starts the line when there is none).
+_PREFIX_TAIL = (
     # a /dev/kmsg record ("4,1789,1531218013,-;") as netconsole and journal exports keep it
     r"(?:\d{1,3},\d{1,20},\d{1,20},[^;\s]{0,8};)?"
     # a console relay's tag in front of a kernel line ("[guest0/uart0] [    1.8] ...")
@@ -558,6 +555,27 @@ _PREFIX = re.compile(
     r"(?:(?P<host2>[^\s\[\]]{1,255}) kernel: ?)?"
     r"(?:\[ *(?P<caller>[TC]\d{1,10})\] ?)?"
 )
+_PREFIX = re.compile(
+    # syslog or journal head: time (ISO, or month and day in any language), host, tag
+    r"(?:(?P<stamp>" + _ISO_TIME + r"|" + _MONTH_TIME + r")(?: [+-]\d{4})?(?: [A-Z]{3,5})?"
+    r"(?: (?P<host>[^\s\[\]:]{1,255}))??(?: [a-z]{2,8}\.[a-z]{2,8})?"
+    r"(?: {1,2}(?P<tag>[^\s:\[\];,]{1,64})(?:\[\d{1,10}\])?: ?| (?=\d{1,3},\d{1,20},\d{1,20},)))?"
+    + _PREFIX_TAIL
+)
+_PREFIX_REST = re.compile(_PREFIX_TAIL)
+# The common journal head "2024-05-14T03:12:45.118850+02:00 host kernel: ", read by split_line
+# without _PREFIX's walk through its optional parts. Where this matches, _PREFIX's head ends at
+# the same place: the time can only end before the space (every shorter way through _ISO_TIME is
+# followed by one of its own characters), the host (_PREFIX's class and bound) holds no "[" or ":"
+# for a tag to end at, so the ways _PREFIX tries before taking the host succeed only when the
+# whole host reads as a zone offset, a zone name or a facility (then after the same "kernel: "),
+# or when it starts like a kmsg record (left out by the lookahead).
+_ISO_KERNEL = re.compile(_ISO_TIME + r" (?!\d{1,3},\d{1,20},\d{1,20},)[^\s\[\]:]{1,255}"
+                         r" kernel: ?")
+# A level and a dmesg timestamp ("<4>[ 9321.484857] "): on a line that starts with "<", _PREFIX
+# can only take these two (a syslog head, a kmsg record and a relay tag start with a digit, a
+# letter or "["), then a journal host (needs " kernel:" after it) or a caller id ("[").
+_LEVEL_TIMESTAMP = re.compile(r"<\d{1,3}>\[ *\d{1,10}\.\d{1,9}\] ?")
 _GLUED = re.compile(r"\[ {0,12}\d{1,10}\.\d{6}\](?:\[ *[TC]\d{1,10}\])? ")
 _TIMESTAMP_FAST = re.compile(r"\[ *\d{1,10}\.\d{1,9}\](?: ?\[ *([TC]\d{1,10})\])? ?"
                              r"(?:[^\s\[\]]{1,255} kernel: ?)?")
@@ -571,6 +589,24 @@ def split_line(line):
             end = found.end()
             if line[end:end + 1] != "[":
                 return line[end:], found.group(1)
+    elif line[:1] == "<":
+        found = _LEVEL_TIMESTAMP.match(line)
+        if found is not None:
+            end = found.end()
+            if line[end:end + 1] != "[" and line.find(" kernel:", end) < 0:
+                return line[end:], None
+    elif "0" <= line[:1] <= "9":
+        found = _ISO_KERNEL.match(line)
+        if found is not None:
+            end = found.end()
+            first = line[end:end + 1]
+            if first in ("[", "<") or first.isdigit() or line.find(" kernel:", end) >= 0:
+                found = _PREFIX_REST.match(line, end)
+                return line[found.end():], found.group("caller")
+            # no part of _PREFIX_TAIL can start here: a kmsg record starts with a digit, a
+            # relay tag, a timestamp and a caller id with "[", a level with "<", and a journal
+            # host needs " kernel:" after it
+            return line[end:], None
     found = _PREFIX.match(line)
     end = found.end()
     if end == 0 and "] " in line:
@@ -596,7 +632,6 @@ def _message(line):
 _CPU_HEAD = re.compile(r"CPU: (\d+) (?:UID: \d+ )?PID: (\d+) Comm: ")
 _PID_HEAD = re.compile(r"Pid: (\d+), comm: ")
 _PID_BUILD = re.compile(r"(# ?\d+\S*)")
-_TOKEN = re.compile(r"\S+")
 _BUILD_START = re.compile(r"#\d")
 _TAINT_VERBOSE = re.compile(r"\[([A-Z])\]=")
 _DASHES = re.compile(r"(?<!\S)-+(?!\S)")
@@ -617,8 +652,10 @@ def parse_taint(text, pos=0, end=None):
         field, start = None, pos + 9
     else:
         return None
-    for word in _TOKEN.finditer(text, start, end):
-        token = word.group()
+    # str.split() and the pattern \S+ part words at the same characters (both use Unicode's
+    # whitespace), without a pattern call per word
+    words = text[start:end]
+    for index, token in enumerate(words.split()):
         if token.isalpha() and token.isupper():
             continue
         if not token.strip("-"):
@@ -626,9 +663,14 @@ def parse_taint(text, pos=0, end=None):
             continue
         if not token[:1].isdigit():
             return None
+        # where the release starts: what is left after splitting off the words before it
+        at = len(words) - len(words.split(None, index)[-1])
         if field is None:
-            field = "Tainted: " + _DASHES.sub("", text[start:word.start()]).strip()
-        rest = text[word.end():end].strip()
+            flags = words[:at]
+            if "-" in flags:
+                flags = _DASHES.sub("", flags)
+            field = "Tainted: " + flags.strip()
+        rest = words[at + len(token):].strip()
         return field, token, (rest if rest.startswith("#") else None)
     return None
 
@@ -1305,6 +1347,10 @@ _TRACE_END = (
     "read to 0x", "write to 0x", "read-write to 0x", "write (marked) to", "read (marked) to",
     "value changed:", "INFO: lockdep is turned off", "Shutting down cpus with NMI", "Object 0x", "Redzone ", "Padding ", "kfence-#",
 )
+# ... as one pattern: a line starts with one of them when it matches (the trie is the words'
+# alternation factored by common prefixes); one character class test per line instead of a
+# startswith per word.
+_TRACE_END_START = re.compile(_trie_pattern(_TRACE_END))
 # Lines a stall or lockup report prints before the stalled CPU's backtrace.
 _STALL_CONTINUE = ("NMI backtrace for cpu", "Sending NMI from CPU", "Task dump for CPU")
 
@@ -1382,7 +1428,7 @@ def _analyze(block, relay):
                 continue
         elif register_match(text) is not None:
             continue
-        if text.startswith(_TRACE_END):
+        if _TRACE_END_START.match(text) is not None:
             break
         if text.startswith(_STALL_CONTINUE):
             if stall and not trace:
@@ -1997,12 +2043,27 @@ class _Decoded(object):
         return text
 
 
+def _has_long_line(text):
+    """Whether a line of ``text`` (with the unterminated last one) is longer than ``MAX_LINE``:
+    one rfind per ``MAX_LINE`` characters instead of a len() per line. Every line before ``pos``
+    is short; the last line end in the next ``MAX_LINE + 1`` characters moves it on, and where
+    there is none the line at ``pos`` is long."""
+    pos, end = 0, len(text)
+    while end - pos > MAX_LINE:
+        cut = text.rfind("\n", pos, pos + MAX_LINE + 1)
+        if cut < 0:
+            return True
+        pos = cut + 1
+    return False
+
+
 def _feed_text(parser, text):
     """Feed the whole decoded text of a log of at most ``CHUNK_CHARS`` characters, in the
     chunks ``iter_log_chunks`` gives for it (the lines, then an unterminated last line)."""
     lines = text.split("\n")
     pending = lines.pop()
-    if len(text) > MAX_LINE and lines and max(map(len, lines)) > MAX_LINE:
+    # a long last line also makes the complete lines cut: a no-op for them, all short then
+    if lines and _has_long_line(text):
         lines = [line[:MAX_LINE] for line in lines]
     parser.feed_chunk(lines)
     if pending:
