@@ -4,6 +4,7 @@ Images:    image build --release R [--force] | image list | image prune [--dry-r
 Launcher:  start NAME --release R [--memory M] [--smp N] | boot NAME | wait-ssh NAME...
            ssh NAME -- CMD | boot-id NAME | wait-reboot NAME [--boot-id ID]
            noreboot NAME [--undo] | panic NAME | events NAME [--wait EVENT]
+           capture-boot CONSOLE.TLOG [--all]
            stop NAME... | destroy NAME... | status | cleanup [--all] | accel
 Molecule:  create --platforms JSON --instance-config PATH | destroy NAME... --instance-config PATH
 Demo:      up --clients N --server 1 --release R --inventory PATH [--target ssh|local] | down
@@ -140,6 +141,21 @@ def cmd_events(args):
             _err("no %s event for %s within %ds" % ("/".join(args.wait), args.name, args.timeout))
             return 1
         time.sleep(0.5)
+
+
+def cmd_capture_boot(args):
+    """The last capture boot of a console log (``console.tlog``) as JSON, or all of them."""
+    try:
+        text = Path(args.tlog).read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        _err("cannot read %s: %s" % (args.tlog, exc))
+        return 1
+    boots = [b for b in console.capture_boots(console.parse_tlog(text)) if b["capture"]]
+    if not boots:
+        _err("no capture boot in %s" % args.tlog)
+        return 1
+    _print_json(boots if args.all else boots[-1])
+    return 0
 
 
 def cmd_stop(args):
@@ -311,6 +327,11 @@ def build_parser():
     s.add_argument("--after", type=float, default=0.0, help="only events at/after this unix time")
     s.add_argument("--timeout", type=int, default=900)
     s.set_defaults(func=cmd_events)
+
+    s = sub.add_parser("capture-boot", help="the last kdump capture boot of a console.tlog as JSON")
+    s.add_argument("tlog")
+    s.add_argument("--all", action="store_true", help="every capture boot, oldest first")
+    s.set_defaults(func=cmd_capture_boot)
 
     s = sub.add_parser("stop", help="graceful power-off (QMP system_powerdown), kill after --timeout")
     s.add_argument("names", nargs="+")

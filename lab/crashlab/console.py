@@ -23,6 +23,10 @@ DMESG_SAVED = re.compile(r"saved dmesg content in (\S+)")
 MAKEDUMPFILE = re.compile(r"running makedumpfile (.*)")
 RESTART = re.compile(r"reboot: Restarting system")
 POWER_DOWN = re.compile(r"reboot: Power down|reboot: System halted")
+KERNEL_COMMAND_LINE = re.compile(r"Kernel command line: (.*)")
+# systemd's status lines ("[  OK  ] Started x.service - Desc.", "   Starting x.…ice - Desc...");
+# the unit name and description may be cut with "…" on a narrow console.
+STATUS = re.compile(r"(?:^|\] |^\s+)(Starting|Started|Finished|Reached target|Stopping|Stopped) (\S.*)")
 
 
 def clean(raw: str) -> str:
@@ -90,6 +94,50 @@ def parse_events(lines):
             ev["line"] = line
             events.append(ev)
     return events
+
+
+def capture_boots(lines):
+    """Every boot that follows a panic in ``[(time, line)]``, up to its reboot: a dict with
+    ``panic`` and ``banner`` (unix times), ``command_line``, ``capture`` (the command line has
+    ``elfcorehdr=``: kexec's capture kernel, not a plain reboot), ``masked`` (the units of its
+    ``systemd.mask=`` words), ``status`` (systemd's status lines ``[seconds after the panic,
+    verb, text]``), ``makedumpfile`` (seconds of each start), ``saved`` and ``reboot`` (seconds
+    or None) and ``failed`` (kdump-tools said it failed)."""
+    boots, boot, panic_t = [], None, None
+    for t, line in lines:
+        if LINUX_VERSION.search(line):
+            boot = None
+            if panic_t is not None:
+                boot = {"panic": panic_t, "banner": t, "command_line": None, "capture": False, "masked": [],
+                        "status": [], "makedumpfile": [], "saved": None, "reboot": None, "failed": False}
+                boots.append(boot)
+            panic_t = None
+            continue
+        if boot is None:
+            if PANIC.search(line):
+                panic_t = t
+            continue
+        after = round(t - boot["panic"], 1)
+        found = KERNEL_COMMAND_LINE.search(line)
+        if found and boot["command_line"] is None:
+            words = found.group(1).split()
+            boot["command_line"] = found.group(1).strip()
+            boot["capture"] = any(w.startswith("elfcorehdr=") for w in words)
+            boot["masked"] = [w.split("=", 1)[1] for w in words if w.startswith("systemd.mask=")]
+        elif SAVED.search(line):
+            boot["saved"] = after
+        elif FAILED.search(line):
+            boot["failed"] = True
+        elif MAKEDUMPFILE.search(line):
+            boot["makedumpfile"].append(after)
+        elif RESTART.search(line) or POWER_DOWN.search(line):
+            boot["reboot"] = after
+            boot = None
+        else:
+            found = STATUS.search(line)
+            if found:
+                boot["status"].append([after, found.group(1), found.group(2).rstrip(". ")])
+    return boots
 
 
 def read_lifecycle(path: Path):

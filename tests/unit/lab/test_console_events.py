@@ -149,3 +149,44 @@ def test_real_console_bookworm_kdump_cycle():
     assert evs[8]["path"] == "/var/crash/202611220832."
     times = [e["t"] for e in evs]
     assert times == sorted(times)
+
+
+def test_capture_boots_of_a_real_console_debian_default():
+    """The bookworm fixture's capture boot (Debian's own kdump-tools, no masks): its command line,
+    the units it started (the network, utmp) and the times after the panic."""
+    with open(os.path.join(FIXTURES, "console-bookworm-kdump.tlog"), encoding="utf-8") as f:
+        boots = console.capture_boots(console.parse_tlog(f.read()))
+    assert len(boots) == 1
+    boot = boots[0]
+    assert boot["capture"] is True
+    assert "systemd.unit=kdump-tools-dump.service" in boot["command_line"].split()
+    assert boot["masked"] == []
+    texts = [text for _after, _verb, text in boot["status"]]
+    assert any("Network Configuration" in t for t in texts)
+    assert any("Boot/Shutdown in UTMP" in t for t in texts)
+    assert "network-online.target - Network is Online" in texts
+    assert boot["makedumpfile"] == [183.1, 186.7]
+    assert (boot["saved"], boot["reboot"], boot["failed"]) == (234.7, 236.2, False)
+    assert round(boot["banner"] - boot["panic"], 1) == 13.1
+
+
+def test_capture_boots_masks_failures_and_plain_reboots():
+    boots = console.capture_boots(lines(
+        "Linux version 6.1.0-56-amd64 (x)",
+        "Kernel command line: root=/dev/vda1 ro",
+        "Kernel panic - not syncing: sysrq triggered crash",
+        "Linux version 6.1.0-56-amd64 (x)",
+        "Kernel command line: ro reset_devices systemd.mask=timers.target systemd.mask=a.service elfcorehdr=1K",
+        "         Starting systemd-update-ut…rd System Boot/Shutdown in UTMP...",
+        "kdump-tools[300]: failed to save vmcore in /var/crash/202611220700",
+        "reboot: Restarting system",
+        "Kernel panic - not syncing: Fatal exception",
+        "Linux version 6.1.0-56-amd64 (x)",
+        "Kernel command line: root=/dev/vda1 ro",
+        "[  OK  ] Started ssh.service - OpenBSD Secure Shell server.",
+    ))
+    assert [b["capture"] for b in boots] == [True, False]
+    assert boots[0]["masked"] == ["timers.target", "a.service"]
+    assert boots[0]["status"] == [[3.0, "Starting", "systemd-update-ut…rd System Boot/Shutdown in UTMP"]]
+    assert (boots[0]["failed"], boots[0]["saved"], boots[0]["reboot"]) == (True, None, 5.0)
+    assert boots[1]["status"] == [[3.0, "Started", "ssh.service - OpenBSD Secure Shell server"]]
