@@ -18,6 +18,11 @@ times, into a fresh directory on the controller each time:
 * vmcore_collect: ``crashkit.kdump.vmcore_collect`` of that crash directory, with become;
 * fetch: ``ansible.builtin.fetch`` of the file, with become (Ansible then reads it with
   ``slurp``: the whole file base64-encoded in memory on the host and on the controller);
+* vmcore_collect (connection): the same with ``transport: connection``, the path a become
+  password takes (sudo cannot be given a password on a stream, so the file comes in
+  ``chunk_mib`` pieces, each one command through the connection plugin, base64 encoded, and the
+  host's SHA-256 in one more call); only for sizes up to ``--connection-max-mib`` (default 1024:
+  at 8 MiB a call it is slow under TCG);
 * floor: ``ansible.builtin.ping`` on the host, the memory any playbook run costs.
 
 Wall time, throughput (MiB/s of the file) and the peak RSS of the largest controller process
@@ -115,7 +120,17 @@ def playbook(path, host, tasks):
     return path
 
 
-def bench_size(inv, host, hv, size_mib, repeat, log, work):
+def collect_play(path, host, crash, store, transport="auto"):
+    return playbook(path, host, [
+        {"crashkit.kdump.vmcore_collect": {"store": store, "crashes": [crash], "include_incomplete": False,
+                                           "transport": transport},
+         "become": True, "register": "collected"},
+        {"ansible.builtin.assert": {"that": ["collected.crashes | length == 1",
+                                             "collected.transport == %s" % json.dumps(transport)
+                                             if transport != "auto" else "true"]}}])
+
+
+def bench_size(inv, host, hv, size_mib, repeat, log, work, connection_max_mib=1024):
     """Alternate the sides ``repeat`` times on a ``size_mib`` MiB dump; the runs and their summary."""
     crash = "bench-%d" % size_mib
     remote = "/var/crash/%s/dump.202611220000" % crash
@@ -130,7 +145,7 @@ def bench_size(inv, host, hv, size_mib, repeat, log, work):
     ssh = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
            "-i", hv["ansible_ssh_private_key_file"], "-P", str(hv["ansible_port"])]
     floor_pb = playbook(os.path.join(work, "floor.json"), host, [{"ansible.builtin.ping": {}}])
-    sides = {"scp": [], "vmcore_collect": [], "fetch": [], "floor": []}
+    sides = {"scp": [], "vmcore_collect": [], "vmcore_collect_connection": [], "fetch": [], "floor": []}
     try:
         for round_no in range(repeat):
             dest = os.path.join(work, "r%d" % round_no)
@@ -138,12 +153,11 @@ def bench_size(inv, host, hv, size_mib, repeat, log, work):
             runs = [
                 ("scp", ["scp"] + ssh + ["%s@%s:%s" % (hv["ansible_user"], hv["ansible_host"], remote),
                                          os.path.join(dest, "scp.bin")]),
-                ("vmcore_collect", ["ansible-playbook", "-i", inv, playbook(
-                    os.path.join(work, "collect.json"), host,
-                    [{"crashkit.kdump.vmcore_collect": {"store": os.path.join(dest, "store"), "crashes": [crash],
-                                                        "include_incomplete": False},
-                      "become": True, "register": "collected"},
-                     {"ansible.builtin.assert": {"that": ["collected.crashes | length == 1"]}}])]),
+                ("vmcore_collect", ["ansible-playbook", "-i", inv, collect_play(
+                    os.path.join(work, "collect.json"), host, crash, os.path.join(dest, "store"))]),
+                ("vmcore_collect_connection", ["ansible-playbook", "-i", inv, collect_play(
+                    os.path.join(work, "collect-connection.json"), host, crash, os.path.join(dest, "store-connection"),
+                    "connection")]),
                 ("fetch", ["ansible-playbook", "-i", inv, playbook(
                     os.path.join(work, "fetch.json"), host,
                     [{"ansible.builtin.fetch": {"src": remote, "dest": os.path.join(dest, "fetch.bin"), "flat": True},
@@ -151,10 +165,12 @@ def bench_size(inv, host, hv, size_mib, repeat, log, work):
                 ("floor", ["ansible-playbook", "-i", inv, floor_pb]),
             ]
             for name, argv in runs:
+                if name == "vmcore_collect_connection" and size_mib > connection_max_mib:
+                    continue
                 result = measure(argv, log)
                 result["mib_per_s"] = (size_mib / result["seconds"]) if name != "floor" and result["rc"] == 0 else None
                 sides[name].append(result)
-                print("%d MiB round %d %-15s rc %d  %6.1f s  %s  peak RSS %5.0f MiB" % (
+                print("%d MiB round %d %-25s rc %d  %6.1f s  %s  peak RSS %5.0f MiB" % (
                     size_mib, round_no + 1, name, result["rc"], result["seconds"],
                     "%6.1f MiB/s" % result["mib_per_s"] if result["mib_per_s"] else "     -     ",
                     result["maxrss_kib"] / 1024.0), flush=True)
@@ -170,7 +186,9 @@ def bench_size(inv, host, hv, size_mib, repeat, log, work):
 
     floor_rss = med("floor", "maxrss_kib")
     summary = {}
-    for name in ("scp", "vmcore_collect", "fetch"):
+    for name in ("scp", "vmcore_collect", "vmcore_collect_connection", "fetch"):
+        if not sides[name]:
+            continue
         rss = med(name, "maxrss_kib")
         summary[name] = {"ok_runs": sum(1 for r in sides[name] if r["rc"] == 0), "runs": len(sides[name]),
                          "median_seconds": med(name, "seconds"), "median_mib_per_s": med(name, "mib_per_s"),
@@ -179,7 +197,11 @@ def bench_size(inv, host, hv, size_mib, repeat, log, work):
     collect, scp = summary["vmcore_collect"], summary["scp"]
     ratio = (collect["median_mib_per_s"] / scp["median_mib_per_s"]
              if collect["median_mib_per_s"] and scp["median_mib_per_s"] else None)
-    return {"size_mib": size_mib, "make_dump_seconds": made, "runs": sides, "summary": summary,
+    connection = summary.get("vmcore_collect_connection") or {}
+    return {"size_mib": size_mib, "make_dump_seconds": made,
+            "ratio_connection_to_scp_throughput": (
+                connection["median_mib_per_s"] / scp["median_mib_per_s"]
+                if connection.get("median_mib_per_s") and scp["median_mib_per_s"] else None), "runs": sides, "summary": summary,
             "floor_peak_rss_mib": floor_rss / 1024.0 if floor_rss else None,
             "ratio_collect_to_scp_throughput": ratio,
             "goal_met": bool(ratio and ratio >= 0.9 and collect["growth_over_floor_mib"] is not None
@@ -192,6 +214,8 @@ def main():
     parser.add_argument("--host")
     parser.add_argument("--size-mib", type=int, action="append", help="repeatable; default 1024 and 4096")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--connection-max-mib", type=int, default=1024,
+                        help="the transport: connection side only for sizes up to this (default 1024)")
     parser.add_argument("--run", default=os.path.join(ROOT, ".tmp", "bench-collect"))
     parser.add_argument("--output", default=os.path.join(ROOT, "bench", "results", "collect.json"))
     args = parser.parse_args()
@@ -215,7 +239,7 @@ def main():
     try:
         host = args.host or first_client(inv)
         hv = host_vars(inv, host)
-        sizes = [bench_size(inv, host, hv, size_mib, args.repeat, log, work)
+        sizes = [bench_size(inv, host, hv, size_mib, args.repeat, log, work, args.connection_max_mib)
                  for size_mib in args.size_mib or [1024, 4096]]
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -230,9 +254,11 @@ def main():
     write_result(args.output, result,
                  host_is="lab VM under TCG (python -m crashlab), 1 GiB, 1 vCPU, ssh through QEMU user networking")
     for size in sizes:
-        for name in ("scp", "vmcore_collect", "fetch"):
+        for name in ("scp", "vmcore_collect", "vmcore_collect_connection", "fetch"):
+            if name not in size["summary"]:
+                continue
             s = size["summary"][name]
-            print("%d MiB %-15s %d/%d ok  median %s  peak RSS %s  growth over floor %s" % (
+            print("%d MiB %-25s %d/%d ok  median %s  peak RSS %s  growth over floor %s" % (
                 size["size_mib"], name, s["ok_runs"], s["runs"],
                 "%.1f MiB/s" % s["median_mib_per_s"] if s["median_mib_per_s"] else "-",
                 "%.0f MiB" % s["median_peak_rss_mib"] if s["median_peak_rss_mib"] else "-",
@@ -240,6 +266,9 @@ def main():
         ratio = size["ratio_collect_to_scp_throughput"]
         print("%d MiB: ratio vmcore_collect/scp throughput %s; goal %s" % (
             size["size_mib"], "%.2fx" % ratio if ratio else "-", "met" if size["goal_met"] else "missed"))
+        if size["ratio_connection_to_scp_throughput"]:
+            print("%d MiB: ratio vmcore_collect (transport connection, the become-password path)/scp %.2fx"
+                  " (no goal)" % (size["size_mib"], size["ratio_connection_to_scp_throughput"]))
     print("results: %s (output of every run: %s)" % (args.output, log))
 
 
