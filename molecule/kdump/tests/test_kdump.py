@@ -1,5 +1,6 @@
 """Verify a converged lab VM: the crash kernel is reserved and loaded, the config sources right."""
 
+import re
 import shlex
 
 
@@ -48,6 +49,24 @@ def test_config_sources_to_intended_values(host):
 def test_kdump_tools_ready(host):
     status = host.run("kdump-config status")
     assert "ready to kdump" in status.stdout, status.stdout + status.stderr
+
+
+def test_capture_command_line_masks_what_the_capture_does_not_need(host):
+    # kdump_capture_lean_boot: the loaded crash kernel's command line (kdump-config show prints
+    # the kexec command it ran) masks timers and utmp, and for kdump-bookworm's local target the
+    # network; kdump-trixie's SSH target keeps the network
+    with host.sudo():
+        show = host.run("kdump-config show")
+    assert show.rc == 0, show.stderr
+    found = re.search(r'--command-line="([^"]*)"', show.stdout)
+    assert found, show.stdout
+    masked = sorted(w.split("=", 1)[1] for w in found.group(1).split() if w.startswith("systemd.mask="))
+    expected = ["systemd-update-utmp.service", "timers.target"]
+    if host.backend.get_hostname() == "kdump-bookworm":
+        expected += ["network-online.target", "systemd-networkd.service", "systemd-networkd.socket",
+                     "systemd-resolved.service"]
+    assert masked == sorted(expected), found.group(1)
+    assert "systemd.unit=kdump-tools-dump.service" in found.group(1).split()
 
 
 def test_sysctl_panic_policy(host):
