@@ -190,3 +190,23 @@ def test_capture_boots_masks_failures_and_plain_reboots():
     assert boots[0]["status"] == [[3.0, "Starting", "systemd-update-ut…rd System Boot/Shutdown in UTMP"]]
     assert (boots[0]["failed"], boots[0]["saved"], boots[0]["reboot"]) == (True, None, 5.0)
     assert boots[1]["status"] == [[3.0, "Started", "ssh.service - OpenBSD Secure Shell server"]]
+
+
+def test_capture_boots_of_a_real_lean_capture():
+    """A crashkit capture boot (kdump_capture_lean_boot, local target; bench/capture.py on Debian
+    12, 2026-12-03): the masks on its command line, no network, no utmp, kdump-tools right after
+    sysinit.target. Against the Debian default fixture above: kdump-tools started 59 s after
+    sysinit.target there (networkd), 0.2 s here."""
+    with open(os.path.join(FIXTURES, "console-bookworm-lean-capture.tlog"), encoding="utf-8") as f:
+        boots = console.capture_boots(console.parse_tlog(f.read()))
+    assert len(boots) == 1
+    boot = boots[0]
+    assert boot["capture"] is True
+    assert boot["masked"] == ["network-online.target", "systemd-networkd.service", "systemd-networkd.socket",
+                              "systemd-resolved.service", "timers.target", "systemd-update-utmp.service"]
+    texts = [text for _after, _verb, text in boot["status"]]
+    assert not [t for t in texts if "Network Configuration" in t or "Network is Online" in t or "UTMP" in t]
+    sysinit = [after for after, _verb, text in boot["status"] if text.startswith("sysinit.target")]
+    kdump = [after for after, _verb, text in boot["status"] if "crash dump capture service" in text]
+    assert (sysinit, kdump) == ([70.4], [70.6])
+    assert (boot["saved"], boot["reboot"], boot["failed"]) == (150.9, 152.1, False)
