@@ -195,13 +195,14 @@ def bench_size(inv, host, hv, size_mib, repeat, log, work, connection_max_mib=10
                          "median_peak_rss_mib": rss / 1024.0 if rss else None,
                          "growth_over_floor_mib": (rss - floor_rss) / 1024.0 if rss and floor_rss else None}
     collect, scp = summary["vmcore_collect"], summary["scp"]
-    ratio = (collect["median_mib_per_s"] / scp["median_mib_per_s"]
-             if collect["median_mib_per_s"] and scp["median_mib_per_s"] else None)
-    connection = summary.get("vmcore_collect_connection") or {}
-    return {"size_mib": size_mib, "make_dump_seconds": made,
-            "ratio_connection_to_scp_throughput": (
-                connection["median_mib_per_s"] / scp["median_mib_per_s"]
-                if connection.get("median_mib_per_s") and scp["median_mib_per_s"] else None), "runs": sides, "summary": summary,
+
+    def to_scp(name):
+        """A side's median throughput over scp's, or None when either has none."""
+        mine = (summary.get(name) or {}).get("median_mib_per_s")
+        return mine / scp["median_mib_per_s"] if mine and scp["median_mib_per_s"] else None
+    ratio = to_scp("vmcore_collect")
+    return {"size_mib": size_mib, "make_dump_seconds": made, "runs": sides, "summary": summary,
+            "ratio_connection_to_scp_throughput": to_scp("vmcore_collect_connection"),
             "floor_peak_rss_mib": floor_rss / 1024.0 if floor_rss else None,
             "ratio_collect_to_scp_throughput": ratio,
             "goal_met": bool(ratio and ratio >= 0.9 and collect["growth_over_floor_mib"] is not None
