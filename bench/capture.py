@@ -12,7 +12,9 @@ memory size, two VMs of that size with one vCPU each (so the two sides get a cor
   (debconf's default: enabled; its ``/etc/default/grub.d/kdump-tools.cfg`` reservation;
   ``MAKEDUMP_ARGS`` of kdump-config: ``-F -c -d 31``), then a reboot;
 * ``crashkit-<MiB>``: ``playbooks/kdump_setup.yml`` with this collection's defaults (local
-  target), which reboots where it must.
+  target), which reboots where it must; ``--crashkit-var NAME=VALUE`` (repeatable) sets a role
+  variable on this side only (``kdump_compression=zstd`` measures a compression before it
+  becomes a default), and the result records it.
 
 Both must have a loaded crash kernel. Then, each round: both get the same memory load (anonymous
 memory, 40% of MemTotal, non-zero pages held by a process; a file of 25% of MemTotal written and
@@ -31,6 +33,7 @@ import argparse
 import concurrent.futures
 import json
 import os
+import re
 import statistics
 import sys
 import time
@@ -116,9 +119,13 @@ def setup_debian(lab, name):
     return reservation
 
 
-def setup_crashkit(lab, name, inv, log):
-    print("%s: crashkit.kdump.kdump_setup (this collection's defaults), reboot" % name, flush=True)
-    play(["crashkit.kdump.kdump_setup", "-l", name, "-e", "kdump_reboot_ok=true"], inv, log)
+def setup_crashkit(lab, name, inv, log, extra=()):
+    print("%s: crashkit.kdump.kdump_setup (this collection's defaults%s), reboot"
+          % (name, "".join(", " + e for e in extra)), flush=True)
+    argv = ["crashkit.kdump.kdump_setup", "-l", name, "-e", "kdump_reboot_ok=true"]
+    for item in extra:
+        argv += ["-e", item]
+    play(argv, inv, log)
     wait_loaded(lab, name)
     return ssh(lab, name, "grep -o 'crashkernel=[^ ]*' /proc/cmdline").strip()
 
@@ -170,8 +177,13 @@ def main():
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--run", default=os.path.join(ROOT, ".tmp", "bench-capture"))
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--crashkit-var", action="append", default=[], metavar="NAME=VALUE",
+                        help="a role variable for the crashkit side only (repeatable)")
     parser.add_argument("--output", default=os.path.join(ROOT, "bench", "results", "capture.json"))
     args = parser.parse_args()
+    for item in args.crashkit_var:
+        if not re.match(r"^kdump_[a-z0-9_]{1,64}=[\w.,:/-]{0,200}$", item):
+            parser.error("--crashkit-var %r: expected kdump_NAME=VALUE" % item)
     use_collection_checkout()
     raw = os.path.join(os.path.dirname(args.output), "raw")
     os.makedirs(raw, exist_ok=True)
@@ -191,9 +203,10 @@ def main():
         try:
             with concurrent.futures.ThreadPoolExecutor(2) as pool:
                 deb = pool.submit(setup_debian, lab, names["debian"])
-                ck = pool.submit(setup_crashkit, lab, names["crashkit"], inv, log)
+                ck = pool.submit(setup_crashkit, lab, names["crashkit"], inv, log, args.crashkit_var)
                 reservation = {"debian": deb.result(), "crashkit": ck.result()}
             size = {"memory_mib": memory, "release": args.release, "crashkernel": reservation,
+                    "crashkit_vars": args.crashkit_var,
                     "config": {side: describe(lab, n) for side, n in names.items()}, "rounds": []}
             for round_no in range(args.repeat):
                 with concurrent.futures.ThreadPoolExecutor(2) as pool:
@@ -202,9 +215,13 @@ def main():
                 size["rounds"].append(outcome)
                 for side in ("debian", "crashkit"):
                     o = outcome[side]
-                    print("%d MiB round %d %-8s saved %6.1f s  back on ssh %6.1f s  dump %7.1f MB  (%s)" % (
-                        memory, round_no + 1, side, o["seconds"]["vmcore_saved"], o["seconds"]["ssh_up"],
-                        o["dump_bytes"] / 1e6, o.get("collector")), flush=True)
+                    secs = o["seconds"]
+                    print("%d MiB round %d %-8s makedumpfile %5.1f s  saved %6.1f s  back on ssh %6.1f s  "
+                          "dump %7.1f MB  (%s)" % (
+                              memory, round_no + 1, side,
+                              secs["vmcore_saved"] - secs.get("makedumpfile_start", secs["vmcore_saved"]),
+                              secs["vmcore_saved"], secs["ssh_up"], o["dump_bytes"] / 1e6,
+                              o.get("collector")), flush=True)
         finally:
             if not args.keep:
                 for n in names.values():
