@@ -60,6 +60,11 @@ DEFAULT_DUMP_LEVEL = 31
 # What each family ships: kdump.conf "makedumpfile -l ...", kdump-tools MAKEDUMP_ARGS
 # default "-c -d 31", SUSE KDUMP_DUMPFORMAT="compressed".
 DEFAULT_COMPRESSION = {"redhat": "lzo", "debian": "zlib", "suse": "zlib"}
+# compression "auto": the first of these the host's makedumpfile was built with, else the family's
+# default. Debian: zstd (makedumpfile 1.7.0+ built with libzstd, Debian 13's 1.7.6 is; Debian 12's
+# 1.7.2 is not) measured faster than zlib with a smaller dump in the capture benchmark
+# (docs/performance.md, "Compression"). The other families keep what they ship: not measured here.
+AUTO_COMPRESSIONS = {"debian": ("zstd",), "redhat": (), "suse": ()}
 
 # makedumpfile(8): -c zlib, -l lzo, -p snappy, -z zstd (1.7.0+); no flag: no compression.
 COMPRESSION_FLAGS = {"zlib": "-c", "lzo": "-l", "snappy": "-p", "zstd": "-z", "none": None}
@@ -648,12 +653,26 @@ def _check_extra_options(family, options):
     return result, warnings
 
 
+def auto_compression(family, supported=None):
+    """The compression ``auto`` stands for on ``family``: the first of ``AUTO_COMPRESSIONS``
+    in ``supported`` (what ``makedumpfile -v`` lists; ``None``: makedumpfile not found), else
+    the family's default."""
+    if family not in DEFAULT_COMPRESSION:
+        _fail("family must be one of %s, got %r", ", ".join(sorted(DEFAULT_COMPRESSION)), family)
+    for name in AUTO_COMPRESSIONS[family]:
+        if supported is not None and name in supported:
+            return name
+    return DEFAULT_COMPRESSION[family]
+
+
 def build_settings(family, target=None, dump_level=None, compression=None, extra_collector_args=None,
                    failure_action=None, keep_local_dumps=None, kdump_cmdline_append=None,
                    extra_options=None, debian_cmdline_base=None, existing_text=None,
-                   keep_other_directives=True):
+                   keep_other_directives=True, supported_compressions=None):
     """Validate the options for ``family`` and return ``Settings``.
 
+    ``compression`` ``auto`` is resolved by ``auto_compression`` with
+    ``supported_compressions`` (what the host's ``makedumpfile -v`` lists; ``None``: unknown).
     ``debian_cmdline_base`` is the KDUMP_CMDLINE_APPEND default of the installed kdump-tools
     (see ``parse_debian_cmdline_default``); ``existing_text`` is the current file, used to keep
     the obsolete ``default`` spelling of ``failure_action`` on old kexec-tools and, with
@@ -679,6 +698,8 @@ def build_settings(family, target=None, dump_level=None, compression=None, extra
 
     if compression in (None, ""):
         compression = DEFAULT_COMPRESSION[family]
+    elif compression == "auto":
+        compression = auto_compression(family, supported_compressions)
     if compression not in COMPRESSIONS:
         _fail("compression must be one of %s, got %r", ", ".join(COMPRESSIONS), compression)
     s.compression = compression

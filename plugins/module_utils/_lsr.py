@@ -35,7 +35,7 @@ LSR_VARIABLES = ("kdump_target", "kdump_path", "kdump_core_collector", "kdump_sy
 # The setup role's variables a mapping may set, with the role's defaults (roles/setup/defaults).
 CRASHKIT_DEFAULTS = {
     "kdump_target": {"type": "local", "path": "/var/crash"},
-    "kdump_compression": "zlib",
+    "kdump_compression": "auto",
     "kdump_dump_level": 31,
     "kdump_extra_collector_args": "",
     "kdump_failure_action": "reboot",

@@ -57,9 +57,9 @@ CASES = {
              "kdump_path": "/var/crash", "kdump_system_action": "poweroff",
              "kdump_auto_reset_crashkernel": True},
         crashkit={"kdump_target": {"type": "nfs", "host": "filer.example.net", "path": "/export/crash/var/crash"},
-                  "kdump_failure_action": "poweroff", "kdump_compression": "zlib"},
+                  "kdump_failure_action": "poweroff", "kdump_compression": "lzo"},
         lines=["nfs filer.example.net:/export/crash/var/crash", "path /",
-               "core_collector makedumpfile -c --message-level 7 -d 31", "default poweroff"]),
+               "core_collector makedumpfile -l --message-level 7 -d 31", "default poweroff"]),
     # RHEL 10, an ext4 partition by bare UUID (LSR's README spelling), the root file system path.
     "rhel10-ext4": dict(
         family="redhat", major="10", shipped="kdump-utils-63f248c-x86_64.kdump.conf",
@@ -68,7 +68,7 @@ CASES = {
         crashkit={"kdump_target": {"type": "device", "fstype": "ext4",
                                    "device": "UUID=12e3e25f-534e-4007-a40c-e7e080a933ad", "path": "/crash"}},
         lines=["ext4 UUID=12e3e25f-534e-4007-a40c-e7e080a933ad", "path /crash",
-               "core_collector makedumpfile -c --message-level 7 -d 31", "failure_action reboot",
+               "core_collector makedumpfile -l --message-level 7 -d 31", "failure_action reboot",
                "auto_reset_crashkernel yes"]),
     # Ubuntu 24.04: LSR's null target (the root file system) with its path and action.
     "ubuntu-local": dict(

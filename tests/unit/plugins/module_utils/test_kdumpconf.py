@@ -696,3 +696,32 @@ def test_kept_directives_are_rendered_and_read_back(tmp_path):
     kc.verify_rendered(settings, str(path))
     assert kc.build_settings("redhat", existing_text=existing, keep_other_directives=False).kept_directives == []
     assert kc.build_settings("debian", existing_text=existing).kept_directives == []
+
+
+@pytest.mark.parametrize("family,supported,expected", [
+    # Debian 13's makedumpfile 1.7.6 (built with libzstd) and Debian 12's 1.7.2 (without)
+    ("debian", ["zlib", "lzo", "zstd", "none"], "zstd"),
+    ("debian", ["zlib", "lzo", "none"], "zlib"),
+    ("debian", None, "zlib"),  # makedumpfile not found: what the family ships
+    # not measured on these families: what they ship, even where zstd is there
+    ("redhat", ["zlib", "lzo", "zstd", "none"], "lzo"),
+    ("redhat", None, "lzo"),
+    ("suse", ["zlib", "lzo", "snappy", "zstd", "none"], "zlib"),
+])
+def test_auto_compression(family, supported, expected):
+    assert kc.auto_compression(family, supported) == expected
+
+
+def test_auto_compression_unknown_family():
+    with pytest.raises(ValidationError):
+        kc.auto_compression("arch", ["zlib"])
+
+
+def test_build_settings_resolves_auto_with_what_makedumpfile_supports():
+    supported = ["zlib", "lzo", "zstd", "none"]
+    s = kc.build_settings("debian", compression="auto", supported_compressions=supported)
+    assert s.compression == "zstd"
+    assert 'MAKEDUMP_ARGS="-z -d 31"' in kc.render(s)
+    assert kc.build_settings("debian", compression="auto").compression == "zlib"
+    # an explicit choice is never replaced
+    assert kc.build_settings("debian", compression="lzo", supported_compressions=supported).compression == "lzo"

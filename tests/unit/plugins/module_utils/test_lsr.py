@@ -62,7 +62,7 @@ def test_crashkit_variables_alone_are_left_alone(given):
      {"kdump_compression": "lzo"}),
     ({"kdump_core_collector": "/usr/sbin/makedumpfile -F -z -d 17 --num-threads 4"}, "redhat", 9,
      {"kdump_compression": "zstd", "kdump_dump_level": 17, "kdump_extra_collector_args": "--num-threads 4"}),
-    ({"kdump_core_collector": "makedumpfile -c"}, "debian", 12, {"kdump_dump_level": 0}),
+    ({"kdump_core_collector": "makedumpfile -c"}, "debian", 12, {"kdump_compression": "zlib", "kdump_dump_level": 0}),
     ({"kdump_system_action": "shell"}, "redhat", 9, {"kdump_failure_action": "shell"}),
     ({"kdump_auto_reset_crashkernel": False}, "redhat", 9,
      {"kdump_extra_options": {"auto_reset_crashkernel": "no"}}),
@@ -123,7 +123,8 @@ def test_refusals_name_the_crashkit_equivalent(given, current, message):
 
 def test_same_value_on_both_sides_is_no_conflict():
     assert mapped({"kdump_system_action": "halt"}, {"kdump_failure_action": "halt"}) == {"kdump_failure_action": "halt"}
-    assert mapped({"kdump_core_collector": "makedumpfile -c -d 31"}, {"kdump_dump_level": "31"}) == {}
+    assert mapped({"kdump_core_collector": "makedumpfile -c -d 31"}, {"kdump_dump_level": "31"}) == {
+        "kdump_compression": "zlib"}
 
 
 @pytest.mark.parametrize("given,family", [

@@ -219,6 +219,38 @@ def test_unsupported_compression_fails(capsys, host):
     assert (host / "kdump-tools").read_text() == before
 
 
+def use_version(host, name):
+    """Make the stub makedumpfile print another real ``makedumpfile -v``."""
+    stub = host / "makedumpfile"
+    stub.write_text(stub.read_text().replace("makedumpfile-1.7.2-debian12.version", name))
+
+
+@pytest.mark.parametrize("version,family,expected,flag", [
+    (None, "debian", "zlib", "-c"),  # Debian 12's 1.7.2: no zstd
+    ("makedumpfile-1.7.6-debian13.version", "debian", "zstd", "-z"),
+    ("makedumpfile-1.7.6-debian13.version", "redhat", "lzo", "-l"),
+])
+def test_auto_compression_follows_the_installed_makedumpfile(capsys, host, version, family, expected, flag):
+    if version:
+        use_version(host, version)
+    path = host / ("kdump-tools" if family == "debian" else "kdump.conf")
+    args = base_args(host, compression="auto", family=family, path=str(path))
+    first = run_module(capsys, args)
+    assert first["rc"] == 0, first
+    assert first["compression"] == expected
+    assert flag in path.read_text().split("MAKEDUMP_ARGS=")[-1].split("core_collector")[-1].splitlines()[0]
+    assert flag in (host / "check-params.args").read_text().split()
+    again = run_module(capsys, args)
+    assert again["changed"] is False and again["compression"] == expected
+
+
+def test_auto_compression_without_makedumpfile(capsys, host):
+    result = run_module(capsys, base_args(host, compression="auto", makedumpfile_path=str(host / "nope")))
+    assert result["rc"] == 0, result
+    assert result["compression"] == "zlib"
+    assert any("compression zlib was not checked" in w for w in warnings(result))
+
+
 def test_missing_makedumpfile_warns(capsys, host):
     result = run_module(capsys, base_args(host, compression="zstd", makedumpfile_path=str(host / "nope")))
     assert result["rc"] == 0
