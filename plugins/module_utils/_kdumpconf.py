@@ -61,9 +61,10 @@ DEFAULT_DUMP_LEVEL = 31
 # default "-c -d 31", SUSE KDUMP_DUMPFORMAT="compressed".
 DEFAULT_COMPRESSION = {"redhat": "lzo", "debian": "zlib", "suse": "zlib"}
 # compression "auto": the first of these the host's makedumpfile was built with, else the family's
-# default. Debian: zstd (makedumpfile 1.7.0+ built with libzstd, Debian 13's 1.7.6 is; Debian 12's
-# 1.7.2 is not) measured faster than zlib with a smaller dump in the capture benchmark
-# (docs/performance.md, "Compression"). The other families keep what they ship: not measured here.
+# default. Debian: zstd (makedumpfile 1.7.0+ built with libzstd: Debian 13's 1.7.6 is, Debian 12's
+# 1.7.2 is not), measured in the capture benchmark faster than zlib at about the same dump size;
+# lzo was faster still but its dump 1.3x zlib's, over the size budget of 1.1x (docs/performance.md,
+# "Compression"). The other families keep what they ship: not measured here.
 AUTO_COMPRESSIONS = {"debian": ("zstd",), "redhat": (), "suse": ()}
 
 # makedumpfile(8): -c zlib, -l lzo, -p snappy, -z zstd (1.7.0+); no flag: no compression.

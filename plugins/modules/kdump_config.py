@@ -136,8 +136,8 @@ options:
       - Page compression of makedumpfile (C(-c) zlib, C(-l) lzo, C(-p) snappy, C(-z) zstd) or
         none. Default what the family ships - lzo on redhat, zlib on debian and suse.
       - C(auto) - on debian, zstd where the installed makedumpfile was built with it (measured
-        faster than zlib with a smaller dump), otherwise the family's default; redhat and suse
-        always get their default. RV(compression) returns what was written.
+        faster than zlib at about the same dump size), otherwise the family's default; redhat and
+        suse always get their default. RV(compression) returns what was written.
       - Checked against what the installed makedumpfile was built with (RV(makedumpfile)),
         because makedumpfile silently ignores a flag for a library it lacks.
       - The whole makedumpfile argument list is then checked with C(makedumpfile --check-params),
