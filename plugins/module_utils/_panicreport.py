@@ -40,8 +40,8 @@ SCHEMA = "crashkit.kdump/panic_test/1"
 SUITE = "crashkit.kdump.panic_test"
 STATUSES = ("pass", "fail")
 TIME_KEYS = ("started", "trigger_time", "panic_time", "back_time", "finished")
-DUMP_KEYS = ("path", "host", "size", "format", "inner_format", "mtime", "kernel_release", "crash_time",
-             "dmesg_path", "dmesg_match")
+DUMP_KEYS = ("path", "host", "size", "format", "inner_format", "compression", "dump_level", "mtime",
+             "kernel_release", "crash_time", "dmesg_path", "dmesg_match")
 TEXT_KEYS = ("test_id", "reason", "step", "boot_id_before", "boot_id_after", "kernel_release", "run_id")
 RECORD_KEYS = (("host", "status") + TEXT_KEYS + TIME_KEYS + ("trigger_delay", "timings", "dump"))
 # Characters XML 1.0 does not allow, not even as character references.
@@ -107,7 +107,7 @@ def build_record(raw):
             raise ValidationError("%s: dump must be a mapping" % where)
         dump = OrderedDict()
         for key in DUMP_KEYS:
-            if key in ("size", "mtime", "crash_time"):
+            if key in ("size", "dump_level", "mtime", "crash_time"):
                 dump[key] = _number(dump_raw, key, where + " dump")
             elif key == "dmesg_match":
                 value = dump_raw.get(key)

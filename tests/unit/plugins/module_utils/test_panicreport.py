@@ -42,6 +42,8 @@ PASS = {
         "size": 48234496,
         "format": "flattened",
         "inner_format": "kdump_compressed",
+        "compression": "zstd",
+        "dump_level": 31,
         "mtime": 1716033650,
         "kernel_release": "6.1.0-18-amd64",
         "crash_time": 1716033603,
@@ -76,6 +78,9 @@ def test_pass_record_and_timings():
     }
     assert "notes" not in record["dump"]
     assert record["dump"]["dmesg_match"] is True
+    # how the pages were compressed and filtered: what kdump_compression and the dump level chose
+    assert record["dump"]["compression"] == "zstd"
+    assert record["dump"]["dump_level"] == 31
 
 
 def test_panic_time_falls_back_to_trigger_plus_delay():
