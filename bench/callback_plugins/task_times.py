@@ -6,6 +6,9 @@ Enabled by bench/fleet.py (``ANSIBLE_CALLBACK_PLUGINS`` = this folder,
 ok, changed, failed, ignored (a failure the task ignores), skipped or unreachable, and seconds
 runs from the task's start on that host to its result. Not shipped (bench/ is in galaxy.yml's build_ignore).
 """
+# A callback reads the host, the task and its result from the result object's private fields, as
+# Ansible's own callbacks do.
+# pylint: disable=protected-access
 import json
 import os
 import time
