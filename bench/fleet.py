@@ -144,8 +144,8 @@ def main():
             row["seconds"]))
     print("the slowest tasks of a rerun, seconds summed over the hosts (mean of the rounds):")
     for row in result["slowest_setup_tasks"]:
-        print("  %6.1f s  %-28s %s / %s (%d hosts)" % (row["seconds"], row["action"], row["play"], row["task"],
-                                                      len(row["hosts"])))
+        print("  %6.1f s  %-28s %s / %s (%d hosts)"
+              % (row["seconds"], row["action"], row["play"], row["task"], len(row["hosts"])))
     print("results: %s (playbook output: %s)" % (args.output, log))
 
 
