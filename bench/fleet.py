@@ -67,8 +67,8 @@ def per_host(lines):
     for line in lines:
         row = hosts.setdefault(line["host"], {"ran": 0, "skipped": 0, "seconds": 0.0})
         row["skipped" if line["status"] == "skipped" else "ran"] += 1
-        row["seconds"] = round(row["seconds"] + (line["seconds"] or 0.0), 1)
-    return hosts
+        row["seconds"] += line["seconds"] or 0.0
+    return {host: dict(row, seconds=round(row["seconds"], 1)) for host, row in hosts.items()}
 
 
 def slowest(rounds, count=15):
@@ -102,13 +102,13 @@ def main():
     setup_cmd = ["crashkit.kdump.kdump_setup", "-e", "kdump_reboot_ok=true"]
     times = {"floor": [], "setup": []}
     hosts = {}
-    rounds = {"floor": [], "setup": []}
+    floor_tasks, setup_rounds = [], []
     for _round in range(args.repeat):
         elapsed, _recap = play(floor_cmd, args.inventory, log, times_file)
         times["floor"].append(elapsed)
-        rounds["floor"].append(task_times(times_file))
+        floor_tasks = task_times(times_file)
         elapsed, hosts = play(setup_cmd, args.inventory, log, times_file)
-        rounds["setup"].append(task_times(times_file))
+        setup_rounds.append(task_times(times_file))
         changed = {h: r["changed"] for h, r in hosts.items() if r["changed"] or r["failed"] or r["unreachable"]}
         if changed:
             sys.exit("kdump_setup.yml changed or failed something, this is not an idempotent rerun: %s (see %s)"
@@ -127,8 +127,8 @@ def main():
         "goal": "idempotent kdump_setup.yml rerun at most 1.5x the floor (facts + one no-op task)",
         "goal_met": ratio <= 1.5,
         # the last round's (the same tasks run in every round of a rerun)
-        "tasks_per_host": {"floor": per_host(rounds["floor"][-1]), "setup": per_host(rounds["setup"][-1])},
-        "slowest_setup_tasks": slowest(rounds["setup"]),
+        "tasks_per_host": {"floor": per_host(floor_tasks), "setup": per_host(setup_rounds[-1])},
+        "slowest_setup_tasks": slowest(setup_rounds),
     }
     write_result(args.output, result, hosts_are="lab VMs under TCG (python -m crashlab), 1 vCPU and 1 GiB each")
     print("hosts %d: %s" % (len(hosts), " ".join(sorted(hosts))))
