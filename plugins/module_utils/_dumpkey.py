@@ -24,7 +24,9 @@
 * ``run_bounded(argv, limit)``: the one I/O helper, runs a command with a time limit and bounded
   output (AnsibleModule.run_command has neither);
 * ``source_address(server, port)``: the address this host sends from on its route to the
-  server (what the server sees); a socket's route lookup, nothing is sent.
+  server (what the server sees); a socket's route lookup, nothing is sent;
+* ``proof_digest(...)``, ``recent_proof(...)``, ``read_proof``/``save_proof``: the record of
+  the last passing check, so that a rerun with nothing changed on either side can skip it.
 
 Nothing here imports Ansible.
 """
@@ -36,6 +38,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import os
 import re
 import select
@@ -43,6 +46,7 @@ import socket
 import subprocess
 import time
 
+from ansible_collections.crashkit.kdump.plugins.module_utils import _safefs
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import (
     HostError,
     KdumpError,
@@ -559,3 +563,74 @@ def source_address(server, port=22, sockets=socket):
         sock.close()
     # an IPv6 link-local address comes with its zone ("fe80::1%eth0"); sshd's from= has none
     return local.split("%", 1)[0]
+
+
+# The record of the last passing check, next to the private key. Raise PROOF_VERSION when the
+# check proves something new: every host then checks again.
+PROOF_VERSION = 1
+PROOF_SUFFIX = ".proved"
+PROOF_LIMIT = 4096
+
+
+def _sha256(text):
+    return hashlib.sha256((text or "").encode("utf-8", "replace")).hexdigest()
+
+
+def proof_digest(public_line, name, user, known_hosts_text, ssh_config_text, ssh_identity, token):
+    """What a passing check covered, as one digest: the dump key (type and base64), the server
+    as known_hosts names it, the receiver account, the whole known_hosts file (pinned keys,
+    markers such as ``@revoked``), root's ssh configuration, the ssh program (``ssh_identity``,
+    e.g. its size and change time) and ``token``, what the dump server's side publishes about
+    itself (its authorized_keys and receiver). Any difference means the path is not the one
+    proven."""
+    key_type, blob, _comment = parse_public_key(public_line)
+    material = [PROOF_VERSION, key_type, blob, name, user, _sha256(known_hosts_text),
+                _sha256(ssh_config_text), ssh_identity, token or ""]
+    return _sha256(json.dumps(material, sort_keys=True))
+
+
+def recent_proof(record_text, digest, now, max_age):
+    """Age in seconds of the passing check ``record_text`` records, when it covered ``digest``
+    and is at most ``max_age`` seconds old; None otherwise (no record, another path, too old, a
+    time in the future, anything unreadable: the check runs)."""
+    if max_age <= 0 or not record_text:
+        return None
+    try:
+        record = json.loads(record_text)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or record.get("digest") != digest:
+        return None
+    proved_at = record.get("proved_at")
+    if isinstance(proved_at, bool) or not isinstance(proved_at, (int, float)):
+        return None
+    age = now - proved_at
+    return age if 0 <= age <= max_age else None
+
+
+def read_proof(key_path):
+    """The record next to ``key_path`` (at most PROOF_LIMIT bytes, never through a link), or
+    None."""
+    return _safefs.read_small(key_path + PROOF_SUFFIX, limit=PROOF_LIMIT)
+
+
+def save_proof(key_path, digest, now):
+    """Record a passing check of ``digest`` at ``now``; ``digest`` None removes the record (a
+    failed check must not leave an older pass to be reused). Returns why the record could not
+    be written or removed, or None: the record only saves time, the check's result stands."""
+    path = key_path + PROOF_SUFFIX
+    try:
+        if digest is None:
+            if os.path.lexists(path):
+                os.unlink(path)
+            return None
+        dir_fd = _safefs.open_dir(os.path.dirname(path) or ".")
+        try:
+            _safefs.write_file_at(dir_fd, os.path.basename(path),
+                                  json.dumps({"digest": digest, "proved_at": now}, sort_keys=True) + "\n")
+        finally:
+            os.close(dir_fd)
+    except (OSError, KdumpError) as exc:
+        return "cannot %s the record of the dump path check %s: %s" % (
+            "remove" if digest is None else "write", path, exc)
+    return None

@@ -101,6 +101,22 @@ options:
         pins first in the same run; without it the file must already have keys for O(server).
     type: bool
     default: false
+  check_max_age:
+    description:
+      - Seconds a passing O(check) stays good. A passing check is recorded next to the private
+        key (O(path) plus C(.proved)); a later run within this time skips the three ssh runs when
+        nothing the check covered has changed (the key, O(server), O(port), O(user), the whole
+        O(known_hosts_path) file, root's C(~/.ssh/config), the C(ssh) program and
+        O(check_token)) and nothing changed in this run. RV(connectivity.reused) then says so.
+      - V(0) checks on every run. A failed check removes the record.
+    type: int
+    default: 0
+  check_token:
+    description:
+      - What the server's side of the path is, as the server publishes it (the
+        C(crashkit.kdump.dump_server) role's C(kdump_dump_server_proof_token), a digest of its
+        authorized_keys and receiver); a different token makes O(check_max_age) check again.
+    type: str
   source_for:
     description:
       - A name or address of the dump server as this host reaches it (an SSH target's
@@ -242,6 +258,15 @@ connectivity:
     error:
       description: What went wrong, when something did.
       type: str
+    reused:
+      description:
+        - True when the check did not run because a passing check of the same path is at most
+          O(check_max_age) seconds old (only C(ok), C(skipped), C(reused), C(age) and C(error) are
+          returned then).
+      type: bool
+    age:
+      description: Seconds since that passing check, when RV(connectivity.reused).
+      type: int
     ssh_command:
       description: The argument list of the probe's ssh run (the other two differ in the command).
       type: list
@@ -259,6 +284,7 @@ connectivity:
 import os
 import platform
 import tempfile
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -280,6 +306,8 @@ def argument_spec():
         server_host_keys=dict(type="list", elements="str", no_log=False),
         known_hosts_path=dict(type="path", default="/root/.ssh/known_hosts"),
         check=dict(type="bool", default=False),
+        check_max_age=dict(type="int", default=0),
+        check_token=dict(type="str", no_log=False),
         timeout=dict(type="int", default=15),
         source_for=dict(type="str"),
     )
@@ -409,6 +437,29 @@ def connectivity(module, key_path):
     return _dumpkey.connectivity_report(ssh_run, name, limit)
 
 
+def prove(module, result):
+    """The connectivity check, or the record of a passing one of the same path when it is recent
+    enough and this run changed nothing."""
+    p = module.params
+    ssh = module.get_bin_path("ssh", required=True)
+    st = os.stat(ssh)
+    digest = _dumpkey.proof_digest(
+        result["public_key"], _dumpkey.known_hosts_name(p["server"], p["port"]), p["user"],
+        read_text(p["known_hosts_path"]), read_text(os.path.expanduser("~/.ssh/config")),
+        [st.st_size, st.st_mtime, st.st_ctime], p["check_token"])
+    now = time.time()
+    if not result["changed"]:
+        age = _dumpkey.recent_proof(_dumpkey.read_proof(result["path"]), digest, now, p["check_max_age"])
+        if age is not None:
+            return dict(ok=True, skipped=False, reused=True, age=int(age), error=None)
+    report = connectivity(module, result["path"])
+    report["reused"] = False
+    warning = _dumpkey.save_proof(result["path"], digest if report["ok"] else None, now)
+    if warning:
+        module.warn(warning)
+    return report
+
+
 def run(module):
     p = module.params
     _dumpkey.check_options(p["server"], p["port"], p["server_host_keys"], p["check"])
@@ -420,7 +471,7 @@ def run(module):
         if module.check_mode:
             result["connectivity"] = dict(ok=None, skipped=True, error=None)
         else:
-            result["connectivity"] = connectivity(module, result["path"])
+            result["connectivity"] = prove(module, result)
     if p["source_for"]:
         result["source_address"] = _dumpkey.source_address(p["source_for"])
     if module._diff:

@@ -645,3 +645,68 @@ def test_source_address_cases(sockets, expected):
 def test_source_address_of_a_name_that_does_not_resolve(found):
     with pytest.raises(HostError, match="cannot resolve the dump server 'nowhere.invalid'"):
         dk.source_address("nowhere.invalid", sockets=_Sockets(found))
+
+
+# ---------------------------------------------------------------------------------------------
+# the record of a passing check
+
+PROOF_BASE = dict(public_line=ED + " c",
+                  name="dumps", user="kdumprecv", known_hosts_text="dumps ssh-ed25519 AAAA\n",
+                  ssh_config_text=None, ssh_identity=[1000, 1.0, 2.0], token="t")
+
+
+@pytest.mark.parametrize("change", [
+    {"public_line": ED2 + " c"},
+    {"name": "[dumps]:2222"},
+    {"user": "other"},
+    {"known_hosts_text": "dumps ssh-ed25519 AAAA\n@revoked dumps ssh-ed25519 AAAA\n"},
+    {"ssh_config_text": "Host dumps\n  Port 2222\n"},
+    {"ssh_identity": [1000, 1.0, 3.0]},
+    {"token": "u"},
+    {"token": None},
+])
+def test_proof_digest_changes_with_anything_the_check_covered(change):
+    changed = dict(PROOF_BASE)
+    changed.update(change)
+    assert dk.proof_digest(**changed) != dk.proof_digest(**PROOF_BASE)
+
+
+def test_proof_digest_ignores_the_key_comment():
+    other = dict(PROOF_BASE)
+    other.update(public_line=ED + " another comment")
+    assert dk.proof_digest(**other) == dk.proof_digest(**PROOF_BASE)
+
+
+@pytest.mark.parametrize("record,now,max_age,expected", [
+    ('{"digest": "d", "proved_at": 100}', 150, 60, 50),
+    ('{"digest": "d", "proved_at": 100.5}', 100.5, 60, 0),
+    ('{"digest": "d", "proved_at": 100}', 161, 60, None),        # too old
+    ('{"digest": "d", "proved_at": 100}', 99, 60, None),         # in the future (clock set back)
+    ('{"digest": "d", "proved_at": 100}', 150, 0, None),         # 0: always check
+    ('{"digest": "e", "proved_at": 100}', 150, 60, None),        # another path
+    ('{"digest": "d", "proved_at": true}', 150, 60, None),
+    ('{"digest": "d", "proved_at": "100"}', 150, 60, None),
+    ('{"digest": "d"}', 150, 60, None),
+    ('["d", 100]', 150, 60, None),
+    ('{"digest": "d", "proved_at": 1', 150, 60, None),           # cut short
+    ("", 150, 60, None),
+    (None, 150, 60, None),
+])
+def test_recent_proof(record, now, max_age, expected):
+    assert dk.recent_proof(record, "d", now, max_age) == expected
+
+
+def test_save_and_read_proof(tmp_path):
+    key = str(tmp_path / "kdump_id_ed25519")
+    assert dk.read_proof(key) is None
+    assert dk.save_proof(key, "d", 100.0) is None
+    assert dk.recent_proof(dk.read_proof(key), "d", 110.0, 60) == 10.0
+    assert dk.save_proof(key, None, 120.0) is None
+    assert dk.read_proof(key) is None
+    assert dk.save_proof(key, None, 120.0) is None  # nothing to remove
+
+
+def test_save_proof_reports_what_it_could_not_do(tmp_path):
+    key = str(tmp_path / "missing" / "kdump_id_ed25519")
+    message = dk.save_proof(key, "d", 100.0)
+    assert message.startswith("cannot write the record of the dump path check %s.proved: " % key)

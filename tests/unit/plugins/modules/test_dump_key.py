@@ -327,3 +327,75 @@ def test_check_reports_an_unreachable_server(capsys, tmp_path):
                                  "known_hosts_path": str(tmp_path / "kh")})
     assert result["failed"] and "cannot reach [127.0.0.1]:1: " in result["connectivity"]["error"]
     assert "Connection refused" in result["connectivity"]["error"]
+
+
+# ---------------------------------------------------------------------------------------------
+# check_max_age: a passing check is reused while nothing it covered changed
+
+
+def test_recent_check_is_reused_until_something_it_covered_changes(capsys, server):
+    first = run_module(capsys, check_args(server, check_max_age=3600, check_token="t1"))
+    assert first["rc"] == 0 and first["connectivity"]["ok"] and not first["connectivity"]["reused"]
+    assert len(server["srv"].requests) == 3
+    record = server["key"] + ".proved"
+    assert stat.S_IMODE(os.stat(record).st_mode) == 0o600
+
+    again = run_module(capsys, check_args(server, check_max_age=3600, check_token="t1"))
+    assert again["rc"] == 0 and not again["changed"]
+    assert again["connectivity"]["reused"] and again["connectivity"]["ok"]
+    assert 0 <= again["connectivity"]["age"] < 60
+    assert len(server["srv"].requests) == 3  # nothing was sent
+
+    # the server's side published another token: checked again
+    run_module(capsys, check_args(server, check_max_age=3600, check_token="t2"))
+    assert len(server["srv"].requests) == 6
+    # another line in known_hosts (a @revoked marker would be one): checked again
+    with open(server["known_hosts"], "a") as handle:
+        handle.write("other.example %s\n" % SERVER_ED)
+    result = run_module(capsys, check_args(server, check_max_age=3600, check_token="t2"))
+    assert not result["connectivity"]["reused"] and len(server["srv"].requests) == 9
+    # 0 checks on every run
+    result = run_module(capsys, check_args(server, check_max_age=0, check_token="t2"))
+    assert not result["connectivity"]["reused"] and len(server["srv"].requests) == 12
+    # another account: checked (and refused by this server, which knows only kdumprecv)
+    result = run_module(capsys, check_args(server, check_max_age=3600, check_token="t2", user="other"))
+    assert result["failed"] and not result["connectivity"]["reused"]
+    assert "did not accept the dump key" in result["connectivity"]["error"]
+
+
+def test_an_old_or_future_record_is_not_reused(capsys, server):
+    run_module(capsys, check_args(server, check_max_age=3600))
+    record = server["key"] + ".proved"
+    with open(record) as handle:
+        saved = json.load(handle)
+    for proved_at in (saved["proved_at"] - 7200, saved["proved_at"] + 7200):
+        with open(record, "w") as handle:
+            json.dump(dict(saved, proved_at=proved_at), handle)
+        before = len(server["srv"].requests)
+        result = run_module(capsys, check_args(server, check_max_age=3600))
+        assert not result["connectivity"]["reused"] and len(server["srv"].requests) == before + 3
+
+
+def test_a_failed_check_removes_the_record(capsys, server):
+    run_module(capsys, check_args(server, check_max_age=3600))
+    record = server["key"] + ".proved"
+    assert os.path.exists(record)
+    # the server no longer authorises the key
+    server["srv"].entries = _sshd.parse_authorized_keys("")
+    result = run_module(capsys, check_args(server, check_max_age=0))
+    assert result["failed"] and "did not accept the dump key" in result["msg"]
+    assert not os.path.exists(record)
+    # and the next run does not skip the check on an older pass
+    result = run_module(capsys, check_args(server, check_max_age=3600))
+    assert result["failed"] and not result["connectivity"]["reused"]
+
+
+def test_a_record_behind_a_link_is_not_read(capsys, server, tmp_path):
+    run_module(capsys, check_args(server, check_max_age=3600))
+    record = server["key"] + ".proved"
+    os.rename(record, str(tmp_path / "elsewhere"))
+    os.symlink(str(tmp_path / "elsewhere"), record)
+    result = run_module(capsys, check_args(server, check_max_age=3600))
+    assert result["rc"] == 0 and not result["connectivity"]["reused"]
+    # the link was replaced by a file of its own, the file it pointed to left alone
+    assert not os.path.islink(record)
