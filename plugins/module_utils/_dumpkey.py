@@ -572,21 +572,45 @@ PROOF_SUFFIX = ".proved"
 PROOF_LIMIT = 4096
 
 
-def _sha256(text):
-    return hashlib.sha256((text or "").encode("utf-8", "replace")).hexdigest()
+def file_sha256(path):
+    """SHA-256 of the whole regular file ``path`` (read in chunks, never through a link), or
+    ``""`` when there is no such file."""
+    try:
+        fd = _safefs.open_regular(path)
+    except (_safefs.UnsafeFile, OSError):
+        return ""
+    digest = hashlib.sha256()
+    try:
+        while True:
+            chunk = os.read(fd, _safefs.CHUNK)
+            if not chunk:
+                break
+            digest.update(chunk)
+    finally:
+        os.close(fd)
+    return digest.hexdigest()
 
 
-def proof_digest(public_line, name, user, known_hosts_text, ssh_config_text, ssh_identity, token):
+def proof_digest(public_line, name, user, known_hosts_sha, ssh_config_sha, ssh_identity, token):
     """What a passing check covered, as one digest: the dump key (type and base64), the server
     as known_hosts names it, the receiver account, the whole known_hosts file (pinned keys,
-    markers such as ``@revoked``), root's ssh configuration, the ssh program (``ssh_identity``,
-    e.g. its size and change time) and ``token``, what the dump server's side publishes about
-    itself (its authorized_keys and receiver). Any difference means the path is not the one
-    proven."""
+    markers such as ``@revoked``) and root's ssh configuration by their SHA-256, the ssh program
+    (``ssh_identity``, e.g. its size and change time) and ``token``, what the dump server's side
+    publishes about itself (its authorized_keys and receiver). Any difference means the path is
+    not the one proven."""
     key_type, blob, _comment = parse_public_key(public_line)
-    material = [PROOF_VERSION, key_type, blob, name, user, _sha256(known_hosts_text),
-                _sha256(ssh_config_text), ssh_identity, token or ""]
-    return _sha256(json.dumps(material, sort_keys=True))
+    material = [PROOF_VERSION, key_type, blob, name, user, known_hosts_sha, ssh_config_sha,
+                ssh_identity, token or ""]
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def path_digest(public_line, name, user, known_hosts_path, ssh_path, token):
+    """``proof_digest`` of this host's files: ``known_hosts_path`` and root's ``~/.ssh/config``
+    (``file_sha256``) and the ``ssh_path`` program's size and change time."""
+    st = os.stat(ssh_path)
+    return proof_digest(public_line, name, user, file_sha256(known_hosts_path),
+                        file_sha256(os.path.expanduser("~/.ssh/config")),
+                        [st.st_size, st.st_mtime, st.st_ctime], token)
 
 
 def recent_proof(record_text, digest, now, max_age):

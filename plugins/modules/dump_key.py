@@ -441,12 +441,9 @@ def prove(module, result):
     """The connectivity check, or the record of a passing one of the same path when it is recent
     enough and this run changed nothing."""
     p = module.params
-    ssh = module.get_bin_path("ssh", required=True)
-    st = os.stat(ssh)
-    digest = _dumpkey.proof_digest(
-        result["public_key"], _dumpkey.known_hosts_name(p["server"], p["port"]), p["user"],
-        read_text(p["known_hosts_path"]), read_text(os.path.expanduser("~/.ssh/config")),
-        [st.st_size, st.st_mtime, st.st_ctime], p["check_token"])
+    digest = _dumpkey.path_digest(result["public_key"], _dumpkey.known_hosts_name(p["server"], p["port"]),
+                                  p["user"], p["known_hosts_path"], module.get_bin_path("ssh", required=True),
+                                  p["check_token"])
     now = time.time()
     if not result["changed"]:
         age = _dumpkey.recent_proof(_dumpkey.read_proof(result["path"]), digest, now, p["check_max_age"])

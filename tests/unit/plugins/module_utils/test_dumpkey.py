@@ -651,16 +651,16 @@ def test_source_address_of_a_name_that_does_not_resolve(found):
 # the record of a passing check
 
 PROOF_BASE = dict(public_line=ED + " c",
-                  name="dumps", user="kdumprecv", known_hosts_text="dumps ssh-ed25519 AAAA\n",
-                  ssh_config_text=None, ssh_identity=[1000, 1.0, 2.0], token="t")
+                  name="dumps", user="kdumprecv", known_hosts_sha="a" * 64,
+                  ssh_config_sha="", ssh_identity=[1000, 1.0, 2.0], token="t")
 
 
 @pytest.mark.parametrize("change", [
     {"public_line": ED2 + " c"},
     {"name": "[dumps]:2222"},
     {"user": "other"},
-    {"known_hosts_text": "dumps ssh-ed25519 AAAA\n@revoked dumps ssh-ed25519 AAAA\n"},
-    {"ssh_config_text": "Host dumps\n  Port 2222\n"},
+    {"known_hosts_sha": "b" * 64},
+    {"ssh_config_sha": "c" * 64},
     {"ssh_identity": [1000, 1.0, 3.0]},
     {"token": "u"},
     {"token": None},
@@ -694,6 +694,28 @@ def test_proof_digest_ignores_the_key_comment():
 ])
 def test_recent_proof(record, now, max_age, expected):
     assert dk.recent_proof(record, "d", now, max_age) == expected
+
+
+def test_file_sha256(tmp_path):
+    path = tmp_path / "known_hosts"
+    assert dk.file_sha256(str(path)) == ""
+    data = b"dumps ssh-ed25519 AAAA\n" * 100000  # more than one read
+    path.write_bytes(data)
+    assert dk.file_sha256(str(path)) == hashlib.sha256(data).hexdigest()
+    link = tmp_path / "link"
+    link.symlink_to(path)
+    assert dk.file_sha256(str(link)) == ""  # never through a link
+
+
+def test_path_digest_follows_the_known_hosts_file(tmp_path):
+    known = tmp_path / "known_hosts"
+    known.write_text("dumps %s\n" % ED2)
+    ssh = shutil.which("ssh") or "/bin/sh"
+    first = dk.path_digest(ED, "dumps", "kdumprecv", str(known), ssh, "t")
+    assert dk.path_digest(ED, "dumps", "kdumprecv", str(known), ssh, "t") == first
+    with known.open("a") as handle:
+        handle.write("@revoked dumps %s\n" % ED2)
+    assert dk.path_digest(ED, "dumps", "kdumprecv", str(known), ssh, "t") != first
 
 
 def test_save_and_read_proof(tmp_path):
