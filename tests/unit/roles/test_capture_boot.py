@@ -27,14 +27,17 @@ ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbo
 COMMON = ["systemd.mask=timers.target", "systemd.mask=systemd-update-utmp.service"]
 MASKS = COMMON + ["systemd.mask=network-online.target", "systemd.mask=systemd-networkd.service",
                   "systemd.mask=systemd-networkd.socket", "systemd.mask=systemd-resolved.service"]
+FAMILY_VARS = {"debian": "Debian.yml", "redhat": "RedHat.yml", "suse": "Suse.yml"}
 DEBIAN_BASE = "reset_devices systemd.unit=kdump-tools-dump.service nr_cpus=1 irqpoll usbcore.nousb"
 
 
 def render(tmp_path, family, variables):
     conf = tmp_path / "kdump.conf"
     (tmp_path / "vars.yml").write_text(yaml.safe_dump(variables))
+    # the family's own vars file, as tasks/vars.yml loads it on a host of the family
+    family_vars = os.path.join(REPO, "roles", "setup", "vars", FAMILY_VARS[family])
     (tmp_path / "play.yml").write_text(yaml.safe_dump([{
-        "hosts": "localhost", "gather_facts": False, "vars_files": [str(tmp_path / "vars.yml")],
+        "hosts": "localhost", "gather_facts": False, "vars_files": [family_vars, str(tmp_path / "vars.yml")],
         "tasks": [{"ansible.builtin.include_role": {"name": "crashkit.kdump.setup", "tasks_from": "config.yml"}}]}]))
     extra = {"__kdump_family": family, "__kdump_major": "12", "__kdump_config_path": str(conf),
              "__kdump_packages_result": {"changed": False}, "ansible_python_interpreter": sys.executable}
