@@ -175,26 +175,6 @@ def local_time_text(epoch):
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
 
 
-def sha256_fd(fd, chunk=1024 * 1024):
-    """SHA-256 hex digest of everything in ``fd`` from its start."""
-    digest = hashlib.sha256()
-    os.lseek(fd, 0, os.SEEK_SET)
-    while True:
-        data = os.read(fd, chunk)
-        if not data:
-            break
-        digest.update(data)
-    return digest.hexdigest()
-
-
-def sha256_of(path, chunk=1024 * 1024):
-    fd = _safefs.open_regular(path)
-    try:
-        return sha256_fd(fd, chunk)
-    finally:
-        os.close(fd)
-
-
 def _open_root(root):
     return root if isinstance(root, int) else _safefs.open_dir(root, follow=True)
 
@@ -219,7 +199,7 @@ def sha256sums(root, paths):
         for rel in sorted(paths):
             handle = _safefs.open_rel(fd, rel)
             try:
-                lines.append("%s  %s\n" % (sha256_fd(handle), rel))
+                lines.append("%s  %s\n" % (_safefs.sha256_fd(handle), rel))
             finally:
                 os.close(handle)
         return "".join(lines)
@@ -707,7 +687,7 @@ class _Build(object):
             if options["hash_dump"]:
                 fd = _safefs.open_regular(dump["name"], dir_fd=self.crash_fd, expect=(dump["dev"], dump["ino"]))
                 try:
-                    entry["sha256"] = sha256_fd(fd)
+                    entry["sha256"] = _safefs.sha256_fd(fd)
                 finally:
                     os.close(fd)
             summary["dumps"].append(entry)

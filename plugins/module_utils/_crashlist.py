@@ -54,7 +54,7 @@ def describe(root_fd, name, params, known, uids):
                 else:
                     handle = _safefs.open_rel(fd, rel, expect=(fst.st_dev, fst.st_ino))
                     try:
-                        entry["sha256"] = _bundle.sha256_fd(handle)
+                        entry["sha256"] = _safefs.sha256_fd(handle)
                     finally:
                         os.close(handle)
                     entry["hashed"] = True

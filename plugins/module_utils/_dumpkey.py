@@ -25,8 +25,9 @@
   output (AnsibleModule.run_command has neither);
 * ``source_address(server, port)``: the address this host sends from on its route to the
   server (what the server sees); a socket's route lookup, nothing is sent;
-* ``proof_digest(...)``, ``recent_proof(...)``, ``read_proof``/``save_proof``: the record of
-  the last passing check, so that a rerun with nothing changed on either side can skip it.
+* ``path_digest(...)`` (``proof_digest`` of this host's files), ``recent_proof(...)``,
+  ``read_proof``/``save_proof``: the record of the last passing check, so that a rerun with
+  nothing changed on either side can skip it.
 
 Nothing here imports Ansible.
 """
@@ -576,19 +577,9 @@ def file_sha256(path):
     """SHA-256 of the whole regular file ``path`` (read in chunks, never through a link), or
     ``""`` when there is no such file."""
     try:
-        fd = _safefs.open_regular(path)
+        return _safefs.sha256_of(path)
     except (_safefs.UnsafeFile, OSError):
         return ""
-    digest = hashlib.sha256()
-    try:
-        while True:
-            chunk = os.read(fd, _safefs.CHUNK)
-            if not chunk:
-                break
-            digest.update(chunk)
-    finally:
-        os.close(fd)
-    return digest.hexdigest()
 
 
 def proof_digest(public_line, name, user, known_hosts_sha, ssh_config_sha, ssh_identity, token):

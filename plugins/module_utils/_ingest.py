@@ -390,7 +390,7 @@ class Ingest(object):
                         os.fsync(dst)
                     finally:
                         os.close(dst)
-                digest = _bundle.sha256_fd(src)
+                digest = _safefs.sha256_fd(src)
             finally:
                 os.close(src)
             entries.append({"path": name, "size": size, "sha256": digest, "mtime": mtime})
@@ -426,7 +426,7 @@ class Ingest(object):
     def _sha_rel(dir_fd, rel, st):
         fd = _safefs.open_rel(dir_fd, rel, expect=(st.st_dev, st.st_ino))
         try:
-            return _bundle.sha256_fd(fd)
+            return _safefs.sha256_fd(fd)
         finally:
             os.close(fd)
 

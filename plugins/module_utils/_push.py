@@ -222,7 +222,7 @@ class Pusher(object):
                     opened.append(_safefs.open_regular(local, dir_fd=dir_fd))
             finally:
                 os.close(dir_fd)
-            sent = [{"name": name, "size": os.fstat(fd).st_size, "sha256": _bundle.sha256_fd(fd)}
+            sent = [{"name": name, "size": os.fstat(fd).st_size, "sha256": _safefs.sha256_fd(fd)}
                     for (_local, name), fd in zip(pairs, opened)]
             summary = result.get("summary") or {}
             manifest = {"format": 1, "crash": crash["name"], "host": self.identity, "sent_at": int(now),

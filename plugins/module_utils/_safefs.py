@@ -15,7 +15,8 @@ writes near them goes through here:
 * ``list_files(dir_fd)``: the regular files below a directory descriptor, links skipped, with
   their ``stat`` (device and inode for the later check).
 * ``read_head``, ``iter_lines``: reads with a byte limit and a per-line limit (a newline-free
-  200 MB "log" costs at most ``max_line`` of memory).
+  200 MB "log" costs at most ``max_line`` of memory); ``sha256_fd``/``sha256_of``: a whole file's
+  SHA-256, read in chunks.
 * ``write_file_at``, ``mkstemp_at``: new files only under a random name created with
   ``O_CREAT|O_EXCL|O_NOFOLLOW``, the mode set on the descriptor, then renamed into place.
 * ``display``: a host-chosen name made safe for a terminal or a log line.
@@ -28,6 +29,7 @@ __metaclass__ = type
 
 import codecs
 import errno
+import hashlib
 import os
 import re
 import stat
@@ -166,6 +168,27 @@ def read_head(fd, limit):
         parts.append(data)
         left -= len(data)
     return b"".join(parts)
+
+
+def sha256_fd(fd, chunk=CHUNK):
+    """SHA-256 hex digest of everything in ``fd`` from its start."""
+    digest = hashlib.sha256()
+    os.lseek(fd, 0, os.SEEK_SET)
+    while True:
+        data = os.read(fd, chunk)
+        if not data:
+            break
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def sha256_of(path, chunk=CHUNK):
+    """``sha256_fd`` of the regular file ``path``, never through a link."""
+    fd = open_regular(path)
+    try:
+        return sha256_fd(fd, chunk)
+    finally:
+        os.close(fd)
 
 
 def read_small(name, dir_fd=None, limit=65536):

@@ -420,12 +420,11 @@ def pin(module, result):
     return [diff] if changed else []
 
 
-def connectivity(module, key_path):
+def connectivity(module, key_path, ssh):
     p = module.params
     name = _dumpkey.known_hosts_name(p["server"], p["port"])
     known = None if p["server_host_keys"] else read_text(p["known_hosts_path"])
     _dumpkey.check_pinned(name, p["server_host_keys"], known, p["known_hosts_path"])
-    ssh = module.get_bin_path("ssh", required=True)
     limit = 3 * p["timeout"]
 
     def ssh_run(command):
@@ -441,15 +440,15 @@ def prove(module, result):
     """The connectivity check, or the record of a passing one of the same path when it is recent
     enough and this run changed nothing."""
     p = module.params
+    ssh = module.get_bin_path("ssh", required=True)
     digest = _dumpkey.path_digest(result["public_key"], _dumpkey.known_hosts_name(p["server"], p["port"]),
-                                  p["user"], p["known_hosts_path"], module.get_bin_path("ssh", required=True),
-                                  p["check_token"])
+                                  p["user"], p["known_hosts_path"], ssh, p["check_token"])
     now = time.time()
     if not result["changed"]:
         age = _dumpkey.recent_proof(_dumpkey.read_proof(result["path"]), digest, now, p["check_max_age"])
         if age is not None:
             return dict(ok=True, skipped=False, reused=True, age=int(age), error=None)
-    report = connectivity(module, result["path"])
+    report = connectivity(module, result["path"], ssh)
     report["reused"] = False
     warning = _dumpkey.save_proof(result["path"], digest if report["ok"] else None, now)
     if warning:
