@@ -10,8 +10,11 @@ the client in ``<root>/.queue`` after each session that wrote something (a captu
 ``mv``, the evidence service's ``crashkit-push``); a systemd path unit starts
 ``crashkit-ingest``, which drains the queue. It runs as the receiver's account on hostile data,
 with the collection's own pipeline (``_crashlist``, ``_bundle``, ``_triage``, ``_store``).
+Clients that write their dumps over NFS (kdump-tools' ``NFS=`` target mounting an export of
+``<root>/<client>``) never queue themselves: the configured ``scan`` list names them, and each
+run (the path unit's and the timer's, every minute) looks at their directories as well.
 
-For each queued client, each crash directory in ``<root>/<client>/`` that has *settled*:
+For each queued or scanned client, each crash directory in ``<root>/<client>/`` that has *settled*:
 
 * the evidence service's ``crashkit-push.json`` (sent before the files it lists) arrived and every
   file it lists is there with its size, or the push was given up: nothing new for ``settle``
@@ -139,7 +142,7 @@ class Ingest(object):
     """One dump root and its store."""
 
     def __init__(self, root, store, settle=SETTLE_SECONDS, keep=None, max_age_days=None, bundle_options=None,
-                 report=True, title="Kernel crash report", hooks=False, runner=None, log=None):
+                 report=True, title="Kernel crash report", hooks=False, runner=None, log=None, scan=None):
         self.root = os.path.normpath(root)
         self.store = os.path.normpath(store)
         self.settle = settle
@@ -151,6 +154,8 @@ class Ingest(object):
         self.hooks = hooks
         self.runner = runner or _bundle.Runner()
         self.log = log or (lambda message: sys.stderr.write(message + "\n"))
+        # clients that never queue themselves (NFS targets): looked at on every run
+        self.scan = (scan,) if isinstance(scan, (str, bytes)) else tuple(scan or ())
 
     # --- the queue --------------------------------------------------------------------------
 
@@ -164,12 +169,40 @@ class Ingest(object):
         finally:
             os.close(fd)
 
+    def _listed(self):
+        """The names of the inbox and the waiting list (single directory entries)."""
+        return set(self._entries(os.path.join(self.root, QUEUE_DIR))) \
+            | set(self._entries(os.path.join(self.store, WAITING_DIR)))
+
+    def _scanned(self):
+        """The configured scan ids that are client ids (``drain`` reports the others)."""
+        return set(host for host in self.scan if self._client_id(host))
+
     def queued(self):
         """Clients to look at: the receiver's inbox (``<root>/.queue``, which the path unit
-        watches) and those still waiting for a crash to settle (``<store>/.waiting``, which the
-        timer brings back)."""
-        return sorted(set(self._entries(os.path.join(self.root, QUEUE_DIR)))
-                      | set(self._entries(os.path.join(self.store, WAITING_DIR))))
+        watches), those still waiting for a crash to settle (``<store>/.waiting``, which the
+        timer brings back) and the scanned clients (``scan``: NFS targets, which never queue
+        themselves)."""
+        return sorted(self._listed() | self._scanned())
+
+    @staticmethod
+    def _client_id(host):
+        return isinstance(host, str) and bool(HOST_ID.match(host)) and host == _store.store_host_id(host)
+
+    def _missing(self, host):
+        """Whether ``<root>/<host>`` does not exist (a scanned client that never crashed). Any
+        other problem (the root missing, a link, a file) is left to ``ingest_host`` to report."""
+        try:
+            fd = _safefs.open_dir(self.root, follow=True)
+        except (OSError, KdumpError):
+            return False
+        try:
+            _safefs.lstat_at(fd, host)
+        except OSError as exc:
+            return exc.errno == errno.ENOENT
+        finally:
+            os.close(fd)
+        return False
 
     def _mark(self, directory, host, present):
         path = os.path.join(directory, host)
@@ -189,34 +222,49 @@ class Ingest(object):
         self._mark(os.path.join(self.root, QUEUE_DIR), host, create)
 
     def drain(self, now=None):
-        """Ingest every queued client; returns ``{"ingested", "waiting", "errors", "events"}``.
+        """Ingest every queued and scanned client; returns ``{"ingested", "waiting", "errors",
+        "events"}``.
 
         The inbox is left empty (so the path unit does not fire again at once); a client with a
-        crash that has not settled, or whose ingest failed, is kept in ``<store>/.waiting``.
+        crash that has not settled, or whose ingest failed, is kept in ``<store>/.waiting``. A
+        scan id that is not a client id is an error and skipped (no file is made or removed for
+        it); a scanned client without a directory yet is skipped silently.
         """
         now = time.time() if now is None else now
         summary = {"ingested": [], "waiting": [], "errors": [], "events": []}
         changed = False
         waiting = os.path.join(self.store, WAITING_DIR)
         inbox = os.path.join(self.root, QUEUE_DIR)
-        hosts = self.queued()
+        listed = self._listed()
+        scanned = self._scanned()
+        for host in self.scan:
+            if not (isinstance(host, str) and (host in scanned or host in listed)):
+                summary["errors"].append("scan entry %s is not a client id: skipped" % _safefs.display(host))
+        hosts = sorted(listed | scanned)
         rounds = 0
         while hosts and rounds < 100:
             rounds += 1
             for host in hosts:
-                result = self._drain_one(host, now, waiting, summary)
+                result = self._drain_one(host, now, waiting, summary, scanned=host in scanned)
                 changed = changed or result
-            # sessions that wrote while this ran queued their client again
+            # sessions that wrote while this ran queued their client again (the scanned clients
+            # were looked at in this run: only the timer's next run looks at them again)
             hosts = self._entries(inbox)
         if changed and self.report:
             self.write_report(summary)
         return summary
 
-    def _drain_one(self, host, now, waiting, summary):
-        """Ingest one queued client; returns whether the store changed."""
-        if not HOST_ID.match(host) or host != _store.store_host_id(host):
+    def _drain_one(self, host, now, waiting, summary, scanned=False):
+        """Ingest one queued (or ``scanned``) client; returns whether the store changed."""
+        if not self._client_id(host):
+            # a name read from the inbox or the waiting list (one directory entry): drop it
             self._queue_entry(host, False)
             summary["errors"].append("queue entry %s is not a client id: dropped" % _safefs.display(host))
+            self._mark(waiting, host, False)
+            return False
+        if scanned and self._missing(host):
+            # an NFS client that has not written anything yet: nothing to look at, no error
+            self._queue_entry(host, False)
             self._mark(waiting, host, False)
             return False
         # Into the waiting list, then out of the inbox, before the work: an ingest killed in the
@@ -619,6 +667,9 @@ def main(argv=None):
         config = json.loads(text or "")
         if not isinstance(config, dict) or not config.get("root") or not config.get("store"):
             raise ValueError("needs root and store")
+        scan = config.get("scan")
+        if scan is not None and (not isinstance(scan, list) or not all(isinstance(h, str) for h in scan)):
+            raise ValueError("scan must be a list of client ids (strings)")
     except ValueError as exc:
         sys.stderr.write("crashkit-ingest: %s: %s\n" % (args.config, exc))
         return 2
@@ -630,7 +681,8 @@ def main(argv=None):
     ingest = Ingest(config["root"], config["store"], settle=config.get("settle_seconds", SETTLE_SECONDS),
                     keep=config.get("keep"), max_age_days=config.get("max_age_days"),
                     bundle_options=config.get("bundle_options"), report=config.get("report", True),
-                    title=config.get("title", "Kernel crash report"), hooks=bool(config.get("hook")), log=log)
+                    title=config.get("title", "Kernel crash report"), hooks=bool(config.get("hook")), log=log,
+                    scan=scan)
     try:
         summary = ingest.drain()
     except (KdumpError, OSError) as exc:

@@ -15,6 +15,7 @@ import os
 import shutil
 import stat
 import sys
+import time
 
 import pytest
 
@@ -438,3 +439,187 @@ def test_one_client_whose_data_breaks_the_ingest_does_not_stop_the_others(loop, 
     assert summary["errors"] == ["evil: TypeError: unhashable type: 'list'"]
     assert ingest.queued() == ["evil"]
     assert any("evil: TypeError" in line and "tried again later" in line for line in loop["logs"])
+
+
+# --- clients that write over NFS (kdump-tools NFS=): never queued, scanned on every run ------
+
+NFS_STAMP = "202612041700"
+NFS_DIR = "10.0.0.5-" + NFS_STAMP
+
+
+def scanning(loop, *hosts):
+    return _ingest.Ingest(str(loop["root"]), str(loop["store"]), hooks=True, report=True, log=loop["logs"].append,
+                          scan=list(hosts))
+
+
+def nfs_crash(root, host, names, directory=NFS_DIR):
+    """A crash as kdump-tools leaves it on an NFS export of ``<root>/<host>``."""
+    crash_dir = root / host / directory
+    crash_dir.mkdir(parents=True)
+    for name in names:
+        if name.startswith(("dmesg", "vmcore-dmesg")):
+            shutil.copyfile(os.path.join(TRIAGE, "sysrq_debian12.log"), str(crash_dir / name))
+        else:
+            (crash_dir / name).write_bytes(builders.kdump_compressed())
+    return crash_dir
+
+
+def tree(top):
+    """``{relative path: content}`` of every file (``None`` for a directory) below ``top``."""
+    found = {}
+    for dirpath, dirs, files in os.walk(str(top)):
+        for name in dirs:
+            found[os.path.relpath(os.path.join(dirpath, name), str(top))] = None
+        for name in files:
+            path = os.path.join(dirpath, name)
+            with open(path, "rb") as handle:
+                found[os.path.relpath(path, str(top))] = handle.read()
+    return found
+
+
+@pytest.mark.parametrize("names, ingested", [
+    (("dmesg." + NFS_STAMP, "dump." + NFS_STAMP), True),
+    (("dmesg." + NFS_STAMP, "dump-incomplete"), False),
+    (("dump-incomplete",), False),
+])
+def test_a_scanned_nfs_clients_crash_is_ingested_without_a_queue_entry(loop, names, ingested):
+    nfs_crash(loop["root"], "nfs1", names)
+    ingest = scanning(loop, "nfs1")
+    assert ingest.queued() == ["nfs1"]
+    now = int(time.time())
+    summary = ingest.drain(now=now)
+    assert not summary["errors"], summary
+    assert os.listdir(str(loop["root"] / ".queue")) == []
+    if ingested:
+        assert summary["ingested"] == ["nfs1/" + NFS_DIR] and not summary["waiting"]
+        assert [e["event"] for e in summary["events"]] == ["crash", "signature"]
+        triage = json.loads((loop["store"] / "nfs1" / NFS_DIR / "triage.json").read_text())
+        assert (triage["kind"], triage["function"]) == ("sysrq", "sysrq_handle_crash")
+        assert os.listdir(str(loop["store"] / ".waiting")) == []
+    else:
+        assert summary["ingested"] == [] and summary["events"] == []
+        assert summary["waiting"] == ["nfs1/%s: a file still has its temporary name" % NFS_DIR]
+        assert not (loop["store"] / "nfs1" / NFS_DIR).exists()
+        assert os.listdir(str(loop["store"] / ".waiting")) == ["nfs1"]
+    # the timer's next run: nothing new is nothing ingested, nothing announced, the store as it was
+    before = tree(loop["store"])
+    summary = ingest.drain(now=now + 60)
+    assert summary["ingested"] == [] and summary["events"] == [] and not summary["errors"], summary
+    assert tree(loop["store"]) == before
+    # the hook queue holds the first run's two events (a crash, a signature), no more
+    assert len([n for n in before if n.startswith(".hooks" + os.sep)]) == (2 if ingested else 0)
+
+
+def test_a_scanned_capture_is_ingested_by_the_run_after_its_dump_is_renamed(loop):
+    crash_dir = nfs_crash(loop["root"], "nfs1", ("dmesg." + NFS_STAMP, "dump-incomplete"))
+    ingest = scanning(loop, "nfs1")
+    now = int(time.time())
+    assert ingest.drain(now=now)["ingested"] == []
+    os.rename(str(crash_dir / "dump-incomplete"), str(crash_dir / ("dump." + NFS_STAMP)))
+    summary = ingest.drain(now=now + 60)
+    assert summary["ingested"] == ["nfs1/" + NFS_DIR] and not summary["errors"], summary
+    assert os.listdir(str(loop["root"] / ".queue")) == []
+
+
+@pytest.mark.parametrize("host", ["..evil", "../web1", "web1/..", "", ".queue", "-web1", "a b", "report",
+                                  "x" * 200, "web1\n", 42, None])
+def test_a_scan_entry_that_is_not_a_client_id_is_an_error_and_makes_no_file(loop, host):
+    nfs_crash(loop["root"], "web1", ("dmesg." + NFS_STAMP, "dump." + NFS_STAMP))
+    ingest = scanning(loop, host)
+    assert ingest.queued() == []
+    before = tree(loop["tmp"])
+    summary = ingest.drain(now=NOW)
+    assert summary["errors"] == ["scan entry %s is not a client id: skipped" % _safefs.display(host)]
+    assert summary["ingested"] == [] and summary["events"] == []
+    assert tree(loop["tmp"]) == before
+
+
+@pytest.mark.parametrize("make, error", [
+    (None, None),  # no crash ever: no directory yet, not an error
+    ("link", "symbolic link"),
+    ("file", "not a directory"),
+])
+def test_a_scanned_client_without_a_directory_is_no_error_but_a_wrong_one_is(loop, make, error):
+    elsewhere = loop["tmp"] / "elsewhere"
+    elsewhere.mkdir()
+    if make == "link":
+        (loop["root"] / "nfs2").symlink_to(elsewhere)
+    elif make == "file":
+        (loop["root"] / "nfs2").write_text("")
+    ingest = scanning(loop, "nfs2")
+    before = tree(loop["tmp"])
+    summary = ingest.drain(now=NOW)
+    assert summary["ingested"] == [] and summary["waiting"] == [] and summary["events"] == []
+    if error is None:
+        assert summary["errors"] == []
+        assert tree(loop["tmp"]) == before
+    else:
+        [message] = summary["errors"]
+        assert message.startswith("nfs2: ") and error in message
+        assert ingest.queued() == ["nfs2"]
+
+
+def test_a_scanned_root_that_is_missing_is_an_error(tmp_path):
+    ingest = _ingest.Ingest(str(tmp_path / "nowhere"), str(tmp_path), log=lambda _m: None, scan=["nfs1"])
+    [message] = ingest.drain(now=NOW)["errors"]
+    assert message.startswith("nfs1: ")
+
+
+@pytest.mark.parametrize("queue, waiting, scan, expected", [
+    ([], [], ["nfs1"], ["nfs1"]),
+    (["web1"], [], ["web1"], ["web1"]),
+    (["b"], ["c"], ["a", "b"], ["a", "b", "c"]),
+    ([], ["c"], ["../c", "c"], ["c"]),
+    ([], [], [], []),
+])
+def test_queued_is_the_union_of_inbox_waiting_list_and_scan(loop, queue, waiting, scan, expected):
+    ingest = scanning(loop, *scan)
+    for host in queue:
+        ingest._queue_entry(host, True)
+    for host in waiting:
+        ingest._mark(str(loop["store"] / ".waiting"), host, True)
+    assert ingest.queued() == expected
+
+
+def test_a_client_both_queued_and_scanned_is_looked_at_and_ingested_once(loop, monkeypatch):
+    nfs_crash(loop["root"], "web1", ("dmesg." + NFS_STAMP, "dump." + NFS_STAMP))
+    ingest = scanning(loop, "web1", "nfs2")
+    ingest._queue_entry("web1", True)
+    real = ingest.ingest_host
+    looked = []
+
+    def counted(host, now):
+        looked.append(host)
+        return real(host, now)
+
+    monkeypatch.setattr(ingest, "ingest_host", counted)
+    summary = ingest.drain(now=NOW)
+    assert summary["ingested"] == ["web1/" + NFS_DIR] and not summary["errors"], summary
+    assert [e["event"] for e in summary["events"]] == ["crash", "signature"]
+    # once in this run: the scanned clients are not taken again after the first round
+    assert looked == ["web1"]
+    assert os.listdir(str(loop["root"] / ".queue")) == []
+    assert ingest.queued() == ["nfs2", "web1"]
+
+
+@pytest.mark.parametrize("scan, rc, message", [
+    (["nfs1"], 0, None),
+    (None, 0, None),
+    ([], 0, None),
+    ("nfs1", 2, "scan must be a list"),
+    ([1], 2, "scan must be a list"),
+    ({"nfs1": True}, 2, "scan must be a list"),
+    (["nfs1", None], 2, "scan must be a list"),
+])
+def test_main_reads_the_scan_list(loop, capsys, scan, rc, message):
+    nfs_crash(loop["root"], "nfs1", ("dmesg." + NFS_STAMP, "dump." + NFS_STAMP))
+    config = {"root": str(loop["root"]), "store": str(loop["store"]), "report": False}
+    if scan is not None:
+        config["scan"] = scan
+    path = loop["tmp"] / "ingest.json"
+    path.write_text(json.dumps(config))
+    assert _ingest.main(["--config", str(path)]) == rc
+    err = capsys.readouterr().err
+    if message:
+        assert "crashkit-ingest: %s: %s" % (path, message) in err
+    assert (loop["store"] / "nfs1" / NFS_DIR / "manifest.json").is_file() is (scan == ["nfs1"])
