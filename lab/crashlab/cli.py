@@ -7,7 +7,7 @@ Launcher:  start NAME --release R [--memory M] [--smp N] | boot NAME | wait-ssh 
            capture-boot CONSOLE.TLOG [--all]
            stop NAME... | destroy NAME... | status | cleanup [--all] | accel
 Molecule:  create --platforms JSON --instance-config PATH | destroy NAME... --instance-config PATH
-Demo:      up --clients N --server 1 --release R --inventory PATH [--target ssh|local] | down
+Demo:      up --clients N --server 1 --release R --inventory PATH [--target ssh|nfs|local] | down
 Services:  apt-cache serve (started by the launcher)
 """
 import argparse
@@ -365,8 +365,8 @@ def build_parser():
     s.add_argument("--clients", type=int, default=2)
     s.add_argument("--server", type=int, default=1)
     s.add_argument("--inventory", required=True)
-    s.add_argument("--target", choices=["ssh", "local"], default="ssh",
-                   help="where the clients' dumps go: the first server over ssh (default) or /var/crash")
+    s.add_argument("--target", choices=["ssh", "nfs", "local"], default="ssh",
+                   help="where the clients' dumps go: the first server over ssh (default) or NFS, or /var/crash")
     vm_opts(s, single_default_smp=1)
     s.set_defaults(func=cmd_up)
 

@@ -91,11 +91,20 @@ def demo_inventory(clients, servers, target="ssh"):
 
     With ``target="ssh"`` and a server, the clients send their dumps to the first server over the
     private network (``kdump_target`` type ssh to its private address, ``kdump_dump_server_host``
-    its inventory name); with ``"local"`` they keep them in ``/var/crash``.
+    its inventory name); with ``"nfs"`` they write them over NFS into their own directory
+    ``/srv/crash/<name>`` that the first server exports to them (``kdump_dump_server_nfs``); with
+    ``"local"`` they keep them in ``/var/crash``.
     """
-    if target not in ("ssh", "local"):
-        raise ValueError("target must be ssh or local, got %r" % (target,))
+    if target not in ("ssh", "nfs", "local"):
+        raise ValueError("target must be ssh, nfs or local, got %r" % (target,))
     client_group = {"hosts": {r["name"]: host_vars(r) for r in clients}}
+    server_group = {"hosts": {r["name"]: host_vars(r) for r in servers}}
+    if target == "nfs" and servers:
+        for rec in clients:
+            client_group["hosts"][rec["name"]]["kdump_target"] = {
+                "type": "nfs", "host": servers[0]["private_address"], "path": "/srv/crash/%s" % rec["name"]}
+        client_group["vars"] = {"kdump_dump_server_host": servers[0]["name"]}
+        server_group["vars"] = {"kdump_dump_server_nfs": True}
     if target == "ssh" and servers:
         client_group["vars"] = {
             "kdump_target": {"type": "ssh", "host": servers[0]["private_address"], "user": "kdumprecv",
@@ -104,7 +113,7 @@ def demo_inventory(clients, servers, target="ssh"):
         }
     return {"all": {"children": {
         "kdump_clients": client_group,
-        "kdump_dump_servers": {"hosts": {r["name"]: host_vars(r) for r in servers}},
+        "kdump_dump_servers": server_group,
         "kdump_pilot": {"hosts": {clients[0]["name"]: {}} if clients else {}},
     }}}
 

@@ -195,6 +195,10 @@ def problems(report, sysfs_root, estimate_ratio):
             found.append("The configured %s" % str(exc))
 
     space, size = report["dump_dir"], report["dump_size"]
+    if space is not None and space.get("mountable") is False:
+        found.append("The NFS export %s cannot be mounted: %s" % (space["path"], space.get("error")))
+    elif space is not None and space.get("writable") is False:
+        found.append("The NFS export %s takes no file: %s" % (space["path"], space.get("error")))
     if space is not None and space["room"] is False:
         how = ("makedumpfile --mem-usage" if size["source"] == "mem_usage"
                else "estimated as %s of MemTotal" % estimate_ratio)

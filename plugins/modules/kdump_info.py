@@ -22,7 +22,11 @@ description:
     when no memory is reserved for the crash kernel; then, or with O(mem_usage=false), the size is
     estimated as C(MemTotal) times O(estimate_ratio). The free space of the file system holding
     the local dump directory (C(os.statvfs), blocks available to unprivileged users) must be at
-    least that size. Remote targets are not checked."
+    least that size. An NFS target's export is mounted as the capture mounts it (on a private
+    temporary directory, for at most O(nfs_timeout) seconds; read-only and without the write test in
+    check mode), a file is made and removed in it, and its free space must be at least that size
+    (O(nfs_check=false) leaves it out). SSH targets are not checked here (see
+    M(crashkit.kdump.dump_key))."
   - RV(ready) is true when RV(problems) is empty.
   - RV(crashkernel) gives the distribution's published C(crashkernel=) default for this host
     (see M(crashkit.kdump.crashkernel) for an estimate from the capture environment's parts).
@@ -54,6 +58,17 @@ options:
     description: Where procfs is mounted (C(meminfo), C(iomem), C(kcore)).
     type: path
     default: /proc
+  nfs_check:
+    description:
+      - For an NFS target, mount its export (as the capture does, on a private temporary directory
+        under C(/run)), make and remove a file in it and read its free space; unmounted at once.
+        In check mode the export is mounted read-only and nothing is written.
+    type: bool
+    default: true
+  nfs_timeout:
+    description: Seconds the NFS check may take to mount (and to unmount) the export.
+    type: int
+    default: 30
   crash_dir:
     description:
       - Directory whose dumps are listed in RV(dumps). Default the configured local dump
@@ -183,7 +198,10 @@ dump_size:
 dump_dir:
   description:
     - For local targets, C(path), the existing directory C(checked) with statvfs, C(free_bytes),
-      C(free_mb) and C(room) (free space is at least the expected size). Null for other targets.
+      C(free_mb) and C(room) (free space is at least the expected size).
+    - For NFS targets (with O(nfs_check)), C(path) is the export (C(host:/path)), C(mountable),
+      C(writable) (a file could be made and removed; null in check mode), C(error) (why not), and
+      C(checked), C(free_bytes), C(free_mb), C(room) as for a local target. Null for other targets.
   returned: always
   type: dict
   sample: {path: /var/crash, checked: /var/crash, free_bytes: 9663676416, free_mb: 9216, room: true}
@@ -221,6 +239,7 @@ crashkernel:
 
 import glob
 import os
+import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -244,6 +263,8 @@ def argument_spec():
         estimate_ratio=dict(type="float", default=ki.DEFAULT_ESTIMATE_RATIO),
         systemctl_path=dict(type="path"),
         mokutil_path=dict(type="path"),
+        nfs_check=dict(type="bool", default=True),
+        nfs_timeout=dict(type="int", default=30),
     )
 
 
@@ -310,6 +331,50 @@ def dump_dir_space(path, expected):
     return result
 
 
+def nfs_export_space(module, target, expected):
+    """Mount an NFS target's export on a private temporary directory as the capture mounts it,
+    make and remove a file in it (not in check mode: read-only there), read its free space."""
+    host, path = target.get("host") or "", target.get("path") or ""
+    source = "%s:%s" % ("[%s]" % host if ":" in host else host, path)
+    result = {"path": source, "checked": None, "free_bytes": None, "free_mb": None, "room": None,
+              "mountable": False, "writable": None, "error": None}
+    mount, umount, timeout = (module.get_bin_path(n, opt_dirs=["/usr/sbin", "/sbin", "/usr/bin", "/bin"])
+                              for n in ("mount", "umount", "timeout"))
+    if not (host and path.startswith("/") and mount and umount and timeout):
+        result["error"] = "no export to mount" if not host else "mount, umount or timeout is not installed"
+        return result
+    opts = "nolock,tcp,soft,timeo=50,retrans=1,retry=0,nosuid,nodev,noexec" + (",ro" if module.check_mode else "")
+    point = tempfile.mkdtemp(prefix="crashkit-nfs-", dir="/run" if os.path.isdir("/run") else None)
+    try:
+        rc, _out, err = module.run_command([timeout, str(module.params["nfs_timeout"]), mount, "-t", "nfs",
+                                            "-o", opts, "--", source, point])
+        if rc != 0:
+            result["error"] = (err or "").strip()[:500] or "mount exited %s" % rc
+            return result
+        result["mountable"] = True
+        try:
+            if not module.check_mode:
+                fd, probe = tempfile.mkstemp(prefix=".crashkit-write-check-", dir=point)
+                os.close(fd)
+                os.unlink(probe)
+                result["writable"] = True
+            st = os.statvfs(point)
+            free = st.f_bavail * st.f_frsize
+            result.update(checked=source, free_bytes=free, free_mb=free // ki.MIB,
+                          room=None if expected is None else free >= expected)
+        except OSError as exc:
+            result["writable"] = False
+            result["error"] = str(exc)
+        finally:
+            module.run_command([timeout, str(module.params["nfs_timeout"]), umount, "-f", "-l", "--", point])
+    finally:
+        try:
+            os.rmdir(point)
+        except OSError:
+            pass
+    return result
+
+
 def _first_efivar(efivars, pattern):
     for name in sorted(glob.glob(os.path.join(efivars, pattern))):
         try:
@@ -362,6 +427,8 @@ def run(module):
     target = config["target"] or {}
     local = target.get("type") == "local"
     out["dump_dir"] = dump_dir_space(target["path"], size["expected_bytes"]) if local else None
+    if target.get("type") == "nfs" and params["nfs_check"]:
+        out["dump_dir"] = nfs_export_space(module, target, size["expected_bytes"])
     out["secure_boot"] = secure_boot(module, sysfs, _binary(module, params["mokutil_path"], "mokutil"))
     out["dumps"] = ki.scan_crash_dir(params["crash_dir"] or (target["path"] if local else kc.DEFAULT_DUMP_DIR))
     out["crashkernel"] = rd.crashkernel_default(_read(params["os_release_path"]), os.uname()[4],

@@ -92,4 +92,15 @@ def test_demo_inventory_local_target_or_no_server_leaves_the_default_target():
     alone = yaml.safe_load(inventory.demo_inventory_yaml(clients, []))
     assert "vars" not in alone["all"]["children"]["kdump_clients"]
     with pytest.raises(ValueError):
-        inventory.demo_inventory(clients, servers, "nfs")
+        inventory.demo_inventory(clients, servers, "ftp")
+
+
+def test_demo_inventory_nfs_gives_each_client_its_own_exported_directory():
+    clients = [rec("client-1", 31001, "10.77.0.11"), rec("client-2", 31002, "10.77.0.12")]
+    servers = [rec("server-1", 31003, "10.77.0.13")]
+    groups = yaml.safe_load(inventory.demo_inventory_yaml(clients, servers, "nfs"))["all"]["children"]
+    hosts = groups["kdump_clients"]["hosts"]
+    assert hosts["client-1"]["kdump_target"] == {"type": "nfs", "host": "10.77.0.13", "path": "/srv/crash/client-1"}
+    assert hosts["client-2"]["kdump_target"]["path"] == "/srv/crash/client-2"
+    assert groups["kdump_clients"]["vars"] == {"kdump_dump_server_host": "server-1"}
+    assert groups["kdump_dump_servers"]["vars"] == {"kdump_dump_server_nfs": True}

@@ -60,6 +60,9 @@ REPOSITORY = {
     "crash": {8: "AppStream", 9: "AppStream", 10: "AppStream"},
     # The dump server's ingest renders its fleet report with Jinja2 (python-jinja2 source package).
     "python3-jinja2": {8: "AppStream", 9: "AppStream", 10: "AppStream"},
+    # The NFS client (setup role, NFS targets) and the kernel NFS server's tools (dump_server
+    # role, kdump_dump_server_nfs): one package, nfs-utils.
+    "nfs-utils": {8: "BaseOS", 9: "BaseOS", 10: "BaseOS"},
 }
 EPEL_ONLY = {
     "python3-paramiko": "EPEL 8, 9 and 10 (Fedora's python-paramiko epel branches)",

@@ -291,3 +291,31 @@ def test_free_pages_gap_of_makedumpfile_is_advised(capsys, host, version, mem_us
         "makedumpfile 1.7.6 cannot tell free pages on Linux 6.12 and later (upstream issue "
         "makedumpfile/makedumpfile#16, fixed in makedumpfile 1.7.7): on kernel 6.12.118+deb13-amd64, "
         "dump level 31 keeps those pages")
+
+
+def _nfs_config(host, export):
+    settings = kc.build_settings("debian", target={"type": "nfs", "host": "127.0.0.1", "path": export})
+    (host / "kdump-tools").write_text(kc.render(settings))
+
+
+def test_nfs_export_that_cannot_be_mounted_is_a_problem(capsys, host):
+    """The real mount(8) against an address with no NFS server: the export cannot be mounted (the
+    mount's own message is the reason), the temporary mount point is gone, not ready."""
+    _nfs_config(host, "/srv/crash/client-1")
+    before = set(os.listdir("/run")) if os.path.isdir("/run") else set()
+    result = run_module(capsys, args_for(host, nfs_timeout=20))
+    space = result["dump_dir"]
+    assert space["path"] == "127.0.0.1:/srv/crash/client-1"
+    assert space["mountable"] is False and space["room"] is None and space["error"]
+    assert result["ready"] is False
+    assert any(p.startswith("The NFS export 127.0.0.1:/srv/crash/client-1 cannot be mounted: ")
+               for p in result["problems"])
+    after = set(os.listdir("/run")) if os.path.isdir("/run") else set()
+    assert not [n for n in after - before if n.startswith("crashkit-nfs-")]
+
+
+def test_nfs_check_off_leaves_the_export_alone(capsys, host):
+    _nfs_config(host, "/srv/crash/client-1")
+    result = run_module(capsys, args_for(host, nfs_check=False))
+    assert result["dump_dir"] is None
+    assert result["ready"] is True
