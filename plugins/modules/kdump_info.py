@@ -334,7 +334,8 @@ def dump_dir_space(path, expected):
 def nfs_export_space(module, target, expected):
     """Mount an NFS target's export on a private temporary directory as the capture mounts it,
     make and remove a file in it (not in check mode: read-only there), read its free space."""
-    host, path = target.get("host") or "", target.get("path") or ""
+    # kdump.conf's nfs names the export; its path directive is a directory inside it
+    host, path = target.get("host") or "", target.get("export") or target.get("path") or ""
     source = "%s:%s" % ("[%s]" % host if ":" in host else host, path)
     result = {"path": source, "checked": None, "free_bytes": None, "free_mb": None, "room": None,
               "mountable": False, "writable": None, "error": None}

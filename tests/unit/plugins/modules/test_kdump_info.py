@@ -319,3 +319,13 @@ def test_nfs_check_off_leaves_the_export_alone(capsys, host):
     result = run_module(capsys, args_for(host, nfs_check=False))
     assert result["dump_dir"] is None
     assert result["ready"] is True
+
+
+def test_redhat_nfs_target_mounts_the_export_not_the_path_inside_it(capsys, host):
+    """kdump.conf's ``nfs host:/export`` plus ``path /var/crash``: kdumpctl mounts the export and
+    writes below the path inside it; the check mounts what kdumpctl mounts."""
+    (host / "kdump.conf").write_text("nfs 127.0.0.1:/export\npath /var/crash\n")
+    result = run_module(capsys, args_for(host, family="redhat", config_path=str(host / "kdump.conf"), nfs_timeout=20))
+    assert result["config"]["target"]["path"] == "/export/var/crash"
+    assert result["dump_dir"]["path"] == "127.0.0.1:/export"
+    assert result["dump_dir"]["mountable"] is False
