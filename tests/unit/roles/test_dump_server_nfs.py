@@ -33,8 +33,9 @@ CLIENTS = [
 BASE = {"kdump_dump_server_root": "/srv/crash", "kdump_dump_server_clients": CLIENTS,
         "kdump_dump_server_keep_unlisted": True, "kdump_dump_server_revoke": [],
         "__kdump_dump_server_account": {"uid": 999}, "__kdump_dump_server_group_result": {"gid": 997},
-        "__kdump_dump_server_export_files": {"files": [{"path": "/etc/exports.d/crashkit-old1.exports"},
-                                                      {"path": "/etc/exports.d/crashkit-web1.exports"}]}}
+        "__kdump_dump_server_export_files": {"files": [
+            {"path": "/etc/exports.d/crashkit-old1.exports"},
+            {"path": "/etc/exports.d/crashkit-web1.exports"}]}}
 
 
 def _env(tmp_path):
