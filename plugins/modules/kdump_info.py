@@ -339,8 +339,7 @@ def nfs_export_space(module, target, expected):
     source = "%s:%s" % ("[%s]" % host if ":" in host else host, path)
     result = {"path": source, "checked": None, "free_bytes": None, "free_mb": None, "room": None,
               "mountable": False, "writable": None, "error": None}
-    mount, umount, timeout = (module.get_bin_path(n, opt_dirs=["/usr/sbin", "/sbin", "/usr/bin", "/bin"])
-                              for n in ("mount", "umount", "timeout"))
+    mount, umount, timeout = (_binary(module, None, n) for n in ("mount", "umount", "timeout"))
     if not (host and path.startswith("/") and mount and umount and timeout):
         result["error"] = "no export to mount" if not host else "mount, umount or timeout is not installed"
         return result
