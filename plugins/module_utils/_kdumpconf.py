@@ -54,6 +54,18 @@ SERVICE_NAMES = {"redhat": "kdump", "debian": "kdump-tools", "suse": "kdump"}
 CONFIG_MODES = {"redhat": 0o644, "debian": 0o644, "suse": 0o600}
 
 DEFAULT_DUMP_DIR = "/var/crash"
+# Debian device targets (kdump-tools has none of its own): the device's file system is mounted
+# here by a systemd mount unit, in the normal boot and (pulled in by a drop-in) in the capture
+# boot; the dump directory is target.path inside it, as kdumpctl reads path for a device.
+DEBIAN_DEVICE_MOUNT = "/var/lib/crashkit/dumpdev"
+DEBIAN_DEVICE_UNIT = "var-lib-crashkit-dumpdev.mount"
+DEBIAN_DEVICE_UNIT_PATH = "/etc/systemd/system/" + DEBIAN_DEVICE_UNIT
+DEBIAN_DEVICE_DROPIN = "/etc/systemd/system/kdump-tools-dump.service.d/crashkit-device.conf"
+DEBIAN_DEVICE_FSTYPES = ("ext2", "ext3", "ext4", "xfs", "btrfs")
+# udev's /dev/disk/by-* link for each tag (what a mount unit's What= names, so that systemd
+# waits for the device and binds the mount to it).
+_DEVICE_TAG_DIRS = (("UUID", "by-uuid"), ("LABEL", "by-label"), ("PARTUUID", "by-partuuid"),
+                    ("PARTLABEL", "by-partlabel"))
 # kdump-lib-initramfs.sh DEFAULT_SSHKEY and kdump-config's SSH_KEY default.
 DEFAULT_SSH_KEY = "/root/.ssh/kdump_id_rsa"
 DEFAULT_DUMP_LEVEL = 31
@@ -378,10 +390,13 @@ def _normalize_target(target, family):
         if not isinstance(device, str) or not _DEVICE.match(device):
             _fail("target.device %r is not a /dev path or a UUID=/LABEL=/PARTUUID=/PARTLABEL= "
                   "specification", device)
-        if family != "redhat":
-            _fail("device targets exist only in the redhat family's kdump.conf; on %s mount the "
-                  "file system from /etc/fstab and use a local target with its path", family)
+        if family == "suse":
+            _fail("device targets exist in the redhat family's kdump.conf and (through a mount unit "
+                  "crashkit writes) on debian; on suse mount the file system from /etc/fstab and use "
+                  "a local target with its path")
         fstype = values.get("fstype")
+        if family == "debian":
+            _check_debian_device(device, fstype)
         fstypes = ("ext2", "ext3", "ext4", "xfs", "btrfs", "minix", "raw")
         if fstype not in fstypes:
             _fail("device targets need target.fstype, one of %s (kdumpctl accepts these), got %r",
@@ -395,6 +410,110 @@ def _normalize_target(target, family):
     else:
         result.path = _check_path(values.get("path", DEFAULT_DUMP_DIR), "target.path")
     return result
+
+
+def _check_debian_device(device, fstype):
+    if device.startswith("/dev/") and not device.startswith("/dev/disk/by-"):
+        _fail("target.device %r can name another disk after a reboot; name the dump device by "
+              "UUID=, LABEL=, PARTUUID=, PARTLABEL= or a /dev/disk/by-* link", device)
+    if not device.startswith("/dev/") and ("/" in device or ":" in device.split("=", 1)[1]):
+        _fail("target.device %r: udev names no /dev/disk/by-* link with / or : in it; use "
+              "another label or the UUID", device)
+    if fstype not in DEBIAN_DEVICE_FSTYPES:
+        _fail("device targets on debian need target.fstype, one of %s (the file system the mount "
+              "unit mounts), got %r", ", ".join(DEBIAN_DEVICE_FSTYPES), fstype)
+
+
+def device_link(device):
+    """The /dev path a mount unit names for ``device`` (``LABEL=x`` -> ``/dev/disk/by-label/x``)."""
+    for tag, directory in _DEVICE_TAG_DIRS:
+        if device.startswith(tag + "="):
+            return "/dev/disk/%s/%s" % (directory, device[len(tag) + 1:])
+    return device
+
+
+def device_spec(link):
+    """The inverse of ``device_link``: ``/dev/disk/by-label/x`` -> ``LABEL=x``."""
+    for tag, directory in _DEVICE_TAG_DIRS:
+        prefix = "/dev/disk/%s/" % directory
+        if link.startswith(prefix) and len(link) > len(prefix):
+            return "%s=%s" % (tag, link[len(prefix):])
+    return link
+
+
+def debian_dump_dir(path):
+    """The directory kdump-tools writes to for a debian device target with ``path``."""
+    return posixpath.normpath(DEBIAN_DEVICE_MOUNT + "/" + path.lstrip("/")) if path.strip("/") else DEBIAN_DEVICE_MOUNT
+
+
+def local_dump_dir(settings):
+    """Where on this host the dumps of ``settings`` are written: the path of a local target, the
+    directory inside the mounted device of a debian device target, else ``None``."""
+    t = settings.target
+    if t.type == "local":
+        return t.path
+    if t.type == "device" and settings.family == "debian":
+        return debian_dump_dir(t.path)
+    return None
+
+
+def device_units(settings):
+    """The systemd files a debian device target needs, as ``[{path, content}]`` (empty for any
+    other target or family): the mount unit for the dump device and a drop-in that makes the
+    capture boot's kdump-tools-dump.service mount it, refuse to write anywhere else when it is
+    not mounted, and then reboot (kdump-tools would otherwise write the dump to the root file
+    system below the mount point, and a failed start would leave the capture boot hanging)."""
+    t = settings.target
+    if settings.family != "debian" or t.type != "device":
+        return []
+    mount = (
+        "# Managed by crashkit.kdump (module crashkit.kdump.kdump_config): the kdump dump device.\n"
+        "# Do not edit: the whole file is rewritten from the playbook on the next run.\n"
+        "[Unit]\n"
+        "Description=crashkit kdump dump device (%s)\n"
+        "\n"
+        "[Mount]\n"
+        "What=%s\n"
+        "Where=%s\n"
+        "Type=%s\n"
+        # nofail: the normal boot does not wait for (or fail on) a missing dump device;
+        # kdump_info reports it not mounted, and the panic test refuses.
+        "Options=nofail,nodev,nosuid,noexec\n"
+        "\n"
+        "[Install]\n"
+        "WantedBy=local-fs.target\n"
+    ) % (t.device, device_link(t.device), DEBIAN_DEVICE_MOUNT, t.fstype)
+    dropin = (
+        "# Managed by crashkit.kdump (module crashkit.kdump.kdump_config): the capture boot mounts\n"
+        "# the dump device, and reboots instead of writing elsewhere when it is not there.\n"
+        "[Unit]\n"
+        "Wants=%s\n"
+        "After=%s\n"
+        "FailureAction=reboot-force\n"
+        "\n"
+        "[Service]\n"
+        "ExecStartPre=mountpoint -q %s\n"
+    ) % (DEBIAN_DEVICE_UNIT, DEBIAN_DEVICE_UNIT, DEBIAN_DEVICE_MOUNT)
+    return [{"path": DEBIAN_DEVICE_UNIT_PATH, "content": mount},
+            {"path": DEBIAN_DEVICE_DROPIN, "content": dropin}]
+
+
+def parse_mount_unit(text):
+    """``What``, ``Where``, ``Type`` of a mount unit's text (the last of each), with ``device``,
+    the ``What`` as a target names it."""
+    found = {}
+    section = None
+    for raw in (text or "").splitlines():
+        line = raw.strip()
+        if line.startswith("["):
+            section = line
+        elif section == "[Mount]" and "=" in line and not line.startswith(("#", ";")):
+            key, _sep, value = line.partition("=")
+            if key.strip() in ("What", "Where", "Type"):
+                found[key.strip().lower()] = value.strip()
+    if "what" in found:
+        found["device"] = device_spec(found["what"])
+    return found
 
 
 _MODE_LONG = ("--split", "--reassemble", "--dump-dmesg", "--mem-usage", "--help", "--check-params",
@@ -736,7 +855,7 @@ def build_settings(family, target=None, dump_level=None, compression=None, extra
         if keep > 0 and family == "redhat":
             _fail("keep_local_dumps: the redhat family's kdump has no setting that removes old "
                   "dumps; use 0 (keep all) and clean up with a timer or the collection's roles")
-        if keep > 0 and s.target.type != "local":
+        if keep > 0 and s.target.type != "local" and not (family == "debian" and s.target.type == "device"):
             _fail("keep_local_dumps applies to local targets only (kdump-tools and SUSE kdump "
                   "never delete dumps on %s targets); use 0", s.target.type)
         s.keep_local_dumps = keep
@@ -867,11 +986,12 @@ def expected_entries(settings):
         extras = OrderedDict(s.extra_options)
         for key, value in defaults.items():
             owned[key] = extras.pop(key, value)
-        owned["KDUMP_COREDIR"] = DEFAULT_DUMP_DIR if t.type == "nfs" else t.path
+        owned["KDUMP_COREDIR"] = (DEFAULT_DUMP_DIR if t.type == "nfs"
+                                  else debian_dump_dir(t.path) if t.type == "device" else t.path)
         owned["MAKEDUMP_ARGS"] = " ".join(collector_words(s))
         if s.failure_action:
             owned["KDUMP_FAIL_CMD"] = "%s -f" % s.failure_action
-        if s.keep_local_dumps is not None and t.type == "local":
+        if s.keep_local_dumps is not None and t.type in ("local", "device"):
             owned["KDUMP_NUM_DUMPS"] = str(s.keep_local_dumps)
         if s.cmdline_append:
             owned["KDUMP_CMDLINE_APPEND"] = " ".join(w for w in (s.debian_cmdline_base, s.cmdline_append) if w)
@@ -1066,6 +1186,10 @@ def parse_config(family, text):
         elif values.get("FTP"):
             host, _sep, path = values["FTP"].partition(":")
             target = {"type": "ftp", "host": host, "path": path or "/"}
+        elif coredir == DEBIAN_DEVICE_MOUNT or coredir.startswith(DEBIAN_DEVICE_MOUNT + "/"):
+            # the device itself is named by the mount unit (kdump_info reads it)
+            target = {"type": "device", "path": coredir[len(DEBIAN_DEVICE_MOUNT):] or "/",
+                      "mountpoint": DEBIAN_DEVICE_MOUNT, "dump_dir": coredir}
         else:
             target = {"type": "local", "path": coredir}
         info["target"] = target

@@ -95,6 +95,40 @@ def config_state(family, path, text):
     return config
 
 
+def mount_source(mountinfo_text, point):
+    """``(source, fstype)`` of the last mount on ``point`` in ``/proc/self/mountinfo`` text, or
+    ``None`` when nothing is mounted there (the mount point is one without characters mountinfo
+    escapes)."""
+    found = None
+    for line in (mountinfo_text or "").splitlines():
+        fields = line.split(" ")
+        if len(fields) < 10 or fields[4] != point:
+            continue
+        try:
+            sep = fields.index("-", 6)
+        except ValueError:
+            continue
+        if len(fields) > sep + 2:
+            found = (fields[sep + 2], fields[sep + 1])
+    return found
+
+
+def device_target_state(target, unit_text, mountinfo_text, dump_space):
+    """A debian device target as kdump_info reports it: ``target`` (from ``parse_config``) with
+    the device and file system its mount unit (``unit_text``, ``None`` when missing) names, and
+    ``dump_space`` (``dump_dir_space`` of its dump directory) with ``device``, ``mounted`` and
+    ``source`` (what is mounted on the mount point)."""
+    unit = kc.parse_mount_unit(unit_text) if unit_text is not None else {}
+    target = dict(target)
+    target["device"] = unit.get("device")
+    target["fstype"] = unit.get("type")
+    mounted = mount_source(mountinfo_text, target.get("mountpoint") or kc.DEBIAN_DEVICE_MOUNT)
+    space = dict(dump_space)
+    space.update(device=target["device"], mounted=mounted is not None,
+                 source=mounted[0] if mounted else None, unit=unit_text is not None)
+    return target, space
+
+
 def dump_size(dump_level, mem_usage_output, meminfo_text, ratio):
     """Expected bytes of a dump at ``dump_level``.
 
@@ -199,6 +233,13 @@ def problems(report, sysfs_root, estimate_ratio):
         found.append("The NFS export %s cannot be mounted: %s" % (space["path"], space.get("error")))
     elif space is not None and space.get("writable") is False:
         found.append("The NFS export %s takes no file: %s" % (space["path"], space.get("error")))
+    if space is not None and space.get("unit") is False:
+        found.append("The dump device has no mount unit (%s is missing): the capture would reboot "
+                     "without a dump. Run the setup role again." % kc.DEBIAN_DEVICE_UNIT_PATH)
+    elif space is not None and space.get("mounted") is False:
+        found.append("The dump device %s is not mounted on %s: the capture would reboot without a "
+                     "dump (is the disk there? systemctl status %s)."
+                     % (space.get("device"), kc.DEBIAN_DEVICE_MOUNT, kc.DEBIAN_DEVICE_UNIT))
     if space is not None and space["room"] is False:
         how = ("makedumpfile --mem-usage" if size["source"] == "mem_usage"
                else "estimated as %s of MemTotal" % estimate_ratio)

@@ -30,7 +30,7 @@ from ansible_collections.crashkit.kdump.plugins.module_utils import _safefs
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import KdumpError
 
 UNIT_DIRS = ("/etc/systemd/system/", "/run/systemd/system/", "/usr/lib/systemd/system/", "/lib/systemd/system/")
-_UNIT = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9@_.:-]{0,199}\.(?:service|timer|path|socket|target)\Z")
+_UNIT = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9@_.:-]{0,199}\.(?:service|timer|path|socket|target|mount)\Z")
 _NAME = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\Z")
 _MODE = re.compile(r"\A0?[0-7]{3,4}\Z")
 MAX_FILE = 16 * 1024 * 1024
@@ -84,7 +84,7 @@ def check_spec(directories, files, units):
         out.append(entry)
     for unit in units or []:
         if not isinstance(unit, str) or not _UNIT.match(unit):
-            raise KdumpError("unit %r: a systemd unit name (.service, .timer, .path, .socket, .target)" % (unit,))
+            raise KdumpError("unit %r: a systemd unit name (.service, .timer, .path, .socket, .target, .mount)" % (unit,))
     return dirs, out, list(units or [])
 
 

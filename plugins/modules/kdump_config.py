@@ -31,7 +31,9 @@ description:
   - "O(target) - redhat: C(nfs host:/path) with C(path /), C(ssh user@host) with C(sshkey) and C(path),
     C(<fstype> <device>) or C(raw <device>), C(path) alone for local. debian: C(NFS=host:/path) (mounted on
     C(KDUMP_COREDIR=/var/crash)), C(SSH=user@host) with C(SSH_KEY) and C(KDUMP_COREDIR) as the remote
-    directory, C(KDUMP_COREDIR) alone for local. suse: C(KDUMP_SAVEDIR) as C(file://path), C(nfs://host/path)
+    directory, C(KDUMP_COREDIR) alone for local; a device (kdump-tools has no device target) is mounted
+    on C(/var/lib/crashkit/dumpdev) by a systemd mount unit this module returns in RV(units) (the caller
+    installs it), and C(KDUMP_COREDIR) is C(path) inside it. suse: C(KDUMP_SAVEDIR) as C(file://path), C(nfs://host/path)
     or C(ssh://user@host[:port]/path) with C(KDUMP_SSH_IDENTITY)."
   - "O(dump_level), O(compression), O(extra_collector_args) - redhat: C(core_collector makedumpfile [-F] <flag>
     --message-level 7 -d <level> <args>) (C(-F), the flattened format, for ssh and raw targets, where
@@ -84,7 +86,9 @@ options:
         description:
           - C(local) - a directory of the host's own file systems (on debian and suse any file
             system mounted from C(/etc/fstab); redhat finds the mount itself).
-          - C(device) - a block device, redhat only (C(fstype) and C(device) required).
+          - C(device) - a block device's file system (C(fstype) and C(device) required); redhat and
+            debian (on debian by C(UUID=), C(LABEL=), C(PARTUUID=), C(PARTLABEL=) or a C(/dev/disk/by-*)
+            link, never a C(/dev/sdX) name that can change at boot; no C(raw)).
           - C(nfs) - an NFS export (C(host) and C(path) required).
           - C(ssh) - a directory on an SSH server (C(host) and C(user) required).
         type: str
@@ -283,6 +287,23 @@ content:
     KDUMP_INITRD="/var/lib/kdump/initrd.img"
     KDUMP_COREDIR="/var/crash"
     MAKEDUMP_ARGS="-c -d 31"
+dump_dir:
+  description:
+    - The directory on this host the dumps are written to, for local targets and debian device
+      targets (C(path) inside the device's mount); null for the others.
+  returned: always
+  type: str
+  sample: /var/crash
+units:
+  description:
+    - The systemd files a debian device target needs, as C(path) and C(content) (empty otherwise),
+      for M(crashkit.kdump.service_files) to install (the mount unit of the dump device on
+      C(/var/lib/crashkit/dumpdev) and a drop-in that makes the capture boot's
+      C(kdump-tools-dump.service) mount it and reboot rather than write the dump anywhere else).
+  returned: always
+  type: list
+  elements: dict
+  sample: []
 restart_required:
   description: True when the file changed (or would change in check mode); restart the kdump service.
   returned: always
@@ -456,6 +477,8 @@ def run(module):
         family=family,
         content=content,
         restart_required=changed,
+        units=kc.device_units(settings),
+        dump_dir=kc.local_dump_dir(settings),
         compression=settings.compression,
         makedumpfile=makedumpfile,
     )

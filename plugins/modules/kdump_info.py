@@ -25,7 +25,9 @@ description:
     least that size. An NFS target's export is mounted as the capture mounts it (on a private
     temporary directory, for at most O(nfs_timeout) seconds; read-only and without the write test in
     check mode), a file is made and removed in it, and its free space must be at least that size
-    (O(nfs_check=false) leaves it out). SSH targets are not checked here (see
+    (O(nfs_check=false) leaves it out). A debian device target's mount unit must exist and its
+    device be mounted (C(/proc/self/mountinfo)); config.target then names the device and its
+    C(dump_dir). SSH targets are not checked here (see
     M(crashkit.kdump.dump_key))."
   - RV(ready) is true when RV(problems) is empty.
   - RV(crashkernel) gives the distribution's published C(crashkernel=) default for this host
@@ -65,6 +67,11 @@ options:
         In check mode the export is mounted read-only and nothing is written.
     type: bool
     default: true
+  device_unit_path:
+    description:
+      - The mount unit of a debian device target's dump device (a path option for tests).
+    type: path
+    default: /etc/systemd/system/var-lib-crashkit-dumpdev.mount
   nfs_timeout:
     description: Seconds the NFS check may take to mount (and to unmount) the export.
     type: int
@@ -201,7 +208,10 @@ dump_dir:
       C(free_mb) and C(room) (free space is at least the expected size).
     - For NFS targets (with O(nfs_check)), C(path) is the export (C(host:/path)), C(mountable),
       C(writable) (a file could be made and removed; null in check mode), C(error) (why not), and
-      C(checked), C(free_bytes), C(free_mb), C(room) as for a local target. Null for other targets.
+      C(checked), C(free_bytes), C(free_mb), C(room) as for a local target.
+    - For device targets on debian, as for a local target on the dump directory inside the mount,
+      with C(device) (from the mount unit), C(unit) (the mount unit exists), C(mounted) (something
+      is mounted on C(/var/lib/crashkit/dumpdev)) and C(source) (what). Null for other targets.
   returned: always
   type: dict
   sample: {path: /var/crash, checked: /var/crash, free_bytes: 9663676416, free_mb: 9216, room: true}
@@ -265,6 +275,7 @@ def argument_spec():
         mokutil_path=dict(type="path"),
         nfs_check=dict(type="bool", default=True),
         nfs_timeout=dict(type="int", default=30),
+        device_unit_path=dict(type="path", default=kc.DEBIAN_DEVICE_UNIT_PATH),
     )
 
 
@@ -427,6 +438,13 @@ def run(module):
     target = config["target"] or {}
     local = target.get("type") == "local"
     out["dump_dir"] = dump_dir_space(target["path"], size["expected_bytes"]) if local else None
+    if target.get("type") == "device" and target.get("dump_dir"):
+        # debian: the device is mounted by crashkit's mount unit on a fixed mount point
+        config["target"], out["dump_dir"] = rd.device_target_state(
+            target, _read(params["device_unit_path"]), _read(os.path.join(proc, "self", "mountinfo")),
+            dump_dir_space(target["dump_dir"], size["expected_bytes"]))
+        local = True
+        target = dict(target, path=target["dump_dir"])
     if target.get("type") == "nfs" and params["nfs_check"]:
         out["dump_dir"] = nfs_export_space(module, target, size["expected_bytes"])
     out["secure_boot"] = secure_boot(module, sysfs, _binary(module, params["mokutil_path"], "mokutil"))

@@ -51,7 +51,7 @@ options:
       group: {description: Group name., type: str, default: root}
       mode: {description: Octal mode as a string., type: str, default: "0644"}
   units:
-    description: systemd units to enable and start (timers, paths, sockets, services).
+    description: systemd units to enable and start (timers, paths, sockets, services, mounts).
     type: list
     elements: str
     default: []

@@ -329,3 +329,41 @@ def test_redhat_nfs_target_mounts_the_export_not_the_path_inside_it(capsys, host
     assert result["config"]["target"]["path"] == "/export/var/crash"
     assert result["dump_dir"]["path"] == "127.0.0.1:/export"
     assert result["dump_dir"]["mountable"] is False
+
+
+def _device_host(host, mounted):
+    settings = kc.build_settings("debian", target={"type": "device", "device": "LABEL=crashdump", "fstype": "ext4"})
+    (host / "kdump-tools").write_text(kc.render(settings))
+    (host / "dumpdev.mount").write_text(kc.device_units(settings)[0]["content"])
+    (host / "proc" / "self").mkdir()
+    (host / "proc" / "self" / "mountinfo").write_text(
+        "22 1 254:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw\n"
+        + ("61 22 254:16 / /var/lib/crashkit/dumpdev rw,nosuid shared:33 - ext4 /dev/vdb rw\n" if mounted else ""))
+    return args_for(host, device_unit_path=str(host / "dumpdev.mount"), mem_usage=False)
+
+
+def test_debian_device_target_mounted(capsys, host):
+    result = run_module(capsys, _device_host(host, True))
+    assert result["config"]["target"] == {
+        "type": "device", "device": "LABEL=crashdump", "fstype": "ext4", "path": "/var/crash",
+        "mountpoint": "/var/lib/crashkit/dumpdev", "dump_dir": "/var/lib/crashkit/dumpdev/var/crash"}
+    space = result["dump_dir"]
+    assert space["path"] == "/var/lib/crashkit/dumpdev/var/crash"
+    assert (space["mounted"], space["source"], space["device"], space["unit"]) == (True, "/dev/vdb", "LABEL=crashdump", True)
+    assert space["checked"] and space["free_mb"] is not None
+    assert result["problems"] == [] and result["ready"] is True
+
+
+def test_debian_device_target_not_mounted_is_a_problem(capsys, host):
+    result = run_module(capsys, _device_host(host, False))
+    assert result["dump_dir"]["mounted"] is False
+    assert result["ready"] is False
+    assert "The dump device LABEL=crashdump is not mounted on /var/lib/crashkit/dumpdev" in result["problems"][0]
+
+
+def test_debian_device_target_without_its_mount_unit_is_a_problem(capsys, host):
+    args = _device_host(host, True)
+    os.unlink(args["device_unit_path"])
+    result = run_module(capsys, args)
+    assert result["config"]["target"]["device"] is None
+    assert any("has no mount unit" in p for p in result["problems"])
