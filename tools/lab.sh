@@ -10,7 +10,8 @@
 #   tools/lab.sh                 # the whole job on a bookworm lab
 #   tools/lab.sh down            # stop the lab and remove its VMs
 # Environment: CRASHKIT_LAB_RELEASE=bookworm|trixie, CRASHKIT_LAB_CLIENTS=2,
-#   CRASHKIT_LAB_TARGET=ssh|local (default ssh: the clients send their dumps to the server)
+#   CRASHKIT_LAB_TARGET=ssh|nfs|local|device (default ssh: the clients send their dumps to the
+#   server; device: to a second disk of each client, ext4 labelled crashdump)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

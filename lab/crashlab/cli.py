@@ -7,7 +7,7 @@ Launcher:  start NAME --release R [--memory M] [--smp N] | boot NAME | wait-ssh 
            capture-boot CONSOLE.TLOG [--all]
            stop NAME... | destroy NAME... | status | cleanup [--all] | accel
 Molecule:  create --platforms JSON --instance-config PATH | destroy NAME... --instance-config PATH
-Demo:      up --clients N --server 1 --release R --inventory PATH [--target ssh|nfs|local] | down
+Demo:      up --clients N --server 1 --release R --inventory PATH [--target ssh|nfs|local|device] | down
 Services:  apt-cache serve (started by the launcher)
 """
 import argparse
@@ -209,7 +209,7 @@ def cmd_create(args):
     """Start Molecule's platforms at once, wait for ssh, write instance_config.yml."""
     platforms = json.loads(args.platforms)
     specs = [{"name": p["name"], "release": p.get("release", "bookworm"), "memory": p.get("memory"),
-              "smp": p.get("smp")} for p in platforms]
+              "smp": p.get("smp"), "dump_disk": p.get("dump_disk")} for p in platforms]
     t0 = time.monotonic()
     recs, secs = Lab().start_and_wait(specs, args.timeout, replace=True)
     paths.atomic_write(Path(args.instance_config), inventory.instance_config_yaml(recs), 0o600)
@@ -223,7 +223,9 @@ def cmd_up(args):
     lab = Lab()
     clients = ["client-%d" % i for i in range(1, args.clients + 1)]
     servers = ["server-%d" % i for i in range(1, args.server + 1)]
-    specs = [{"name": n, "release": args.release, "memory": args.memory, "smp": args.smp} for n in clients + servers]
+    specs = [{"name": n, "release": args.release, "memory": args.memory, "smp": args.smp,
+              "dump_disk": {"label": "crashdump"} if args.target == "device" and n in clients else None}
+             for n in clients + servers]
     t0 = time.monotonic()
     started, secs = lab.start_and_wait(specs, args.timeout, replace=True)
     recs = {r["name"]: r for r in started}
@@ -365,8 +367,9 @@ def build_parser():
     s.add_argument("--clients", type=int, default=2)
     s.add_argument("--server", type=int, default=1)
     s.add_argument("--inventory", required=True)
-    s.add_argument("--target", choices=["ssh", "nfs", "local"], default="ssh",
-                   help="where the clients' dumps go: the first server over ssh (default) or NFS, or /var/crash")
+    s.add_argument("--target", choices=["ssh", "nfs", "local", "device"], default="ssh",
+                   help="where the clients' dumps go: the first server over ssh (default) or NFS, /var/crash, "
+                        "or a second disk of each client (ext4, LABEL=crashdump)")
     vm_opts(s, single_default_smp=1)
     s.set_defaults(func=cmd_up)
 

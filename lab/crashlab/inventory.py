@@ -93,10 +93,11 @@ def demo_inventory(clients, servers, target="ssh"):
     private network (``kdump_target`` type ssh to its private address, ``kdump_dump_server_host``
     its inventory name); with ``"nfs"`` they write them over NFS into their own directory
     ``/srv/crash/<name>`` that the first server exports to them (``kdump_dump_server_nfs``); with
-    ``"local"`` they keep them in ``/var/crash``.
+    ``"local"`` they keep them in ``/var/crash``; with ``"device"`` on their second disk (an ext4
+    file system labelled ``crashdump``, the VM's ``dump_disk``), named by ``LABEL=``.
     """
-    if target not in ("ssh", "nfs", "local"):
-        raise ValueError("target must be ssh, nfs or local, got %r" % (target,))
+    if target not in ("ssh", "nfs", "local", "device"):
+        raise ValueError("target must be ssh, nfs, local or device, got %r" % (target,))
     client_group = {"hosts": {r["name"]: host_vars(r) for r in clients}}
     server_group = {"hosts": {r["name"]: host_vars(r) for r in servers}}
     if target == "nfs" and servers:
@@ -105,6 +106,15 @@ def demo_inventory(clients, servers, target="ssh"):
                 "type": "nfs", "host": servers[0]["private_address"], "path": "/srv/crash/%s" % rec["name"]}
         client_group["vars"] = {"kdump_dump_server_host": servers[0]["name"]}
         server_group["vars"] = {"kdump_dump_server_nfs": True}
+    if target == "device":
+        for rec in clients:
+            label = (rec.get("dump_disk") or {}).get("label", "crashdump")
+            client_group["hosts"][rec["name"]]["kdump_target"] = {
+                "type": "device", "device": "LABEL=%s" % label, "fstype": "ext4", "path": "/var/crash"}
+        if servers:
+            # zero-touch evidence: the clients push each crash to the server's private address
+            client_group["vars"] = {"kdump_dump_server_host": servers[0]["name"],
+                                    "kdump_evidence_server_address": servers[0]["private_address"]}
     if target == "ssh" and servers:
         client_group["vars"] = {
             "kdump_target": {"type": "ssh", "host": servers[0]["private_address"], "user": "kdumprecv",

@@ -78,6 +78,22 @@ def allocate_private(used_addresses, network=PRIVATE_NET, first_host=PRIVATE_FIR
     raise LabError("lab subnet %s is full" % network)
 
 
+DUMP_DISK = "dump.img"
+DUMP_DISK_LABEL_RE = re.compile(r"\A[A-Za-z0-9_-]{1,16}\Z")
+
+
+def make_dump_disk(path, label, size_mb):
+    """A sparse raw disk of ``size_mb`` MiB holding one ext4 file system labelled ``label``
+    (no partition table: the guest mounts /dev/vdb by LABEL=)."""
+    if not DUMP_DISK_LABEL_RE.match(label or ""):
+        raise LabError("dump disk label %r: 1 to 16 letters, digits, '_' or '-'" % (label,))
+    mkfs = shutil.which("mkfs.ext4") or "/sbin/mkfs.ext4"
+    with open(path, "wb") as handle:
+        handle.truncate(int(size_mb) << 20)
+    subprocess.run([mkfs, "-q", "-F", "-L", label, "-E", "root_owner=0:0", str(path)], check=True,
+                   stdin=subprocess.DEVNULL)
+
+
 def qemu_argv(rec, accel_args, apt_port, switch_dir, socat="socat"):
     """The QEMU command line of one VM record (pure)."""
     d = Path(rec["dir"])
@@ -88,6 +104,10 @@ def qemu_argv(rec, accel_args, apt_port, switch_dir, socat="socat"):
     return ["qemu-system-x86_64", "-name", rec["qemu_name"], "-machine", "pc"] + list(accel_args) + [
         "-m", str(rec["memory"]), "-smp", str(rec["smp"]),
         "-drive", "file=%s,if=virtio,format=qcow2,cache=unsafe,discard=unmap" % (d / "disk.qcow2"),
+    ] + ([
+        # a second disk for a device dump target (the guest's /dev/vdb, named by its label)
+        "-drive", "file=%s,if=virtio,format=raw,cache=unsafe" % (d / DUMP_DISK),
+    ] if rec.get("dump_disk") else []) + [
         "-netdev", "user,id=nat,restrict=on,hostfwd=tcp:127.0.0.1:%d-:22,%s" % (rec["port"], guestfwd),
         "-device", "virtio-net-pci,netdev=nat,mac=%s" % image.NAT_MAC,
         "-netdev", "vde,id=lab,sock=%s" % switch_dir,
@@ -222,6 +242,10 @@ class Lab:
                 }
                 subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(img.disk), "-F", "raw",
                                 str(d / "disk.qcow2")], check=True)
+                if s.get("dump_disk"):
+                    disk = dict(s["dump_disk"])
+                    make_dump_disk(d / DUMP_DISK, disk.get("label", "crashdump"), disk.get("size_mb", 2048))
+                    rec["dump_disk"] = {"path": str(d / DUMP_DISK), "label": disk.get("label", "crashdump")}
                 rec["port"] = allocate_port(used_ports, port_is_free, *PORT_RANGE, port_start(self.marker, s["name"]))
                 self._launch(rec, apt_port, switch_dir, used_ports)
                 used_ports.add(rec["port"])

@@ -104,3 +104,14 @@ def test_demo_inventory_nfs_gives_each_client_its_own_exported_directory():
     assert hosts["client-2"]["kdump_target"]["path"] == "/srv/crash/client-2"
     assert groups["kdump_clients"]["vars"] == {"kdump_dump_server_host": "server-1"}
     assert groups["kdump_dump_servers"]["vars"] == {"kdump_dump_server_nfs": True}
+
+
+def test_demo_inventory_device_names_each_clients_dump_disk_by_label():
+    clients = [dict(rec("client-1", 31001, "10.77.0.11"), dump_disk={"path": "/x/dump.img", "label": "crashdump"})]
+    servers = [rec("server-1", 31003, "10.77.0.13")]
+    groups = yaml.safe_load(inventory.demo_inventory_yaml(clients, servers, "device"))["all"]["children"]
+    assert groups["kdump_clients"]["hosts"]["client-1"]["kdump_target"] == {
+        "type": "device", "device": "LABEL=crashdump", "fstype": "ext4", "path": "/var/crash"}
+    assert groups["kdump_clients"]["vars"] == {"kdump_dump_server_host": "server-1",
+                                               "kdump_evidence_server_address": "10.77.0.13"}
+    assert "vars" not in groups["kdump_dump_servers"]

@@ -1,4 +1,8 @@
 """Pure parts of the launcher: port and private address allocation, the QEMU command line."""
+import os
+import shutil
+import subprocess
+
 import pytest
 
 from crashlab import paths, vm
@@ -113,3 +117,31 @@ def test_markers_differ_per_run_dir(tmp_path):
     assert paths.marker(a) != paths.marker(b)
     assert paths.marker(a) == paths.marker(a)
     assert paths.marker(a).startswith("crashlab-")
+
+
+def test_qemu_argv_with_a_dump_disk_adds_it_after_the_root_disk():
+    argv = vm.qemu_argv(dict(REC, dump_disk={"path": "x", "label": "crashdump"}), [], 1, "/tmp/s")
+    drives = [argv[i + 1] for i, word in enumerate(argv) if word == "-drive"]
+    assert drives == [
+        "file=/repo/.tmp/lab/vms/smoke-trixie/disk.qcow2,if=virtio,format=qcow2,cache=unsafe,discard=unmap",
+        "file=/repo/.tmp/lab/vms/smoke-trixie/dump.img,if=virtio,format=raw,cache=unsafe"]
+    plain = vm.qemu_argv(REC, [], 1, "/tmp/s")
+    assert [w for w in plain if w == "-drive"] == ["-drive"]
+
+
+def test_make_dump_disk_writes_a_labelled_ext4_file_system(tmp_path):
+    blkid = shutil.which("blkid") or "/sbin/blkid"
+    if not os.path.exists(blkid) or not (shutil.which("mkfs.ext4") or os.path.exists("/sbin/mkfs.ext4")):
+        pytest.skip("e2fsprogs/blkid not installed")
+    path = tmp_path / "dump.img"
+    vm.make_dump_disk(path, "crashdump", 64)
+    assert path.stat().st_size == 64 << 20
+    out = subprocess.run([blkid, "-o", "export", str(path)], stdout=subprocess.PIPE, check=True).stdout.decode()
+    assert "LABEL=crashdump" in out.splitlines() and "TYPE=ext4" in out.splitlines()
+
+
+@pytest.mark.parametrize("label", ["", "a b", "x" * 17, "a/b", "$(id)"])
+def test_make_dump_disk_refuses_labels_that_are_not_plain(tmp_path, label):
+    with pytest.raises(LabError, match="dump disk label"):
+        vm.make_dump_disk(tmp_path / "d.img", label, 8)
+    assert not (tmp_path / "d.img").exists()
