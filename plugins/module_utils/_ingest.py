@@ -295,6 +295,8 @@ class Ingest(object):
         try:
             names = sorted(os.listdir(host_fd))
             state = self._load_state()
+            # a scanned client is looked at every run: its state is written only when it changed
+            loaded = json.dumps(state, sort_keys=True)
             for name in names:
                 if name.startswith("."):
                     continue
@@ -328,7 +330,8 @@ class Ingest(object):
             for key in list(state["crashes"]):
                 if key.split("/", 1)[0] == host and key.split("/", 1)[1] in result["dropped"]:
                     state["crashes"][key]["dropped"] = int(now)
-            self._save_state(state)
+            if json.dumps(state, sort_keys=True) != loaded:
+                self._save_state(state)
         finally:
             os.close(host_fd)
         return result

@@ -502,10 +502,14 @@ def test_a_scanned_nfs_clients_crash_is_ingested_without_a_queue_entry(loop, nam
         assert not (loop["store"] / "nfs1" / NFS_DIR).exists()
         assert os.listdir(str(loop["store"] / ".waiting")) == ["nfs1"]
     # the timer's next run: nothing new is nothing ingested, nothing announced, the store as it was
+    # (and its state file not written again: a scanned client is looked at every minute)
     before = tree(loop["store"])
+    state = loop["store"] / ".ingest-state.json"
+    written = os.stat(str(state)).st_ino if state.exists() else None
     summary = ingest.drain(now=now + 60)
     assert summary["ingested"] == [] and summary["events"] == [] and not summary["errors"], summary
     assert tree(loop["store"]) == before
+    assert (os.stat(str(state)).st_ino if state.exists() else None) == written
     # the hook queue holds the first run's two events (a crash, a signature), no more
     assert len([n for n in before if n.startswith(".hooks" + os.sep)]) == (2 if ingested else 0)
 
