@@ -855,7 +855,8 @@ def build_settings(family, target=None, dump_level=None, compression=None, extra
         if keep > 0 and family == "redhat":
             _fail("keep_local_dumps: the redhat family's kdump has no setting that removes old "
                   "dumps; use 0 (keep all) and clean up with a timer or the collection's roles")
-        if keep > 0 and s.target.type != "local" and not (family == "debian" and s.target.type == "device"):
+        # a device target reaching here is debian's (redhat is refused above, suse has none)
+        if keep > 0 and s.target.type not in ("local", "device"):
             _fail("keep_local_dumps applies to local targets only (kdump-tools and SUSE kdump "
                   "never delete dumps on %s targets); use 0", s.target.type)
         s.keep_local_dumps = keep

@@ -436,19 +436,18 @@ def run(module):
     size = out["dump_size"] = rd.dump_size(level, mem_usage_output(module, params, makedumpfile), meminfo,
                                            params["estimate_ratio"])
     target = config["target"] or {}
-    local = target.get("type") == "local"
-    out["dump_dir"] = dump_dir_space(target["path"], size["expected_bytes"]) if local else None
-    if target.get("type") == "device" and target.get("dump_dir"):
+    # this host's dump directory: a local target's path, a debian device target's on its mount
+    local_dir = target.get("path") if target.get("type") == "local" else target.get("dump_dir")
+    out["dump_dir"] = dump_dir_space(local_dir, size["expected_bytes"]) if local_dir else None
+    if target.get("type") == "device" and local_dir:
         # debian: the device is mounted by crashkit's mount unit on a fixed mount point
         config["target"], out["dump_dir"] = rd.device_target_state(
             target, _read(params["device_unit_path"]), _read(os.path.join(proc, "self", "mountinfo")),
-            dump_dir_space(target["dump_dir"], size["expected_bytes"]))
-        local = True
-        target = dict(target, path=target["dump_dir"])
+            out["dump_dir"])
     if target.get("type") == "nfs" and params["nfs_check"]:
         out["dump_dir"] = nfs_export_space(module, target, size["expected_bytes"])
     out["secure_boot"] = secure_boot(module, sysfs, _binary(module, params["mokutil_path"], "mokutil"))
-    out["dumps"] = ki.scan_crash_dir(params["crash_dir"] or (target["path"] if local else kc.DEFAULT_DUMP_DIR))
+    out["dumps"] = ki.scan_crash_dir(params["crash_dir"] or local_dir or kc.DEFAULT_DUMP_DIR)
     out["crashkernel"] = rd.crashkernel_default(_read(params["os_release_path"]), os.uname()[4],
                                                 _read(os.path.join(proc, "iomem")), meminfo,
                                                 out["crash_kernel"]["reserved_bytes"])

@@ -8,10 +8,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import shutil
 import subprocess
 
 import pytest
+import yaml
 
 from ansible_collections.crashkit.kdump.plugins.module_utils import _kdumpconf as kc
 from ansible_collections.crashkit.kdump.plugins.module_utils import _readiness as rd
@@ -217,3 +219,13 @@ def test_device_state_without_unit_is_a_problem():
     target, space = _state(None, MOUNTINFO)
     assert target["device"] is None and space["unit"] is False
     assert len(_problems(space)) == 1 and "has no mount unit" in _problems(space)[0]
+
+
+def test_the_setup_role_removes_the_files_kdump_config_writes():
+    """roles/setup/vars/Debian.yml names the two files to take away when the target is no longer
+    a device; they must be the paths kdump_config returns for one."""
+    root = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..")
+    with open(os.path.join(root, "roles", "setup", "vars", "Debian.yml")) as handle:
+        role = yaml.safe_load(handle)
+    paths = [u["path"] for u in kc.device_units(settings(LABEL))]
+    assert [role["__kdump_device_unit_path"], role["__kdump_device_dropin_path"]] == paths
