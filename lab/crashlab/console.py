@@ -21,7 +21,9 @@ SAVED = re.compile(r"saved vmcore in (\S+)")
 FAILED = re.compile(r"failed to save vmcore")
 DMESG_SAVED = re.compile(r"saved dmesg content in (\S+)")
 MAKEDUMPFILE = re.compile(r"running makedumpfile (.*)")
-RESTART = re.compile(r"reboot: Restarting system")
+# reboot(2) prints the first; the lean capture (kdump_capture_mode initramfs) restarts through
+# the sysrq trigger, which prints the second
+RESTART = re.compile(r"reboot: Restarting system|sysrq: Resetting")
 POWER_DOWN = re.compile(r"reboot: Power down|reboot: System halted")
 KERNEL_COMMAND_LINE = re.compile(r"Kernel command line: (.*)")
 # systemd's status lines ("[  OK  ] Started x.service - Desc.", "   Starting x.…ice - Desc...");
@@ -57,7 +59,7 @@ def parse_events(lines):
     * ``capture_kernel_boot``: the first "Linux version" after a panic (kdump's kernel),
     * ``makedumpfile_start`` (with ``args``: kdump-tools runs it twice, ``--dump-dmesg`` first),
       ``dmesg_saved``, ``vmcore_saved`` (with ``path``), ``vmcore_failed``,
-    * ``reboot`` ("reboot: Restarting system"), ``power_off``.
+    * ``reboot`` ("reboot: Restarting system", or "sysrq: Resetting"), ``power_off``.
 
     A reboot ends a crash sequence: the next banner is a normal ``kernel_boot`` again.
     """

@@ -10,9 +10,12 @@ slow host (a TCG guest: 7-9 s per module run) the dump server's and the evidence
 files cost minutes per playbook run otherwise.
 
 * ``check_spec(directories, files, units)``: validate what the role asks for (``KdumpError``).
-* ``plan(directories, files, ids)``: what differs from the host (pure but for ``lstat``/reads).
+* ``check_absent(paths, files)``: validate the paths that must not exist.
+* ``plan(directories, files, ids, absent)``: what differs from the host (pure but for
+  ``lstat``/reads).
 * ``apply(...)``: make it so: directories created then chowned/chmodded, files written to a
-  ``mkstemp`` name in their directory, mode and owner set on the descriptor, fsynced, renamed.
+  ``mkstemp`` name in their directory, mode and owner set on the descriptor, fsynced, renamed;
+  the absent paths unlinked (a link itself, never what it points to).
 * ``systemctl_plan(units, show_out, changed_units)``: which ``enable``/``start``/``restart`` are
   needed, from ``systemctl show`` output.
 """
@@ -88,6 +91,19 @@ def check_spec(directories, files, units):
     return dirs, out, list(units or [])
 
 
+def check_absent(paths, files):
+    """Normalised copies of the paths that must not exist; none of them may be one of
+    ``files`` (``check_spec``'s result)."""
+    out, wanted = [], set(entry["path"] for entry in files)
+    for path in paths or []:
+        path = _check_path(path, "absent path")
+        if path in wanted:
+            raise KdumpError("%s is both a file to install and a path to remove" % path)
+        if path not in out:
+            out.append(path)
+    return out
+
+
 def _lstat(path):
     try:
         return os.lstat(path)
@@ -120,13 +136,23 @@ def _meta_differs(st, entry, ids):
     return stat.S_IMODE(st.st_mode) != entry["mode"] or st.st_uid != uid or st.st_gid != gid
 
 
-def plan(directories, files, ids):
+def plan(directories, files, ids, absent=()):
     """What must change. ``ids(owner, group)`` gives (uid, gid), ``None`` for a name the host
     does not know (yet: check mode before the account exists). Returns a dict with
     ``directories`` and ``files`` lists of ``(entry, what)``; ``what`` is ``create``,
     ``replace`` (a link or another kind of file in the way: replaced, never followed), ``content``
-    or ``attributes``; plus ``before`` text per file path for the diff."""
-    out = {"directories": [], "files": [], "before": {}}
+    or ``attributes``; ``removed``, the ``absent`` paths that exist (a directory among them is
+    refused); plus ``before`` text per file path for the diff."""
+    out = {"directories": [], "files": [], "removed": [], "before": {}}
+    for path in absent:
+        st = _lstat(path)
+        if st is None:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            raise KdumpError("%s is a directory, not removed: nothing was changed" % path)
+        out["removed"].append(path)
+        if stat.S_ISREG(st.st_mode):
+            out["before"][path] = _read(path, st.st_size)
     for entry in directories:
         st = _lstat(entry["path"])
         if st is None:
@@ -203,12 +229,19 @@ def _apply_file(entry, what, ids):
 
 
 def apply(planned, ids):
-    """Carry out ``plan()``'s result: directories first (in the order given), then files."""
+    """Carry out ``plan()``'s result: directories first (in the order given), then files, then
+    the removals."""
     try:
         for entry, what in planned["directories"]:
             _apply_dir(entry, what, ids)
         for entry, what in planned["files"]:
             _apply_file(entry, what, ids)
+        for path in planned.get("removed", ()):
+            try:
+                os.unlink(path)
+            except OSError as exc:
+                if exc.errno != errno.ENOENT:
+                    raise
     except OSError as exc:
         raise KdumpError("cannot install %s: %s" % (getattr(exc, "filename", None) or "a file", exc))
 
@@ -216,9 +249,9 @@ def apply(planned, ids):
 def unit_files_changed(planned):
     """Unit names whose own file under a systemd unit directory changes (daemon-reload needed)."""
     names = []
-    for entry, _what in planned["files"]:
-        if entry["path"].startswith(UNIT_DIRS):
-            names.append(os.path.basename(entry["path"]))
+    for path in [entry["path"] for entry, _what in planned["files"]] + list(planned.get("removed", ())):
+        if path.startswith(UNIT_DIRS):
+            names.append(os.path.basename(path))
     return names
 
 

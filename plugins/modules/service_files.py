@@ -55,6 +55,13 @@ options:
     type: list
     elements: str
     default: []
+  absent:
+    description:
+      - Paths that must not exist, removed after the files are written (a link is removed itself,
+        never what it points to; a directory is refused). None of them may be in O(files).
+    type: list
+    elements: path
+    default: []
 """
 
 EXAMPLES = r"""
@@ -77,6 +84,11 @@ directories:
   returned: always
 files:
   description: The files written (C(create), C(content), C(replace)) or whose attributes changed.
+  type: list
+  elements: str
+  returned: always
+removed:
+  description: The O(absent) paths removed (or that would be, in check mode).
   type: list
   elements: str
   returned: always
@@ -146,16 +158,19 @@ def main():
             directories=dict(type="list", elements="dict", default=[], options=_DIR),
             files=dict(type="list", elements="dict", default=[], options=_FILE),
             units=dict(type="list", elements="str", default=[]),
+            absent=dict(type="list", elements="path", default=[]),
         ),
         supports_check_mode=True,
     )
     with domain_errors(module):
         dirs, files, units = sf.check_spec(module.params["directories"], module.params["files"],
                                            module.params["units"])
-        planned = sf.plan(dirs, files, _ids)
+        absent = sf.check_absent(module.params["absent"], files)
+        planned = sf.plan(dirs, files, _ids, absent)
         reload_units = sf.unit_files_changed(planned)
         diff = [file_diff(entry["path"], _text(planned["before"].get(entry["path"])), entry["content"])
                 for entry, what in planned["files"] if what != "attributes"]
+        diff += [file_diff(path, _text(planned["before"].get(path)), "") for path in planned["removed"]]
         if not module.check_mode:
             sf.apply(planned, _ids)
             if reload_units:
@@ -163,11 +178,12 @@ def main():
                 if rc != 0:
                     raise KdumpError("systemctl daemon-reload failed: %s" % (err or out).strip())
         todo = _units(module, units, reload_units) if units else {"enable": [], "start": [], "restart": []}
-        changed = bool(planned["directories"] or planned["files"] or any(todo.values()))
+        changed = bool(planned["directories"] or planned["files"] or planned["removed"] or any(todo.values()))
         module.exit_json(
             changed=changed,
             directories=[entry["path"] for entry, _what in planned["directories"]],
             files=[entry["path"] for entry, _what in planned["files"]],
+            removed=planned["removed"],
             daemon_reload=bool(reload_units),
             units=todo,
             diff=diff,

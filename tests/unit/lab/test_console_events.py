@@ -80,6 +80,21 @@ def test_a_second_crash_after_reboot_is_detected_again():
     assert names(evs).count("kernel_boot") == 2
 
 
+def test_the_lean_capture_in_the_initramfs_is_read_like_kdump_tools():
+    evs = console.parse_events(lines(
+        "Linux version 6.1.0-41-amd64 (x)", "Kernel panic - not syncing: sysrq triggered crash",
+        "Linux version 6.1.0-41-amd64 (x)",
+        "crashkit-capture: running makedumpfile --dump-dmesg /proc/vmcore /var/crash/202612042300/dmesg.202612042300",
+        "crashkit-capture: saved dmesg content in /var/crash/202612042300",
+        "crashkit-capture: running makedumpfile -c -d 31 -F /proc/vmcore | /var/crash/202612042300/dump-incomplete",
+        "crashkit-capture: saved vmcore in /var/crash/202612042300", "crashkit-capture: rebooting",
+        "[   40.1] sysrq: Resetting", "Linux version 6.1.0-41-amd64 (x)"))
+    assert names(evs) == ["kernel_boot", "panic", "capture_kernel_boot", "makedumpfile_start", "dmesg_saved",
+                          "makedumpfile_start", "vmcore_saved", "reboot", "kernel_boot"]
+    assert evs[6]["path"] == "/var/crash/202612042300"
+    assert evs[5]["args"].startswith("-c -d 31 -F")
+
+
 @pytest.mark.parametrize("raw, expected", [
     ("\x1b[1mDebian GNU/Linux 12\x1b[0m!\r", "Debian GNU/Linux 12!"),
     ("\x1b[5;78H\x1b[22;1H   The highlighted entry", "   The highlighted entry"),

@@ -171,3 +171,39 @@ def test_unit_files_under_systemd_directories_ask_for_a_reload(tmp_path):
     ], [])
     planned = {"directories": [], "files": [(entry, "create") for entry in files]}
     assert sf.unit_files_changed(planned) == ["a.timer"]
+
+
+def test_absent_paths_are_removed_once_links_themselves_check_mode_keeps_them(tmp_path, capsys, monkeypatch):
+    victim = tmp_path / "victim"
+    victim.write_text("secret\n")
+    hook, script = tmp_path / "hook", tmp_path / "script"
+    hook.write_text("#!/bin/sh\n")
+    os.symlink(str(victim), str(script))
+    args = {"absent": [str(hook), str(script), str(tmp_path / "never-there")]}
+    dry = run_module(capsys, monkeypatch, args, Systemctl(SHOW_UP), check_mode=True)
+    assert dry["changed"] and dry["removed"] == [str(hook), str(script)]
+    assert hook.exists() and os.path.islink(str(script))
+    assert dry["diff"][0]["before"] == "#!/bin/sh\n" and dry["diff"][0]["after"] == ""
+
+    result = run_module(capsys, monkeypatch, args, Systemctl(SHOW_UP))
+    assert result["changed"] and result["removed"] == [str(hook), str(script)]
+    assert not os.path.lexists(str(hook)) and not os.path.lexists(str(script))
+    assert victim.read_text() == "secret\n"
+    again = run_module(capsys, monkeypatch, args, Systemctl(SHOW_UP))
+    assert not again["changed"] and again["removed"] == []
+
+
+def test_an_absent_directory_or_a_file_also_installed_is_refused(tmp_path, capsys, monkeypatch):
+    (tmp_path / "dir").mkdir()
+    result = run_module(capsys, monkeypatch, {"absent": [str(tmp_path / "dir")]}, Systemctl(SHOW_UP))
+    assert result.get("failed") and "is a directory" in result["msg"] and (tmp_path / "dir").is_dir()
+    path = str(tmp_path / "x")
+    with pytest.raises(KdumpError, match="both a file to install and a path to remove"):
+        sf.check_absent([path], [{"path": path}])
+    with pytest.raises(KdumpError, match="absolute path"):
+        sf.check_absent(["relative"], [])
+
+
+def test_a_removed_unit_file_asks_for_a_reload():
+    planned = {"directories": [], "files": [], "removed": ["/etc/systemd/system/a.mount", "/etc/b"]}
+    assert sf.unit_files_changed(planned) == ["a.mount"]
