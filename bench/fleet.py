@@ -33,7 +33,9 @@ from benchlib import use_collection_checkout, write_result  # noqa: E402 - bench
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 
 
-def play(args, inventory, log, times_file):
+def play(args, inventory, log, times_file=None):
+    """Run ansible-playbook; each task's time goes to ``times_file`` (default: next to ``log``)."""
+    times_file = times_file or log + ".task-times"
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
                ANSIBLE_CALLBACK_PLUGINS=os.path.join(ROOT, "bench", "callback_plugins"),
                ANSIBLE_CALLBACKS_ENABLED="task_times", CRASHKIT_TASK_TIMES=times_file)
