@@ -1,0 +1,96 @@
+# -*- coding: utf-8 -*-
+# Copyright: crashkit.kdump contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""kdump_capture_mode: the setup role's own tasks/capture_mode.yml run by the real
+ansible-playbook on localhost, with the hook's and the script's paths in the test's directory and
+the kdump initramfs rebuild replaced by a recorder: `initramfs` installs both (the role's files,
+0755) and rebuilds once, a second run changes nothing, `systemd` takes both away and rebuilds
+again, check mode writes nothing, and a target other than local is refused. The real hook,
+mkinitramfs and captures run in the lab VMs (docs/support-matrix.md).
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+
+import yaml
+
+REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
+TREE = os.path.join(REPO, ".tmp", "collections")
+ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+FILES = os.path.join(REPO, "roles", "setup", "files")
+
+
+def play(tmp_path, variables, check=False):
+    hook = tmp_path / "hooks" / "crashkit-capture"
+    script = tmp_path / "share" / "crashkit" / "initramfs-capture"
+    hook.parent.mkdir(exist_ok=True)
+    initrd = tmp_path / "initrd.img"
+    initrd.write_text("image")
+    log = tmp_path / "rebuilds.log"
+    (tmp_path / "play.yml").write_text(yaml.safe_dump([{
+        "hosts": "localhost", "gather_facts": False,
+        "tasks": [{"ansible.builtin.include_role": {"name": "crashkit.kdump.setup", "tasks_from": "capture_mode.yml"}}]}]))
+    extra = dict({
+        "__kdump_capture_hook_path": str(hook), "__kdump_capture_script_path": str(script),
+        "__kdump_initrd_path": str(initrd),
+        "__kdump_initrd_rebuild": ["/bin/sh", "-c", 'echo rebuilt >> "$1"', "sh", str(log)],
+        "ansible_python_interpreter": sys.executable}, **variables)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=TREE, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+               ANSIBLE_HOME=str(tmp_path / "ansible-home"), ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"),
+               ANSIBLE_RETRY_FILES_ENABLED="False")
+    env.pop("ANSIBLE_CONFIG", None)
+    argv = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", str(tmp_path / "play.yml"), "-e", json.dumps(extra)]
+    result = subprocess.run(argv + (["--check"] if check else []), cwd=str(tmp_path), env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                            timeout=300, check=False)
+    return result, hook, script, log
+
+
+def stats(result):
+    """The play recap's counts of localhost."""
+    found = re.search(r"^localhost\s+:\s+(.*)$", result.stdout, re.M)
+    assert found, result.stdout
+    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", found.group(1))}
+
+
+def rebuilds(log):
+    return log.read_text().count("rebuilt") if log.exists() else 0
+
+
+def test_initramfs_installs_then_nothing_then_systemd_takes_it_away(tmp_path):
+    dry, hook, script, log = play(tmp_path, {"kdump_capture_mode": "initramfs"}, check=True)
+    assert dry.returncode == 0, dry.stdout
+    assert stats(dry)["changed"] >= 1 and not hook.exists() and not script.exists() and rebuilds(log) == 0
+
+    first, hook, script, log = play(tmp_path, {"kdump_capture_mode": "initramfs"})
+    assert first.returncode == 0, first.stdout
+    for path, name in ((hook, "initramfs-hook"), (script, "initramfs-capture")):
+        with open(os.path.join(FILES, name)) as handle:
+            assert path.read_text() == handle.read()
+        assert stat.S_IMODE(os.stat(str(path)).st_mode) == 0o755
+    assert rebuilds(log) == 1
+
+    again, _hook, _script, log = play(tmp_path, {"kdump_capture_mode": "initramfs"})
+    assert again.returncode == 0 and stats(again)["changed"] == 0, again.stdout
+    assert rebuilds(log) == 1
+
+    back, hook, script, log = play(tmp_path, {"kdump_capture_mode": "systemd"})
+    assert back.returncode == 0, back.stdout
+    assert not hook.exists() and not script.exists() and rebuilds(log) == 2
+    quiet, _hook, _script, log = play(tmp_path, {})
+    assert quiet.returncode == 0 and stats(quiet)["changed"] == 0 and rebuilds(log) == 2
+
+
+def test_another_target_with_initramfs_is_refused(tmp_path):
+    result, hook, _script, log = play(tmp_path, {"kdump_capture_mode": "initramfs", "kdump_target": {
+        "type": "ssh", "host": "dumps.example.net", "user": "kdumprecv"}})
+    assert result.returncode != 0
+    assert "saves local targets only for now (this target is ssh)" in result.stdout
+    assert not hook.exists() and rebuilds(log) == 0
