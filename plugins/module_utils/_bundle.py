@@ -34,7 +34,14 @@ import tarfile
 import tempfile
 import time
 
-from ansible_collections.crashkit.kdump.plugins.module_utils import _deeptriage, _safefs, _store, _triage, _vmcore
+from ansible_collections.crashkit.kdump.plugins.module_utils import (
+    _capture,
+    _deeptriage,
+    _safefs,
+    _store,
+    _triage,
+    _vmcore,
+)
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import (
     HostError,
     KdumpError,
@@ -359,7 +366,7 @@ DEFAULTS = {
     "hash_dump": True, "journal_max_mib": 64, "package_window_days": 7,
     "kdump_config_files": ["/etc/default/kdump-tools", "/etc/kdump.conf", "/etc/sysconfig/kdump"],
     "deep_triage": True, "debug_vmlinux": None, "crash_commands": ["sys", "bt", "log", "ps"],
-    "crash_timeout": 900, "force": False,
+    "crash_timeout": 900, "force": False, "capture_note": _capture.FALLBACK_NOTE,
 }
 INPUT_OPTIONS = ("host_facts", "change_id", "change_text", "dmesg_from_dump", "hash_dump", "journal_max_mib",
                  "package_window_days", "kdump_config_files", "deep_triage", "debug_vmlinux", "crash_commands")
@@ -697,6 +704,7 @@ class _Build(object):
         build_id = next((d["build_id"] for d in dumps if d.get("build_id")), None)
         crash_time = next((d["crash_time"] for d in dumps if d.get("crash_time")), None)
         summary["kernel_source"] = "dump VMCOREINFO" if release else None
+        summary["capture"] = _capture.capture_of(_capture.note_in_dir(self.crash_fd, names))
         summary["dmesg_source"] = self.dmesg(names, dumps)
         record = None
         if summary["dmesg_source"]:
@@ -758,6 +766,20 @@ def _copy(src, dst, limit):
         _safefs.write_all(dst, data)
         copied += len(data)
     return copied
+
+
+def _dump_mtimes(crash_fd):
+    mtimes = []
+    for name in os.listdir(crash_fd):
+        if _vmcore.dump_name(name) is None:
+            continue
+        try:
+            st = _safefs.lstat_at(crash_fd, name)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            mtimes.append(int(st.st_mtime))
+    return mtimes
 
 
 def _source_files(crash_fd, skip):
@@ -872,10 +894,15 @@ def make_bundle(crash_dir, options=None, runner=None, identity=None, check_mode=
         dest_name = os.path.basename(dest)
         archive_name = dest_name + ".tar.gz" if opts["archive"] else None
         skip = set([dest_name, archive_name]) if dest_fd is crash_fd else set()
+        claimed = None
+        if opts["host_facts"] and opts["capture_note"]:
+            # on the host that crashed: the lean capture's note of why kdump-tools saved this dump
+            claimed = _capture.claim_fallback(crash_fd, os.listdir(crash_fd), _dump_mtimes(crash_fd),
+                                              opts["capture_note"], check_mode)
         key = inputs_key(_source_files(crash_fd, skip), inputs_options(opts, runner))
         result = {"changed": False, "bundle_dir": dest, "archive": dest + ".tar.gz" if archive_name else None}
         current = None
-        if not opts["force"] and dest_fd is not None:
+        if not opts["force"] and dest_fd is not None and not (check_mode and claimed):
             current = _read_summary(dest_fd, dest_name, archive_name, key)
         if current is not None:
             result.update(summary=current[0], files=current[1])

@@ -41,7 +41,7 @@ SUITE = "crashkit.kdump.panic_test"
 STATUSES = ("pass", "fail")
 TIME_KEYS = ("started", "trigger_time", "panic_time", "back_time", "finished")
 DUMP_KEYS = ("path", "host", "size", "format", "inner_format", "compression", "dump_level", "mtime",
-             "kernel_release", "crash_time", "dmesg_path", "dmesg_match")
+             "kernel_release", "crash_time", "dmesg_path", "dmesg_match", "saved_by", "lean_fallback")
 TEXT_KEYS = ("test_id", "reason", "step", "boot_id_before", "boot_id_after", "kernel_release", "run_id")
 RECORD_KEYS = (("host", "status") + TEXT_KEYS + TIME_KEYS + ("trigger_delay", "timings", "dump"))
 # Characters XML 1.0 does not allow, not even as character references.
@@ -109,6 +109,10 @@ def build_record(raw):
         for key in DUMP_KEYS:
             if key in ("size", "dump_level", "mtime", "crash_time"):
                 dump[key] = _number(dump_raw, key, where + " dump")
+            elif key in ("saved_by", "lean_fallback"):
+                # vmcore_check's capture record (the lean capture's note), flattened
+                capture = dump_raw.get("capture")
+                dump[key] = _text(capture, key, where + " dump") if isinstance(capture, dict) else None
             elif key == "dmesg_match":
                 value = dump_raw.get(key)
                 dump[key] = value if isinstance(value, bool) else None
@@ -216,6 +220,8 @@ def render_junit(report):
             ("dump_host", dump.get("host")),
             ("dump_size", dump.get("size")),
             ("dump_format", dump.get("format")),
+            ("saved_by", dump.get("saved_by")),
+            ("lean_fallback", dump.get("lean_fallback")),
             ("kernel_release", dump.get("kernel_release") or record["kernel_release"]),
             ("failed_step", record["step"] if record["status"] != "pass" else None),
         ])

@@ -70,7 +70,7 @@ import stat
 import struct
 import zlib
 
-from ansible_collections.crashkit.kdump.plugins.module_utils import _safefs
+from ansible_collections.crashkit.kdump.plugins.module_utils import _capture, _safefs
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import KdumpError
 
 # ---------------------------------------------------------------------------------------------
@@ -964,6 +964,7 @@ def _describe(directory, dir_fd, names, want, verify_compressed, only):
     layout_dir, host, stamp = dir_layout(base)
     dmesg, dmesg_final = pick_dmesg(names)
     readme = None
+    capture = None
     if SUSE_README in names:
         readme = _safefs.read_small(SUSE_README, dir_fd, README_LIMIT)
     for name in sorted(names):
@@ -996,6 +997,9 @@ def _describe(directory, dir_fd, names, want, verify_compressed, only):
         record["stamp"] = stamp
         record["dmesg_path"] = os.path.join(directory, dmesg) if dmesg else None
         record["dmesg_complete"] = dmesg_final
+        if capture is None:
+            capture = _capture.capture_of(_capture.note_in_dir(dir_fd, names))
+        record["capture"] = dict(capture)
         problems = [record["reason"]] if record["reason"] else []
         if not final:
             problems.insert(0, "%s is the temporary name the saving tool renames when it is done: still"

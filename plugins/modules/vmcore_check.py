@@ -84,6 +84,13 @@ options:
     description: Fail when no complete dump (whose log contains O(dmesg_contains), if given) is found.
     type: bool
     default: false
+  capture_note:
+    description:
+      - The lean capture's fallback note of this host (C(/var/lib/crashkit/capture-fallback), see
+        the setup role's C(kdump_capture_mode)). A dump without a note of its own that was written
+        in the capture boot the note tells of gets RV(dumps[].capture) from it (read only, never
+        copied). Give it only where the dumps are this host's own (a local target).
+    type: path
 notes:
   - A dump that is still being written looks incomplete; run the check again later.
   - Kernel release, build id and crash time come from the dump (C(utsname) of the kdump-compressed
@@ -215,6 +222,14 @@ dumps:
     dmesg_source:
       description: C(file) or C(makedumpfile) (extracted from the dump), null when not searched.
       type: str
+    capture:
+      description:
+        - Which capture saved the dump, from the lean capture's note (C(kdump_capture_mode
+          initramfs)); every key null without one.
+        - C(saved_by) is C(crashkit-initramfs) or C(kdump-tools); C(lean_fallback) why the lean
+          capture left the dump to kdump-tools; C(capture_uptime) the capture kernel's uptime when
+          the lean capture had saved it.
+      type: dict
   sample:
     - path: /var/crash/202405181200/dump.202405181200
       layout: debian
@@ -251,7 +266,7 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.crashkit.kdump.plugins.module_utils import _bundle, _safefs, _vmcore
+from ansible_collections.crashkit.kdump.plugins.module_utils import _bundle, _capture, _safefs, _vmcore
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import KdumpError
 from ansible_collections.crashkit.kdump.plugins.module_utils._module import domain_errors
 
@@ -341,6 +356,11 @@ def run(module):
     found = _vmcore.scan(params["path"], since=params["since"], exclude=params["exclude"],
                          verify_compressed=params["verify_compressed"], depth=params["depth"])
     dumps = found["dumps"]
+    if params["capture_note"]:
+        note = _capture.read_fallback(params["capture_note"])
+        for dump in dumps:
+            if dump["capture"]["saved_by"] is None and _capture.fallback_applies(note, [dump["mtime"]]):
+                dump["capture"] = _capture.capture_of(note)
     check_dmesg(module, os.path.normpath(os.path.abspath(params["path"])), dumps, params["dmesg_contains"],
                 params["dmesg_from_dump"])
     qualified = [d for d in dumps if d["complete"]
@@ -368,6 +388,7 @@ def main():
             dmesg_from_dump=dict(type="bool", default=True),
             verify_compressed=dict(type="bool", default=True),
             require=dict(type="bool", default=False),
+            capture_note=dict(type="path"),
         ),
         supports_check_mode=True,
     )

@@ -39,6 +39,8 @@ def play(tmp_path, variables, check=False):
         "tasks": [{"ansible.builtin.include_role": {"name": "crashkit.kdump.setup", "tasks_from": "capture_mode.yml"}}]}]))
     extra = dict({
         "__kdump_capture_hook_path": str(hook), "__kdump_capture_script_path": str(script),
+        "__kdump_capture_note_dropin_path": str(tmp_path / "units" / "kdump-tools-dump.service.d" / "note.conf"),
+        "__kdump_capture_note_path": str(tmp_path / "capture-fallback"),
         "__kdump_initrd_path": str(initrd),
         "__kdump_initrd_rebuild": ["/bin/sh", "-c", 'echo rebuilt >> "$1"', "sh", str(log)],
         "ansible_python_interpreter": sys.executable}, **variables)
@@ -71,19 +73,24 @@ def test_initramfs_installs_then_nothing_then_systemd_takes_it_away(tmp_path):
 
     first, hook, script, log = play(tmp_path, {"kdump_capture_mode": "initramfs"})
     assert first.returncode == 0, first.stdout
-    for path, name in ((hook, "initramfs-hook"), (script, "initramfs-capture")):
+    dropin = tmp_path / "units" / "kdump-tools-dump.service.d" / "note.conf"
+    for path, name, mode in ((hook, "initramfs-hook", 0o755), (script, "initramfs-capture", 0o755),
+                             (dropin, "initramfs-capture-note.conf", 0o644)):
         with open(os.path.join(FILES, name)) as handle:
             assert path.read_text() == handle.read()
-        assert stat.S_IMODE(os.stat(str(path)).st_mode) == 0o755
+        assert stat.S_IMODE(os.stat(str(path)).st_mode) == mode
     assert rebuilds(log) == 1
 
     again, _hook, _script, log = play(tmp_path, {"kdump_capture_mode": "initramfs"})
     assert again.returncode == 0 and stats(again)["changed"] == 0, again.stdout
     assert rebuilds(log) == 1
 
+    # a fallback note of the last capture boot goes with the mode: no later crash takes it for its own
+    (tmp_path / "capture-fallback").write_text("saved_by=kdump-tools\n")
     back, hook, script, log = play(tmp_path, {"kdump_capture_mode": "systemd"})
     assert back.returncode == 0, back.stdout
     assert not hook.exists() and not script.exists() and rebuilds(log) == 2
+    assert not dropin.exists() and not (tmp_path / "capture-fallback").exists()
     quiet, _hook, _script, log = play(tmp_path, {})
     assert quiet.returncode == 0 and stats(quiet)["changed"] == 0 and rebuilds(log) == 2
 

@@ -17,8 +17,11 @@ import os
 import re
 import shutil
 import subprocess
+import time
 
 import pytest
+
+from ansible_collections.crashkit.kdump.plugins.module_utils import _capture
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
 SCRIPT = os.path.join(REPO, "roles", "setup", "files", "initramfs-capture")
@@ -58,10 +61,14 @@ class Bed(object):
         self.mounts.write_text("rootfs / rootfs rw 0 0\n/dev/vda1 %s ext4 ro,relatime 0 0\n" % self.root)
         self.log = tmp_path / "calls.log"
         self.sysrq = tmp_path / "sysrq"
+        self.uptime = tmp_path / "uptime"
+        self.uptime.write_text("23.45 40.01\n")
+        self.rundir = tmp_path / "run" / "crashkit-capture"
         self.env = {
             "PATH": "%s:/usr/bin:/bin" % fake, "rootmnt": str(self.root), "FAKE_LOG": str(self.log),
             "CRASHKIT_CAPTURE_VMCORE": str(self.vmcore), "CRASHKIT_CAPTURE_CMDLINE": str(self.cmdline),
             "CRASHKIT_CAPTURE_MOUNTS": str(self.mounts), "CRASHKIT_CAPTURE_SYSRQ": str(self.sysrq),
+            "CRASHKIT_CAPTURE_UPTIME": str(self.uptime), "CRASHKIT_CAPTURE_RUNDIR": str(self.rundir),
         }
 
     def run(self, **env):
@@ -87,7 +94,11 @@ def test_saves_kdump_tools_files_then_restarts_with_the_root_read_only_again(bed
     (stamp,) = bed.crash_dirs()
     assert re.match(r"\A\d{12}\Z", stamp)
     files = sorted(os.listdir(str(bed.root / "var" / "crash" / stamp)))
-    assert files == ["dmesg." + stamp, "dump." + stamp]
+    assert files == ["crashkit-capture.txt", "dmesg." + stamp, "dump." + stamp]
+    # the note the evidence bundle reads: this capture saved it, at 23.45 s of the capture kernel
+    note = _capture.parse_note((bed.root / "var" / "crash" / stamp / "crashkit-capture.txt").read_text())
+    assert note == {"saved_by": "crashkit-initramfs", "capture_uptime": 23.45}
+    assert not bed.rundir.exists()
     assert (bed.root / "var" / "crash" / stamp / ("dump." + stamp)).read_text() == "KDUMP   flattened"
     assert "Kernel panic" in (bed.root / "var" / "crash" / stamp / ("dmesg." + stamp)).read_text()
     calls = bed.calls()
@@ -116,7 +127,7 @@ def test_a_root_mounted_read_write_is_left_so_and_defaults_are_kdump_configs(bed
 def test_no_vmcore_means_not_a_capture_boot(bed):
     bed.vmcore.unlink()
     assert bed.run() == ""
-    assert bed.calls() == [] and bed.crash_dirs() == [] and not bed.sysrq.exists()
+    assert bed.calls() == [] and bed.crash_dirs() == [] and not bed.sysrq.exists() and not bed.rundir.exists()
 
 
 def test_the_oldest_dumps_over_kdump_num_dumps_are_removed(bed):
@@ -129,8 +140,12 @@ def test_the_oldest_dumps_over_kdump_num_dumps_are_removed(bed):
     assert dirs[:1] == ["202603010000"] and dirs[-1] == "kexec_cmd" and len(dirs) == 3
 
 
-def _fallback(bed, out):
+def _fallback(bed, out, reason=None):
     assert "kdump-tools saves the dump" in out, out
+    # the note the capture boot keeps for the evidence bundle: kdump-tools saved it, and why
+    note = _capture.parse_note((bed.rundir / "fallback").read_text())
+    assert note["saved_by"] == "kdump-tools" and abs(note["time"] - time.time()) < 120
+    assert reason is None or reason in note["fallback"]
     assert not bed.sysrq.exists()
     assert not [name for name in bed.crash_dirs() if name[:1] == "2"]
     mounts = [call for call in bed.calls() if call.startswith("mount")]
@@ -151,7 +166,7 @@ def test_what_it_does_not_take_is_left_to_kdump_tools(bed, conf, reason):
     bed.conf.write_text(conf)
     out = bed.run()
     assert reason in out
-    _fallback(bed, out)
+    _fallback(bed, out, reason)
 
 
 def test_asked_on_the_command_line(bed):
@@ -192,6 +207,7 @@ def test_a_dump_directory_reached_through_a_link(bed, target):
     out = bed.run()
     assert "/var/crash is reached through a link" in out
     assert bed.calls() == [] and not bed.sysrq.exists() and os.listdir(str(bed.root / "big")) == []
+    assert "reached through a link" in _capture.parse_note((bed.rundir / "fallback").read_text())["fallback"]
 
 
 def test_settings_that_are_a_link_are_not_read(bed):
@@ -212,7 +228,9 @@ def test_a_root_that_stays_read_only(bed):
 
 def test_makedumpfile_failing_leaves_no_partial_dump_and_the_root_read_only(bed):
     out = bed.run(FAKE_FAIL="1")
-    assert "makedumpfile failed" in out and "kdump-tools saves the dump" in out
+    assert "makedumpfile failed" in out
+    _fallback_note = _capture.parse_note((bed.rundir / "fallback").read_text())
+    assert _fallback_note["fallback"] == "makedumpfile failed"
     (stamp,) = bed.crash_dirs()
     # the dmesg is kept (kdump-tools' own run writes its own next to it); the partial dump is not
     assert os.listdir(str(bed.root / "var" / "crash" / stamp)) == ["dmesg." + stamp]

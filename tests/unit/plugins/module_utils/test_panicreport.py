@@ -81,6 +81,20 @@ def test_pass_record_and_timings():
     # how the pages were compressed and filtered: what kdump_compression and the dump level chose
     assert record["dump"]["compression"] == "zstd"
     assert record["dump"]["dump_level"] == 31
+    # no lean capture note: nothing said about which capture saved it
+    assert record["dump"]["saved_by"] is None and record["dump"]["lean_fallback"] is None
+
+
+@pytest.mark.parametrize("capture, saved_by, fallback", [
+    ({"saved_by": "crashkit-initramfs", "lean_fallback": None, "capture_uptime": 19.5}, "crashkit-initramfs", None),
+    ({"saved_by": "kdump-tools", "lean_fallback": "not a local target"}, "kdump-tools", "not a local target"),
+    ("crashkit-initramfs", None, None),
+])
+def test_which_capture_saved_the_dump(capture, saved_by, fallback):
+    record = report.build_record(dict(PASS, dump=dict(PASS["dump"], capture=capture)))
+    assert record["dump"]["saved_by"] == saved_by and record["dump"]["lean_fallback"] == fallback
+    junit = report.render_junit(report.build_report([record]))
+    assert ('<property name="saved_by" value="%s" />' % saved_by in junit) is bool(saved_by)
 
 
 def test_panic_time_falls_back_to_trigger_plus_delay():

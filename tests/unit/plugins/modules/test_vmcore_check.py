@@ -179,3 +179,30 @@ def test_one_file(capsys, tmp_path):
 def test_negative_depth(capsys, tmp_path):
     result = run_module(capsys, {"path": str(tmp_path), "depth": -1})
     assert (result["rc"], result["msg"]) == (1, "depth must not be negative")
+
+
+@pytest.mark.parametrize("when, saved_by", [(4900, "kdump-tools"), (5001, None)], ids=["this capture boot", "a later one"])
+def test_the_lean_captures_fallback_note_of_this_host(capsys, crash, when, saved_by):
+    root, old, new = crash
+    note = root.parent / "capture-fallback"
+    note.write_text("saved_by=kdump-tools\nfallback=not a local target\ntime=%d\n" % when)
+    result = run_module(capsys, {"path": str(root), "capture_note": str(note)})
+    assert result["rc"] == 0
+    # the old dump (written long before the note) never takes it
+    assert result["dumps"][0]["capture"]["saved_by"] is None
+    assert result["new_complete"]["capture"]["saved_by"] == saved_by
+    assert result["new_complete"]["capture"]["lean_fallback"] == ("not a local target" if saved_by else None)
+    # read, never copied: the note stays where it is, the crash directory gets nothing
+    assert note.exists() and sorted(os.listdir(str(root / NEW))) == ["dmesg." + NEW, "dump." + NEW]
+    without = run_module(capsys, {"path": str(root)})
+    assert without["new_complete"]["capture"] == {"saved_by": None, "lean_fallback": None, "capture_uptime": None}
+
+
+def test_the_note_beside_the_dump_wins(capsys, crash):
+    root, old, new = crash
+    (root / NEW / "crashkit-capture.txt").write_text("saved_by=crashkit-initramfs\ncapture_uptime=19.47\n")
+    note = root.parent / "capture-fallback"
+    note.write_text("saved_by=kdump-tools\nfallback=not a local target\ntime=4900\n")
+    result = run_module(capsys, {"path": str(root), "capture_note": str(note)})
+    assert result["new_complete"]["capture"] == {"saved_by": "crashkit-initramfs", "lean_fallback": None,
+                                                 "capture_uptime": 19.47}
