@@ -768,20 +768,6 @@ def _copy(src, dst, limit):
     return copied
 
 
-def _dump_mtimes(crash_fd):
-    mtimes = []
-    for name in os.listdir(crash_fd):
-        if _vmcore.dump_name(name) is None:
-            continue
-        try:
-            st = _safefs.lstat_at(crash_fd, name)
-        except OSError:
-            continue
-        if stat.S_ISREG(st.st_mode):
-            mtimes.append(int(st.st_mtime))
-    return mtimes
-
-
 def _source_files(crash_fd, skip):
     files = []
     for name in sorted(os.listdir(crash_fd)):
@@ -897,8 +883,9 @@ def make_bundle(crash_dir, options=None, runner=None, identity=None, check_mode=
         claimed = None
         if opts["host_facts"] and opts["capture_note"]:
             # on the host that crashed: the lean capture's note of why kdump-tools saved this dump
-            claimed = _capture.claim_fallback(crash_fd, os.listdir(crash_fd), _dump_mtimes(crash_fd),
-                                              opts["capture_note"], check_mode)
+            dump_mtimes = [f[2] for f in _source_files(crash_fd, ()) if _vmcore.dump_name(f[0]) is not None]
+            claimed = _capture.claim_fallback(crash_fd, os.listdir(crash_fd), dump_mtimes, opts["capture_note"],
+                                              check_mode)
         key = inputs_key(_source_files(crash_fd, skip), inputs_options(opts, runner))
         result = {"changed": False, "bundle_dir": dest, "archive": dest + ".tar.gz" if archive_name else None}
         current = None

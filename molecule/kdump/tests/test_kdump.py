@@ -83,3 +83,18 @@ def test_kdump_initramfs_not_built_again_at_the_boot_after_setup(host):
     assert log.rc == 0, log.stderr
     assert "loaded kdump kernel" in log.stdout, log.stdout
     assert "Generating /var/lib/kdump/initrd.img" not in log.stdout, log.stdout
+
+
+def test_the_lean_capture_is_in_the_kdump_initramfs_where_chosen(host):
+    # kdump_capture_mode: initramfs on kdump-bookworm only (molecule.yml): the hook, the capture
+    # boot's note drop-in, and the script in the kdump initramfs the loaded kernel boots with;
+    # kdump-trixie (SSH target, kdump-tools' own capture) has none of them
+    lean = host.backend.get_hostname() == "kdump-bookworm"
+    assert host.file("/etc/initramfs-tools/hooks/crashkit-capture").exists == lean
+    assert host.file("/etc/systemd/system/kdump-tools-dump.service.d/crashkit-capture-note.conf").exists == lean
+    with host.sudo():
+        listing = host.run("lsinitramfs /var/lib/kdump/initrd.img-$(uname -r)")
+    assert listing.rc == 0, listing.stderr
+    names = [name[2:] if name.startswith("./") else name for name in listing.stdout.split()]
+    assert ("scripts/local-bottom/crashkit-capture" in names) == lean, [n for n in names if "crashkit" in n]
+    assert ("usr/lib/crashkit-capture/makedumpfile" in names) == lean
