@@ -25,12 +25,12 @@ import time
 import tracemalloc
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.crashkit.kdump.plugins.module_utils import _bundle, _store, _transfer, _vmcore
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import KdumpError, ParseError
 from ansible_collections.crashkit.kdump.plugins.modules import vmcore_bundle, vmcore_check, vmcore_list
 from ansible_collections.crashkit.kdump.tests.unit.fixtures.vmcore import builders
+from ansible_collections.crashkit.kdump.tests.unit.plugins.module_run import run_module
 
 try:  # new with the fix; imported this way so the file also runs against the old code
     from ansible_collections.crashkit.kdump.plugins.module_utils import _hostread, _safefs
@@ -43,17 +43,6 @@ STAMP = "202405181200"
 SECRET = b"root-only secret: 7f3c9e\n"
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="runs as root (ownership checks, chown)")
-
-
-def run_module(module, capsys, args, check_mode=False):
-    if check_mode:
-        args = dict(args, _ansible_check_mode=True)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exit_info:
-            module.main()
-    result = json.loads(capsys.readouterr().out)
-    result["rc"] = exit_info.value.code
-    return result
 
 
 def make_crash(root, name=STAMP, dmesg=True):

@@ -5,7 +5,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
+import functools
 import os
 import shutil
 import stat
@@ -14,28 +14,16 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 from unittest import mock
 
-from ansible.module_utils import basic
-from ansible.module_utils.common.text.converters import to_bytes
 
 from ansible_collections.crashkit.kdump.plugins.module_utils import _grub
 from ansible_collections.crashkit.kdump.plugins.modules import bootloader_args
+from ansible_collections.crashkit.kdump.tests.unit.plugins import module_run
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "bootloader")
 HAS_GRUBBY = bool(shutil.which("grubby") or os.path.exists("/usr/sbin/grubby") or os.path.exists("/sbin/grubby"))
 
 
-def run_module(capsys, args, check=False, diff=False):
-    args = dict(args)
-    if check:
-        args["_ansible_check_mode"] = True
-    if diff:
-        args["_ansible_diff"] = True
-    payload = to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
-    with mock.patch.object(basic, "_ANSIBLE_ARGS", payload), mock.patch.object(basic, "_ANSIBLE_PROFILE", "legacy"):
-        with pytest.raises(SystemExit):
-            bootloader_args.main()
-    out = capsys.readouterr().out
-    return json.loads(out)
+run_module = functools.partial(module_run.run_module, bootloader_args)
 
 
 def snapshot(root):
@@ -73,7 +61,7 @@ def grub_args(root, **extra):
 def test_debian_present_check_mode_then_apply_then_idempotent(capsys, debian):
     args = grub_args(debian, value="256M")
     before = snapshot(debian)
-    result = run_module(capsys, args, check=True, diff=True)
+    result = run_module(capsys, args, check_mode=True, diff=True)
     assert result["changed"] is True
     assert snapshot(debian) == before
     dropin = str(debian / "etc" / "grub.d" / "kdump-tools.cfg")
@@ -116,14 +104,14 @@ def test_reboot_not_required_when_running_kernel_matches(capsys, debian):
 
 
 def test_reboot_required_for_absent_while_running_with_it(capsys, debian):
-    result = run_module(capsys, grub_args(debian, state="absent"), check=True)
+    result = run_module(capsys, grub_args(debian, state="absent"), check_mode=True)
     assert result["reboot_required"] is True
     (debian / "proc").write_text("root=UUID=0f2e ro quiet\n")
-    assert run_module(capsys, grub_args(debian, state="absent"), check=True)["reboot_required"] is False
+    assert run_module(capsys, grub_args(debian, state="absent"), check_mode=True)["reboot_required"] is False
 
 
 def test_missing_proc_cmdline(capsys, debian):
-    result = run_module(capsys, grub_args(debian, value="256M", proc_cmdline_path=str(debian / "nope")), check=True)
+    result = run_module(capsys, grub_args(debian, value="256M", proc_cmdline_path=str(debian / "nope")), check_mode=True)
     assert result["current_cmdline"] is None
     assert result["reboot_required"] is True
 
@@ -173,7 +161,7 @@ def test_failing_update_command_reports_changed(capsys, debian):
 def test_update_command_not_run_in_check_mode(capsys, debian):
     log = debian / "log"
     script = write_script(debian / "update-grub", 'echo run >> "%s"\n' % log)
-    result = run_module(capsys, grub_args(debian, value="256M", update_bootloader=True, update_bootloader_command=[script]), check=True)
+    result = run_module(capsys, grub_args(debian, value="256M", update_bootloader=True, update_bootloader_command=[script]), check_mode=True)
     assert result["changed"] is True
     assert not log.exists()
 
@@ -246,7 +234,7 @@ def bls_args(root, **extra):
 @pytest.mark.skipif(HAS_GRUBBY, reason="grubby is installed: the direct-edit path is not taken")
 def test_grubby_backend_without_binary_edits_entries_and_companions(capsys, rhel9):
     args = bls_args(rhel9, backend="grubby", value="256M")
-    result = run_module(capsys, args, check=True, diff=True)
+    result = run_module(capsys, args, check_mode=True, diff=True)
     assert result["changed"] is True
     assert len(result["files_changed"]) == 5  # 3 entries, /etc/default/grub, /etc/kernel/cmdline
     assert len(result["diff"]) == 5
@@ -284,7 +272,7 @@ def test_grubby_binary_not_called_in_check_mode(capsys, rhel9, monkeypatch):
     log = rhel9 / "grubby.log"
     write_script(bin_dir / "grubby", 'echo "$@" >> "%s"\n' % log)
     monkeypatch.setenv("PATH", "%s:%s" % (bin_dir, os.environ.get("PATH", "")))
-    result = run_module(capsys, bls_args(rhel9, value="256M"), check=True)
+    result = run_module(capsys, bls_args(rhel9, value="256M"), check_mode=True)
     assert result["backend"] == "grubby" and result["changed"] is True
     assert not log.exists()
 

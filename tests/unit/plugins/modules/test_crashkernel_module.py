@@ -6,28 +6,22 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
+import functools
 import os
 import shutil
 import struct
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.crashkit.kdump.plugins.modules import crashkernel as module
+from ansible_collections.crashkit.kdump.tests.unit.plugins import module_run
 
 M = 1 << 20
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "crashkernel")
 DEBIAN12_CMDLINE = "BOOT_IMAGE=/boot/vmlinuz-6.1.0-56-amd64 root=UUID=0a86 ro console=ttyS0,115200  {}\n"
 
 
-def run_module(capsys, args):
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exit_info:
-            module.main()
-    result = json.loads(capsys.readouterr().out)
-    result["rc"] = exit_info.value.code
-    return result
+run_module = functools.partial(module_run.run_module, module)
 
 
 def bzimage(path, init_size, total=8 * M):

@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import functools
 import json
 import os
 import socket
@@ -17,9 +18,9 @@ import sys
 
 import paramiko
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.crashkit.kdump.plugins.modules import dump_key as module
+from ansible_collections.crashkit.kdump.tests.unit.plugins import module_run
 
 ROLES_TESTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "roles")
 sys.path.insert(0, os.path.abspath(ROLES_TESTS))
@@ -31,17 +32,7 @@ SERVER_ECDSA = ("ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHA
 OLD = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB4K5ROB9kNHa+K3TnN1wEDfDxDz4M4UDHmQ3vfRf0nG"
 
 
-def run_module(capsys, args, check_mode=False, diff=False):
-    if check_mode:
-        args = dict(args, _ansible_check_mode=True)
-    if diff:
-        args = dict(args, _ansible_diff=True)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exit_info:
-            module.main()
-    result = json.loads(capsys.readouterr().out)
-    result["rc"] = exit_info.value.code
-    return result
+run_module = functools.partial(module_run.run_module, module)
 
 
 @pytest.fixture(autouse=True)

@@ -6,18 +6,18 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
+import functools
 import os
 import shutil
 import stat
 
 import pytest
 from ansible.module_utils import _internal
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.crashkit.kdump.plugins.module_utils import _kdumpconf as kc
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import ValidationError
 from ansible_collections.crashkit.kdump.plugins.modules import kdump_config as module
+from ansible_collections.crashkit.kdump.tests.unit.plugins import module_run
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "kdumpconf")
 DEBIAN_RELEASE = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n'
@@ -38,13 +38,7 @@ def warnings(result):
     return texts
 
 
-def run_module(capsys, args):
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exit_info:
-            module.main()
-    result = json.loads(capsys.readouterr().out)
-    result["rc"] = exit_info.value.code
-    return result
+run_module = functools.partial(module_run.run_module, module)
 
 
 @pytest.fixture

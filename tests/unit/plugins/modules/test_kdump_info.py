@@ -6,17 +6,17 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
+import functools
 import os
 
 import pytest
 from ansible.module_utils import _internal
 from ansible.module_utils.common import warnings as _warnings
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.crashkit.kdump.plugins.module_utils import _crashkernel as ck
 from ansible_collections.crashkit.kdump.plugins.module_utils import _kdumpconf as kc
 from ansible_collections.crashkit.kdump.plugins.modules import kdump_info as module
+from ansible_collections.crashkit.kdump.tests.unit.plugins import module_run
 
 FIXTURES = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "kdumpconf"))
 EFI_GUID = "8be4df61-93ca-11d2-aa0d-00e098032b8c"
@@ -35,13 +35,7 @@ def warnings(result):
     return [w["event"]["msg"] if isinstance(w, dict) else w for w in result.get("warnings", [])]
 
 
-def run_module(capsys, args):
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exit_info:
-            module.main()
-    result = json.loads(capsys.readouterr().out)
-    result["rc"] = exit_info.value.code
-    return result
+run_module = functools.partial(module_run.run_module, module)
 
 
 def stub(path, script):

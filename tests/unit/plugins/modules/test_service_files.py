@@ -7,16 +7,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
 import os
 import stat
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.crashkit.kdump.plugins.module_utils import _servicefiles as sf
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import KdumpError
 from ansible_collections.crashkit.kdump.plugins.modules import service_files as module
+from ansible_collections.crashkit.kdump.tests.unit.plugins import module_run
 
 SHOW_NEW = "ActiveState=inactive\nUnitFileState=\n\nActiveState=inactive\nUnitFileState=\n"
 SHOW_UP = "ActiveState=active\nUnitFileState=enabled\n\nActiveState=active\nUnitFileState=enabled\n"
@@ -36,16 +35,9 @@ class Systemctl(object):
 
 
 def run_module(capsys, monkeypatch, args, systemctl, check_mode=False):
-    if check_mode:
-        args = dict(args, _ansible_check_mode=True)
     monkeypatch.setattr("ansible.module_utils.basic.AnsibleModule.run_command",
                         lambda self, argv, **kw: systemctl(argv, **kw))
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exit_info:
-            module.main()
-    result = json.loads(capsys.readouterr().out)
-    result["rc"] = exit_info.value.code
-    return result
+    return module_run.run_module(module, capsys, args, check_mode=check_mode)
 
 
 def spec(tmp_path, content="one\n", mode="0755"):

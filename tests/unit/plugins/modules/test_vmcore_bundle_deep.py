@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import functools
 import json
 import os
 import re
@@ -20,9 +21,9 @@ import shutil
 import stat
 
 import pytest
-from ansible.module_utils import basic
 
 from ansible_collections.crashkit.kdump.plugins.modules import vmcore_bundle as module
+from ansible_collections.crashkit.kdump.tests.unit.plugins import module_run
 from ansible_collections.crashkit.kdump.tests.unit.fixtures.vmcore import builders
 from ansible_collections.crashkit.kdump.tests.unit.plugins.module_utils.test_deeptriage import (
     BUILD_ID, CRASH_FIXTURES, vmlinux_elf)
@@ -54,16 +55,7 @@ sys.exit(int(os.environ.get("FAKE_CRASH_RC", "0")))
 """
 
 
-def run_module(capsys, monkeypatch, args, check_mode=False):
-    if check_mode:
-        args = dict(args, _ansible_check_mode=True)
-    monkeypatch.setattr(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode("utf-8"))
-    monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy")
-    with pytest.raises(SystemExit) as exit_info:
-        module.main()
-    result = json.loads(capsys.readouterr().out)
-    result["rc"] = exit_info.value.code
-    return result
+run_module = functools.partial(module_run.run_module, module)
 
 
 @pytest.fixture
@@ -95,7 +87,7 @@ def crash_args(lab):
 
 
 def test_deep_triage_runs_crash_and_keeps_one_file_per_command(capsys, monkeypatch, lab):
-    result = run_module(capsys, monkeypatch, lab["args"])
+    result = run_module(capsys, lab["args"])
     assert result["rc"] == 0, result
     deep = result["summary"]["deep_triage"]
     assert deep["status"] == "done"
@@ -125,7 +117,7 @@ def test_deep_triage_runs_crash_and_keeps_one_file_per_command(capsys, monkeypat
     assert called["dump_real"] == os.path.join(lab["crash_dir"], "dump.202611221025")
     assert called["stdin_is_tty"] is False
     # the second run is a no-op, the bundle is up to date
-    again = run_module(capsys, monkeypatch, lab["args"])
+    again = run_module(capsys, lab["args"])
     assert again["changed"] is False
     assert again["summary"]["deep_triage"]["status"] == "done"
 
@@ -143,16 +135,16 @@ def test_found_by_release_in_the_family_path_and_rebuilt_when_it_appears(capsys,
                         lambda root="/": real_installed(str(lab["tmp"])))
     args = dict(lab["args"])
     del args["debug_vmlinux"]
-    first = run_module(capsys, monkeypatch, args)
+    first = run_module(capsys, args)
     assert first["summary"]["deep_triage"]["status"] == "skipped"
     assert "linux-image-6.1.0-18-amd64-dbg" in first["summary"]["deep_triage"]["reason"]
     assert first["summary"]["missing"]["deep_triage"] == first["summary"]["deep_triage"]["reason"]
     assert calls == ["6.1.0-18-amd64"]
-    assert run_module(capsys, monkeypatch, args)["changed"] is False
+    assert run_module(capsys, args)["changed"] is False
     installed = lab["tmp"] / "usr" / "lib" / "debug" / "boot" / "vmlinux-6.1.0-18-amd64"
     installed.parent.mkdir(parents=True)
     shutil.copyfile(lab["vmlinux"], str(installed))
-    second = run_module(capsys, monkeypatch, args)
+    second = run_module(capsys, args)
     assert second["changed"] is True
     assert second["summary"]["deep_triage"]["status"] == "done"
     assert second["summary"]["deep_triage"]["vmlinux"] == str(installed)
@@ -160,7 +152,7 @@ def test_found_by_release_in_the_family_path_and_rebuilt_when_it_appears(capsys,
 
 def test_dest_elsewhere_gets_its_parent_directories(capsys, monkeypatch, lab):
     dest = lab["tmp"] / "analysis" / "web1" / "202611221025"
-    result = run_module(capsys, monkeypatch, dict(lab["args"], dest=str(dest)))
+    result = run_module(capsys, dict(lab["args"], dest=str(dest)))
     assert result["rc"] == 0, result
     assert result["bundle_dir"] == str(dest)
     assert (dest / "bundle.json").is_file() and (dest / "crash" / "01-sys.txt").is_file()
@@ -200,7 +192,7 @@ def test_deep_triage_says_why_not(capsys, monkeypatch, lab, change, status, reas
             handle.truncate(8192)
     elif change == "off":
         args["deep_triage"] = False
-    result = run_module(capsys, monkeypatch, args)
+    result = run_module(capsys, args)
     assert result["rc"] == 0, result
     deep = result["summary"]["deep_triage"]
     assert deep["status"] == status
@@ -219,7 +211,7 @@ def test_deep_triage_says_why_not(capsys, monkeypatch, lab, change, status, reas
 ])
 @pytest.mark.parametrize("check_mode", [False, True])
 def test_bad_deep_options_fail_before_anything_is_written(capsys, monkeypatch, lab, args, message, check_mode):
-    result = run_module(capsys, monkeypatch, dict(lab["args"], **args), check_mode=check_mode)
+    result = run_module(capsys, dict(lab["args"], **args), check_mode=check_mode)
     assert result["rc"] == 1
     assert message in result["msg"]
     assert not os.path.exists(os.path.join(lab["crash_dir"], "crashkit-bundle"))
@@ -230,7 +222,7 @@ def test_bad_deep_options_fail_before_anything_is_written(capsys, monkeypatch, l
 def test_real_crash_on_a_real_dump(capsys, monkeypatch, tmp_path):
     monkeypatch.delenv("FAKE_CRASH_LOG", raising=False)
     dest = tmp_path / "bundle"
-    result = run_module(capsys, monkeypatch, {
+    result = run_module(capsys, {
         "crash_dir": os.environ["CRASHKIT_DEEP_DUMP"], "dest": str(dest), "host_facts": False,
         "archive": False, "debug_vmlinux": os.environ["CRASHKIT_DEEP_VMLINUX"]})
     assert result["rc"] == 0, result

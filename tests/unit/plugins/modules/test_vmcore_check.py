@@ -6,27 +6,21 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
+import functools
 import os
 import stat
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.crashkit.kdump.plugins.modules import vmcore_check as module
+from ansible_collections.crashkit.kdump.tests.unit.plugins import module_run
 from ansible_collections.crashkit.kdump.tests.unit.fixtures.vmcore import builders
 
 MARK = "crashkit panic test 20240518T120000Z-abc123"
 OLD, NEW = "202405181200", "202405181300"
 
 
-def run_module(capsys, args):
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exit_info:
-            module.main()
-    result = json.loads(capsys.readouterr().out)
-    result["rc"] = exit_info.value.code
-    return result
+run_module = functools.partial(module_run.run_module, module)
 
 
 def debian_dump(root, stamp, data, dmesg=b"", mtime=None):

@@ -17,6 +17,7 @@ __metaclass__ = type
 
 import gzip
 import hashlib
+import functools
 import json
 import os
 import shutil
@@ -27,10 +28,10 @@ import re
 import time
 
 import pytest
-from ansible.module_utils import basic
 
 from ansible_collections.crashkit.kdump.plugins.module_utils import _store
 from ansible_collections.crashkit.kdump.plugins.modules import vmcore_report
+from ansible_collections.crashkit.kdump.tests.unit.plugins import module_run
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", ".."))
 TREE = os.path.join(REPO, ".tmp", "collections")
@@ -391,16 +392,7 @@ READINESS = [
 ]
 
 
-def run_report_module(capsys, monkeypatch, args, check_mode=False):
-    if check_mode:
-        args = dict(args, _ansible_check_mode=True)
-    monkeypatch.setattr(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode("utf-8"))
-    monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy")
-    with pytest.raises(SystemExit) as exit_info:
-        vmcore_report.main()
-    result = json.loads(capsys.readouterr().out)
-    result["rc"] = exit_info.value.code
-    return result
+run_report_module = functools.partial(module_run.run_module, vmcore_report)
 
 
 @pytest.mark.parametrize("panic, readiness, rows, unreadable, md_lines", [
@@ -436,11 +428,11 @@ def test_report_module_hosts(tmp_path, capsys, monkeypatch, panic, readiness, ro
     if readiness is not None:
         args["readiness"] = readiness
 
-    result = run_report_module(capsys, monkeypatch, args, check_mode=True)
+    result = run_report_module(capsys, args, check_mode=True)
     assert result["rc"] == 0 and result["changed"] is True, result
     assert not (store / "report.json").exists()
 
-    result = run_report_module(capsys, monkeypatch, args)
+    result = run_report_module(capsys, args)
     assert result["rc"] == 0 and result["changed"] is True, result
     report = json.loads((store / "report.json").read_text())
     assert report == result["report"]
@@ -455,7 +447,7 @@ def test_report_module_hosts(tmp_path, capsys, monkeypatch, panic, readiness, ro
         assert line in page
     assert ("## Hosts" in page) == bool(rows)
 
-    result = run_report_module(capsys, monkeypatch, args)
+    result = run_report_module(capsys, args)
     assert result["rc"] == 0 and result["changed"] is False
 
 
@@ -469,7 +461,7 @@ def test_report_module_bad_readiness(tmp_path, capsys, monkeypatch, readiness, m
     entry is what that host reported: its readiness is unknown, with the reason; the task goes on."""
     store = tmp_path / "store"
     store.mkdir()
-    result = run_report_module(capsys, monkeypatch, {"store": str(store), "readiness": readiness})
+    result = run_report_module(capsys, {"store": str(store), "readiness": readiness})
     if "host" not in readiness[0]:
         assert result["rc"] == 1 and result["failed"] is True and message in result["msg"]
         assert os.listdir(str(store)) == []

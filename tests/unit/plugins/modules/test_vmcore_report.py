@@ -5,6 +5,7 @@
 (collect.yml's readiness of kdump clients and its set_stats summary, the panic_test role's)."""
 from __future__ import absolute_import, division, print_function
 
+import functools
 import json
 import os
 import re
@@ -13,10 +14,10 @@ import sys
 
 import pytest
 import yaml
-from ansible.module_utils import basic
 
 from ansible_collections.crashkit.kdump.plugins.module_utils import _fleetrender
 from ansible_collections.crashkit.kdump.plugins.modules import vmcore_report
+from ansible_collections.crashkit.kdump.tests.unit.plugins import module_run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", "..", ".."))
@@ -28,15 +29,7 @@ ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbo
 NOW_ISH = 1780000000
 
 
-def run_module(capsys, monkeypatch, args, check_mode=False, diff=False):
-    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
-    monkeypatch.setattr(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode("utf-8"))
-    monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy")
-    with pytest.raises(SystemExit) as exit_info:
-        vmcore_report.main()
-    result = json.loads(capsys.readouterr().out)
-    result["rc"] = exit_info.value.code
-    return result
+run_module = functools.partial(module_run.run_module, vmcore_report)
 
 
 def test_a_bad_crash_time_does_not_fail_the_fleet(tmp_path, capsys, monkeypatch):
@@ -45,7 +38,7 @@ def test_a_bad_crash_time_does_not_fail_the_fleet(tmp_path, capsys, monkeypatch)
     store = fleet_store.Store(tmp_path / "store")
     store.crash("web1-aaaaaaaaaaaa", "202405181200", "sysrq_debian12.log", 1716033600)
     store.crash("evil-bbbbbbbbbbbb", "202405181201", "sysrq_debian12.log", 100000000000000000)
-    result = run_module(capsys, monkeypatch, {"store": store.root})
+    result = run_module(capsys, {"store": store.root})
     assert result["rc"] == 0, result
     report = result["report"]
     assert report["crashes"] == 1 and report["groups"][0]["hosts"] == ["web1-aaaaaaaaaaaa"]
@@ -60,23 +53,23 @@ def test_a_bad_crash_time_does_not_fail_the_fleet(tmp_path, capsys, monkeypatch)
 def test_check_mode_and_diff(tmp_path, capsys, monkeypatch):
     store = fleet_store.Store(tmp_path / "store")
     store.crash("web1-aaaaaaaaaaaa", "202405181200", "sysrq_debian12.log", 1716033600)
-    result = run_module(capsys, monkeypatch, {"store": store.root}, check_mode=True, diff=True)
+    result = run_module(capsys, {"store": store.root}, check_mode=True, diff=True)
     assert result["rc"] == 0 and result["changed"] is True
     assert sorted(os.listdir(store.root)) == ["web1-aaaaaaaaaaaa"]
     assert [d["after_header"] for d in result["diff"]] == [
         os.path.join(store.root, "report.json"), os.path.join(store.root, "report.md")]
-    result = run_module(capsys, monkeypatch, {"store": store.root})
+    result = run_module(capsys, {"store": store.root})
     assert result["changed"] is True and "diff" not in result and result["pages"] == 1
-    result = run_module(capsys, monkeypatch, {"store": store.root}, diff=True)
+    result = run_module(capsys, {"store": store.root}, diff=True)
     assert result["changed"] is False and result["diff"][1]["before"] == result["diff"][1]["after"]
 
 
 def test_missing_store_and_missing_jinja2(tmp_path, capsys, monkeypatch):
-    result = run_module(capsys, monkeypatch, {"store": str(tmp_path / "nowhere")})
+    result = run_module(capsys, {"store": str(tmp_path / "nowhere")})
     assert result["rc"] == 1 and "does not exist" in result["msg"]
     monkeypatch.setattr(_fleetrender, "HAS_JINJA2", False)
     monkeypatch.setattr(_fleetrender, "JINJA2_IMPORT_ERROR", ImportError("No module named 'jinja2'"))
-    result = run_module(capsys, monkeypatch, {"store": str(tmp_path)})
+    result = run_module(capsys, {"store": str(tmp_path)})
     assert result["rc"] == 1 and "jinja2" in result["msg"] and "python3-jinja2" in result["msg"]
 
 

@@ -6,14 +6,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
+import functools
 import os
 import shutil
 
 import pytest
-from ansible.module_utils import basic
 
 from ansible_collections.crashkit.kdump.plugins.modules import vmcore_triage as module
+from ansible_collections.crashkit.kdump.tests.unit.plugins import module_run
 
 FIXTURES = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "fixtures",
                                         "triage"))
@@ -24,17 +24,7 @@ RECORD_FIELDS = ("kind", "panic_reason", "headline", "function", "module", "culp
                  "events", "event_count", "excerpt")
 
 
-def run_module(capsys, monkeypatch, args, check_mode=False):
-    if check_mode:
-        args = dict(args, _ansible_check_mode=True)
-    monkeypatch.setattr(basic, "_ANSIBLE_ARGS",
-                        json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode("utf-8"))
-    monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy")
-    with pytest.raises(SystemExit) as exit_info:
-        module.main()
-    result = json.loads(capsys.readouterr().out)
-    result["rc"] = exit_info.value.code
-    return result
+run_module = functools.partial(module_run.run_module, module)
 
 
 def fixture_path(name):
@@ -43,7 +33,7 @@ def fixture_path(name):
 
 @pytest.mark.parametrize("check_mode", [False, True])
 def test_dmesg_path(capsys, monkeypatch, check_mode):
-    result = run_module(capsys, monkeypatch, {"dmesg_path": fixture_path("null_deref_module.log")},
+    result = run_module(capsys, {"dmesg_path": fixture_path("null_deref_module.log")},
                         check_mode=check_mode)
     assert result["rc"] == 0
     assert result["changed"] is False
@@ -66,7 +56,7 @@ def test_dmesg_path(capsys, monkeypatch, check_mode):
 def test_bundle(capsys, monkeypatch, tmp_path, files, used):
     for name in files:
         shutil.copy(fixture_path("soft_lockup.log"), str(tmp_path / name))
-    result = run_module(capsys, monkeypatch, {"bundle": str(tmp_path)})
+    result = run_module(capsys, {"bundle": str(tmp_path)})
     assert result["rc"] == 0
     assert result["source"] == str(tmp_path / used)
     assert (result["kind"], result["function"]) == ("soft_lockup", "smp_call_function_many_cond")
@@ -76,7 +66,7 @@ def test_bundle(capsys, monkeypatch, tmp_path, files, used):
 def test_same_crash_same_signature_through_the_module(capsys, monkeypatch):
     signatures = set()
     for name in ("sysrq_debian12.log", "sysrq_debian13.log", "sysrq_rhel7.log"):
-        result = run_module(capsys, monkeypatch, {"dmesg_path": fixture_path(name)})
+        result = run_module(capsys, {"dmesg_path": fixture_path(name)})
         assert result["kind"] == "sysrq"
         signatures.add(result["signature"])
     assert len(signatures) == 1
@@ -86,7 +76,7 @@ def test_log_without_crash_fails(capsys, monkeypatch, tmp_path):
     log = tmp_path / "dmesg.txt"
     log.write_text(u"[    0.000000] Linux version 6.1.0-18-amd64 (x) #1 SMP\n"
                    u"[   30.000000] INFO: task kworker/0:1:12 blocked for more than 120 seconds.\n")
-    result = run_module(capsys, monkeypatch, {"dmesg_path": str(log)})
+    result = run_module(capsys, {"dmesg_path": str(log)})
     assert result["rc"] == 1
     assert result["failed"] is True
     assert str(log) in result["msg"]
@@ -99,7 +89,7 @@ def test_unknown_crash_shape_is_reported(capsys, monkeypatch, tmp_path):
     log.write_text(u"[ 9.0] frob: queue state machine went sideways\n"
                    u"[ 9.1] Modules linked in: frob(O)\n"
                    u"[ 9.2] RIP: 0010:frob_step+0x44/0x90 [frob]\n")
-    result = run_module(capsys, monkeypatch, {"bundle": str(tmp_path)})
+    result = run_module(capsys, {"bundle": str(tmp_path)})
     assert result["rc"] == 0
     assert (result["kind"], result["function"], result["module"]) == ("unknown", "frob_step",
                                                                       "frob")
@@ -111,15 +101,15 @@ def test_unknown_crash_shape_is_reported(capsys, monkeypatch, tmp_path):
     ({"dmesg_path": "/x", "bundle": "/y"}, "parameters are mutually exclusive: dmesg_path|bundle"),
 ])
 def test_argument_errors(capsys, monkeypatch, args, message):
-    result = run_module(capsys, monkeypatch, args)
+    result = run_module(capsys, args)
     assert result["rc"] == 1
     assert message in result["msg"]
 
 
 def test_missing_files_fail_cleanly(capsys, monkeypatch, tmp_path):
-    result = run_module(capsys, monkeypatch, {"dmesg_path": str(tmp_path / "nope")})
+    result = run_module(capsys, {"dmesg_path": str(tmp_path / "nope")})
     assert result["rc"] == 1
     assert result["msg"].startswith("cannot read kernel log %s" % (tmp_path / "nope"))
-    result = run_module(capsys, monkeypatch, {"bundle": str(tmp_path)})
+    result = run_module(capsys, {"bundle": str(tmp_path)})
     assert result["rc"] == 1
     assert "no kernel log in bundle directory" in result["msg"]
