@@ -246,6 +246,9 @@ def _bundle_summary(directory):
     missing = raw.get("missing") if isinstance(raw.get("missing"), dict) else {}
     summary["missing"] = [(text(key, 100), text(value)) for key, value in sorted(
         missing.items(), key=lambda item: str(item[0]))[:30]]
+    capture = raw.get("capture") if isinstance(raw.get("capture"), dict) else {}
+    summary["saved_by"] = text(capture.get("saved_by"), 100)
+    summary["lean_fallback"] = text(capture.get("lean_fallback"), 500)
     change = raw.get("change") if isinstance(raw.get("change"), dict) else {}
     summary["change"] = {"change_id": text(change.get("change_id"), 200),
                          "change_text": text(change.get("change_text"))} if change else None
@@ -385,6 +388,7 @@ def _crash_entry(crash, store, now):
                        "href": _page_href(crash.host, crash.crash, item["path"])} for item in files[:FILES_MAX]]
     entry["files_more"] = max(0, len(files) - FILES_MAX)
     entry["bundle"], entry["bundle_error"] = _bundle_summary(crash.directory) if crash.manifest else (None, None)
+    entry["saved_by"] = entry["bundle"]["saved_by"] if entry["bundle"] else None
     if entry["bundle_error"]:
         entry["bundle_error"] = entry["bundle_error"].replace(os.path.join(store, ""), "")
     return entry
@@ -484,7 +488,8 @@ def build_model(store, title="Kernel crash report", panic_results=None, readines
     report["new_signatures"] = [group["signature"] for group in report["groups"]
                                 if group["first_seen"] and group["first_seen"] >= cutoff]
     report["store_crashes"] = [dict((key, entry[key]) for key in (
-        "host_id", "crash_id", "when", "kernel_release", "signature", "kind", "function", "error", "page"))
+        "host_id", "crash_id", "when", "kernel_release", "signature", "kind", "function", "error", "page",
+        "saved_by"))
         for entry in entries]
     crash_hosts = {}
     for entry in triaged:

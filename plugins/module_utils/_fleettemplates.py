@@ -500,6 +500,8 @@ CRASH_HTML = r"""{% extends "layout.html" %}
 {% endif %}
 {% if c.bundle %}
 <dt>Uptime at crash</dt><dd>{{ c.bundle.uptime_at_crash|duration }}</dd>
+{% if c.bundle.saved_by %}<dt>Saved by</dt><dd id="saved-by">{{ c.bundle.saved_by }}{% if c.bundle.lean_fallback %} <span class="muted small">the lean
+ capture left it to kdump-tools: {{ c.bundle.lean_fallback }}</span>{% endif %}</dd>{% endif %}
 <dt>Crashed kernel&rsquo;s command line</dt><dd class="mono small">{{ c.bundle.crashed_cmdline }}</dd>
 <dt>Change record</dt><dd id="change">{% if c.bundle.change %}{{ c.bundle.change.change_id }}{% if c.bundle.change.change_text %} &middot; {{
  c.bundle.change.change_text }}{% endif %}{% else %}<span class="muted">none given</span>{% endif %}</dd>

@@ -44,7 +44,14 @@ import sys
 import tempfile
 import time
 
-from ansible_collections.crashkit.kdump.plugins.module_utils import _bundle, _crashlist, _safefs, _store, _vmcore
+from ansible_collections.crashkit.kdump.plugins.module_utils import (
+    _bundle,
+    _capture,
+    _crashlist,
+    _safefs,
+    _store,
+    _vmcore,
+)
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import KdumpError, ValidationError
 
 STATE_FORMAT = 1
@@ -137,14 +144,17 @@ def plan(crashes, state, now, since_days):
 
 
 def choose_files(crash, policy, max_mb):
-    """The crash's files to send, as they are named in its directory: the kernel log, and the
-    dump files when the policy says so (``auto``: all of them together up to ``max_mb``)."""
+    """The crash's files to send, as they are named in its directory: the kernel log, the lean
+    capture's note (which capture saved the dump), and the dump files when the policy says so
+    (``auto``: all of them together up to ``max_mb``)."""
     names = [f["path"] for f in crash["files"] if "/" not in f["path"]]
     by_name = {f["path"]: f for f in crash["files"]}
     chosen = []
     dmesg, _final = _vmcore.pick_dmesg(names)
     if dmesg:
         chosen.append(dmesg)
+    if _capture.NOTE_NAME in by_name and by_name[_capture.NOTE_NAME]["size"] <= _capture.NOTE_LIMIT:
+        chosen.append(_capture.NOTE_NAME)
     dumps = [n for n in names if (_vmcore.dump_name(n) or (None, False))[1]]
     size = sum(by_name[n]["size"] for n in dumps)
     if policy == "always" or (policy == "auto" and size <= max_mb * 1024 * 1024):

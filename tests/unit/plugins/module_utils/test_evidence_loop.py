@@ -118,6 +118,26 @@ def test_a_crash_is_sent_ingested_grouped_and_announced_once(loop):
     assert _ingest.run_hooks(str(loop["store"]), loop["hook"], now=NOW)["done"] == 0
 
 
+@pytest.mark.parametrize("note, saved_by", [
+    ("saved_by=crashkit-initramfs\ncapture_uptime=26.5\n", "crashkit-initramfs"),
+    # a client's note is hostile data on the server: a bad one says nothing
+    ("saved_by=<script>alert(1)</script>\n", None),
+    (None, None),
+], ids=["lean capture", "hostile note", "no note"])
+def test_which_capture_saved_it_reaches_the_servers_report(loop, note, saved_by):
+    directory = crash(loop["crash_root"])
+    if note is not None:
+        (directory / "crashkit-capture.txt").write_text(note)
+    assert loop["pusher"].run(now=NOW)["sent"] == [STAMP]
+    incoming = sorted(os.listdir(str(loop["root"] / "web1" / STAMP)))
+    assert ("crashkit-capture.txt" in incoming) is (note is not None)
+    assert not loop["ingest"].drain(now=NOW)["errors"]
+    bundle = json.loads((loop["store"] / "web1" / STAMP / "crashkit-bundle" / "bundle.json").read_text())
+    assert bundle["capture"]["saved_by"] == saved_by
+    [entry] = json.loads((loop["store"] / "report.json").read_text())["store_crashes"]
+    assert entry["saved_by"] == saved_by
+
+
 def test_the_same_bug_on_a_second_host_is_one_more_crash_not_a_new_signature(loop, monkeypatch):
     crash(loop["crash_root"])
     loop["pusher"].run(now=NOW)
@@ -331,6 +351,11 @@ def test_dump_policy():
     assert _push.choose_files(crash_entry, "auto", 512) == ["dmesg.202405181200"]
     assert _push.choose_files(crash_entry, "auto", 1024) == ["dmesg.202405181200", "dump.202405181200"]
     assert _push.choose_files(crash_entry, "always", 1) == ["dmesg.202405181200", "dump.202405181200"]
+    # the lean capture's note goes with the log (which capture saved it), unless it is no note's size
+    files.append({"path": "crashkit-capture.txt", "size": 49})
+    assert _push.choose_files(crash_entry, "never", 512) == ["dmesg.202405181200", "crashkit-capture.txt"]
+    files[-1]["size"] = 1024 * 1024
+    assert _push.choose_files(crash_entry, "never", 512) == ["dmesg.202405181200"]
 
 
 def test_queue_entries_that_are_not_client_ids_are_dropped(loop):

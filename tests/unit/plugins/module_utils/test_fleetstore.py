@@ -331,6 +331,27 @@ def test_crash_page_shows_the_evidence(tmp_path, monkeypatch):
         assert text in page, text
 
 
+@pytest.mark.parametrize("capture, shown", [
+    ({"saved_by": "crashkit-initramfs", "lean_fallback": None}, ["Saved by", "crashkit-initramfs"]),
+    ({"saved_by": "kdump-tools", "lean_fallback": "/var/crash is on /var, <b>which</b> the real boot mounts"},
+     ["Saved by", "kdump-tools", "left it to kdump-tools: /var/crash is on /var, &lt;b&gt;which&lt;/b&gt;"]),
+    ({"saved_by": None}, []),
+    ("junk", []),
+], ids=["lean", "fallback", "no note", "not a mapping"])
+def test_crash_page_says_which_capture_saved_it(tmp_path, capture, shown):
+    store = fleet_store.Store(tmp_path / "store")
+    store.crash("web1-aaaaaaaaaaaa", "c1", "sysrq_debian12.log", None, bundle={"capture": capture})
+    result = fs.write_store_report(store.root, now=NOW)
+    entry = result["report"]["store_crashes"][0]
+    assert entry["saved_by"] == (capture.get("saved_by") if isinstance(capture, dict) else None)
+    with open(os.path.join(store.root, entry["page"])) as handle:
+        page = handle.read()
+    for text in shown:
+        assert text in page, text
+    assert ('id="saved-by"' in page) is bool(shown)
+    assert "<b>which" not in page
+
+
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=-10 ** 30, max_value=10 ** 30) | st.floats(allow_nan=False)
     | st.text(max_size=30),
@@ -338,7 +359,8 @@ JSON = st.recursive(
     max_leaves=12)
 MANIFEST_KEYS = ("crash_time", "collected_at", "hostname", "inventory_hostname", "kernel_release", "total_size",
                  "source_dir", "files")
-BUNDLE_KEYS = ("uptime_at_crash", "crashed_cmdline", "dumps", "missing", "change", "deep_triage", "kernel_release")
+BUNDLE_KEYS = ("uptime_at_crash", "crashed_cmdline", "dumps", "missing", "change", "deep_triage", "kernel_release",
+               "capture")
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
