@@ -221,7 +221,11 @@ class Pusher(object):
         result = _bundle.make_bundle(os.path.join(root, crash["name"]), options, runner=self.runner,
                                      identity=self.identity, now=now)
         remote = _store.crash_id(crash["name"])
-        pairs = [(n, n) for n in choose_files(crash, self.config["send_dump"], self.config["send_dump_max_mb"])]
+        chosen = choose_files(crash, self.config["send_dump"], self.config["send_dump_max_mb"])
+        if ((result.get("summary") or {}).get("capture") or {}).get("saved_by") and _capture.NOTE_NAME not in chosen:
+            # the bundle has just copied the lean capture's fallback note into the crash directory
+            chosen.append(_capture.NOTE_NAME)
+        pairs = [(n, n) for n in chosen]
         if result.get("archive"):
             pairs.append((os.path.basename(result["archive"]), HOST_BUNDLE))
         opened = []

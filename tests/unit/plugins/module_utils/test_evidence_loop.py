@@ -138,6 +138,24 @@ def test_which_capture_saved_it_reaches_the_servers_report(loop, note, saved_by)
     assert entry["saved_by"] == saved_by
 
 
+def test_a_fallback_note_claimed_by_the_bundle_goes_with_the_crash(loop):
+    # kdump-tools saved this dump after the lean capture gave up: the bundle (on the host that
+    # crashed) copies the capture boot's note into the crash directory, and the push sends it
+    directory = crash(loop["crash_root"])
+    note = loop["tmp"] / "capture-fallback"
+    written = int(os.stat(str(directory / ("dump." + STAMP))).st_mtime)
+    note.write_text("saved_by=kdump-tools\nfallback=not a local target\ntime=%d\n" % (written - 30))
+    loop["pusher"].config["bundle_options"] = {"host_facts": True, "capture_note": str(note),
+                                               "kdump_config_files": [], "journal_max_mib": 1}
+    assert loop["pusher"].run(now=NOW)["sent"] == [STAMP]
+    assert (loop["root"] / "web1" / STAMP / "crashkit-capture.txt").read_text() == note.read_text()
+    assert not loop["ingest"].drain(now=NOW)["errors"]
+    [entry] = json.loads((loop["store"] / "report.json").read_text())["store_crashes"]
+    assert entry["saved_by"] == "kdump-tools"
+    bundle = json.loads((loop["store"] / "web1" / STAMP / "crashkit-bundle" / "bundle.json").read_text())
+    assert bundle["capture"]["lean_fallback"] == "not a local target"
+
+
 def test_the_same_bug_on_a_second_host_is_one_more_crash_not_a_new_signature(loop, monkeypatch):
     crash(loop["crash_root"])
     loop["pusher"].run(now=NOW)
