@@ -36,7 +36,7 @@ NOTE_LIMIT = 4096
 FALLBACK_WINDOW = 6 * 3600
 SAVED_BY = ("crashkit-initramfs", "kdump-tools")
 _VALUES = {
-    "saved_by": re.compile(r"\A(?:crashkit-initramfs|kdump-tools)\Z"),
+    "saved_by": re.compile(r"\A(?:%s)\Z" % "|".join(re.escape(name) for name in SAVED_BY)),
     "capture_uptime": re.compile(r"\A[0-9]{1,9}(?:\.[0-9]{1,3})?\Z"),
     "time": re.compile(r"\A[0-9]{1,12}\Z"),
     # the reason: printable text of one line (the shell script's own words and the host's paths)

@@ -222,8 +222,10 @@ class Pusher(object):
                                      identity=self.identity, now=now)
         remote = _store.crash_id(crash["name"])
         chosen = choose_files(crash, self.config["send_dump"], self.config["send_dump_max_mb"])
-        if ((result.get("summary") or {}).get("capture") or {}).get("saved_by") and _capture.NOTE_NAME not in chosen:
+        listed = set(f["path"] for f in crash["files"])
+        if ((result.get("summary") or {}).get("capture") or {}).get("saved_by") and _capture.NOTE_NAME not in listed:
             # the bundle has just copied the lean capture's fallback note into the crash directory
+            # (a note listed before it went through choose_files' size bound)
             chosen.append(_capture.NOTE_NAME)
         pairs = [(n, n) for n in chosen]
         if result.get("archive"):

@@ -178,3 +178,5 @@ def test_the_role_and_the_pipeline_name_the_same_note():
     with open(os.path.join(REPO, "roles", "setup", "files", "initramfs-capture")) as handle:
         script = handle.read()
     assert _capture.NOTE_NAME in script and "/run/crashkit-capture" in script
+    with open(os.path.join(REPO, "roles", "panic_test", "tasks", "crash.yml")) as handle:
+        assert "'%s'" % _capture.FALLBACK_NOTE in handle.read()
