@@ -24,6 +24,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import posixpath
 import re
 
 from ansible_collections.crashkit.kdump.plugins.module_utils import _crashkernel as ck
@@ -111,6 +112,43 @@ def mount_source(mountinfo_text, point):
         if len(fields) > sep + 2:
             found = (fields[sep + 2], fields[sep + 1])
     return found
+
+
+_MOUNTINFO_ESCAPE = re.compile(r"\\([0-7]{3})")
+
+
+def device_mount_point(mountinfo_text, sources, number=None):
+    """Where a device's file system is mounted, from ``/proc/self/mountinfo`` text: the mount
+    point of the first whole mount (its root is ``/``, not a bind mount of a directory inside)
+    whose device number (``major:minor``) is ``number`` or whose source is one of ``sources``;
+    ``None`` when it is not mounted. Escapes mountinfo makes (``\\040`` for a space) are undone."""
+    for line in (mountinfo_text or "").splitlines():
+        fields = line.split(" ")
+        if len(fields) < 10 or fields[3] != "/":
+            continue
+        try:
+            sep = fields.index("-", 6)
+        except ValueError:
+            continue
+        if len(fields) > sep + 2 and ((number is not None and fields[2] == number) or fields[sep + 2] in sources):
+            return _MOUNTINFO_ESCAPE.sub(lambda found: chr(int(found.group(1), 8)), fields[4])
+    return None
+
+
+def mounted_device_dump_dir(target, mount_point):
+    """A redhat device target as kdump_info reports it: ``(target, dump directory, facts)``.
+
+    kdumpctl's capture mounts the device itself (at ``/kdumproot`` plus the point where this
+    system has it mounted) and writes below the ``path`` directive inside it, so this system
+    sees the dumps in ``<mount point>/<path>``; with the device not mounted here there is no
+    directory to check or list (``None``), and that is no problem for the capture."""
+    target = dict(target, mountpoint=mount_point)
+    inside = (target.get("path") or "/").strip("/")
+    dump_dir = None
+    if mount_point is not None:
+        dump_dir = posixpath.normpath(posixpath.join(mount_point, inside)) if inside else mount_point
+    target["dump_dir"] = dump_dir
+    return target, dump_dir, {"device": target.get("device"), "mounted": mount_point is not None}
 
 
 def device_target_state(target, unit_text, mountinfo_text, dump_space):
@@ -236,7 +274,7 @@ def problems(report, sysfs_root, estimate_ratio):
     if space is not None and space.get("unit") is False:
         found.append("The dump device has no mount unit (%s is missing): the capture would reboot "
                      "without a dump. Run the setup role again." % kc.DEBIAN_DEVICE_UNIT_PATH)
-    elif space is not None and space.get("mounted") is False:
+    elif space is not None and space.get("unit") and space.get("mounted") is False:
         found.append("The dump device %s is not mounted on %s: the capture would reboot without a "
                      "dump (is the disk there? systemctl status %s)."
                      % (space.get("device"), kc.DEBIAN_DEVICE_MOUNT, kc.DEBIAN_DEVICE_UNIT))

@@ -27,7 +27,9 @@ description:
     check mode), a file is made and removed in it, and its free space must be at least that size
     (O(nfs_check=false) leaves it out). A debian device target's mount unit must exist and its
     device be mounted (C(/proc/self/mountinfo)); config.target then names the device and its
-    C(dump_dir). SSH targets are not checked here (see
+    C(dump_dir). A redhat device target's dumps are where this system has the device mounted
+    (kdumpctl mounts it in the capture itself): config.target names that C(mountpoint) and
+    C(dump_dir), null when it is not mounted here, which is no problem. SSH targets are not checked here (see
     M(crashkit.kdump.dump_key))."
   - RV(ready) is true when RV(problems) is empty.
   - RV(crashkernel) gives the distribution's published C(crashkernel=) default for this host
@@ -211,7 +213,10 @@ dump_dir:
       C(checked), C(free_bytes), C(free_mb), C(room) as for a local target.
     - For device targets on debian, as for a local target on the dump directory inside the mount,
       with C(device) (from the mount unit), C(unit) (the mount unit exists), C(mounted) (something
-      is mounted on C(/var/lib/crashkit/dumpdev)) and C(source) (what). Null for other targets.
+      is mounted on C(/var/lib/crashkit/dumpdev)) and C(source) (what).
+    - For redhat file system device targets, as for a local target on C(<mount point>/<path>),
+      with C(device) and C(mounted) (this system has the device mounted; else C(path) is null and
+      RV(dumps) is empty). Null for other targets.
   returned: always
   type: dict
   sample: {path: /var/crash, checked: /var/crash, free_bytes: 9663676416, free_mb: 9216, room: true}
@@ -247,12 +252,11 @@ crashkernel:
   sample: {recommended: 384M-:128M, recommended_mb: 128, reserved_mb: 128, source: Debian 12 kdump-tools 1:1.8.1}
 """
 
-import glob
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.crashkit.kdump.plugins.module_utils import _hostprobe as hp
 from ansible_collections.crashkit.kdump.plugins.module_utils import _kdumpconf as kc
 from ansible_collections.crashkit.kdump.plugins.module_utils import _kdumpinfo as ki
 from ansible_collections.crashkit.kdump.plugins.module_utils import _readiness as rd
@@ -324,78 +328,6 @@ def mem_usage_output(module, params, makedumpfile):
     return (out or "") + "\n" + (err or "")
 
 
-def dump_dir_space(path, expected):
-    """Free space for ``path`` (or its nearest existing parent: kdump creates the directory)."""
-    result = {"path": path, "checked": None, "free_bytes": None, "free_mb": None, "room": None}
-    if not path or not os.path.isabs(path):
-        return result
-    checked = os.path.normpath(path)
-    while not os.path.isdir(checked) and checked != os.path.dirname(checked):
-        checked = os.path.dirname(checked)
-    try:
-        st = os.statvfs(checked)
-    except OSError:
-        return result
-    free = st.f_bavail * st.f_frsize
-    result.update(checked=checked, free_bytes=free, free_mb=free // ki.MIB,
-                  room=None if expected is None else free >= expected)
-    return result
-
-
-def nfs_export_space(module, target, expected):
-    """Mount an NFS target's export on a private temporary directory as the capture mounts it,
-    make and remove a file in it (not in check mode: read-only there), read its free space."""
-    # kdump.conf's nfs names the export; its path directive is a directory inside it
-    host, path = target.get("host") or "", target.get("export") or target.get("path") or ""
-    source = "%s:%s" % ("[%s]" % host if ":" in host else host, path)
-    result = {"path": source, "checked": None, "free_bytes": None, "free_mb": None, "room": None,
-              "mountable": False, "writable": None, "error": None}
-    mount, umount, timeout = (_binary(module, None, n) for n in ("mount", "umount", "timeout"))
-    if not (host and path.startswith("/") and mount and umount and timeout):
-        result["error"] = "no export to mount" if not host else "mount, umount or timeout is not installed"
-        return result
-    opts = "nolock,tcp,soft,timeo=50,retrans=1,retry=0,nosuid,nodev,noexec" + (",ro" if module.check_mode else "")
-    point = tempfile.mkdtemp(prefix="crashkit-nfs-", dir="/run" if os.path.isdir("/run") else None)
-    try:
-        rc, _out, err = module.run_command([timeout, str(module.params["nfs_timeout"]), mount, "-t", "nfs",
-                                            "-o", opts, "--", source, point])
-        if rc != 0:
-            result["error"] = (err or "").strip()[:500] or "mount exited %s" % rc
-            return result
-        result["mountable"] = True
-        try:
-            if not module.check_mode:
-                fd, probe = tempfile.mkstemp(prefix=".crashkit-write-check-", dir=point)
-                os.close(fd)
-                os.unlink(probe)
-                result["writable"] = True
-            st = os.statvfs(point)
-            free = st.f_bavail * st.f_frsize
-            result.update(checked=source, free_bytes=free, free_mb=free // ki.MIB,
-                          room=None if expected is None else free >= expected)
-        except OSError as exc:
-            result["writable"] = False
-            result["error"] = str(exc)
-        finally:
-            module.run_command([timeout, str(module.params["nfs_timeout"]), umount, "-f", "-l", "--", point])
-    finally:
-        try:
-            os.rmdir(point)
-        except OSError:
-            pass
-    return result
-
-
-def _first_efivar(efivars, pattern):
-    for name in sorted(glob.glob(os.path.join(efivars, pattern))):
-        try:
-            with open(name, "rb") as handle:
-                return handle.read()
-        except (IOError, OSError):
-            return None
-    return None
-
-
 def secure_boot(module, sysfs, mokutil):
     if mokutil:
         _rc, out, err = module.run_command([mokutil, "--sb-state"])
@@ -405,8 +337,8 @@ def secure_boot(module, sysfs, mokutil):
             pass
     efi = os.path.join(sysfs, "firmware", "efi")
     efivars = os.path.join(efi, "efivars")
-    return rd.secure_boot_from_firmware(_first_efivar(efivars, "SecureBoot-*"), _first_efivar(efivars, "SetupMode-*"),
-                                        os.path.isdir(efi))
+    return rd.secure_boot_from_firmware(hp.first_efivar(efivars, "SecureBoot-*"),
+                                        hp.first_efivar(efivars, "SetupMode-*"), os.path.isdir(efi))
 
 
 def _family(params):
@@ -438,16 +370,25 @@ def run(module):
     target = config["target"] or {}
     # this host's dump directory: a local target's path, a debian device target's on its mount
     local_dir = target.get("path") if target.get("type") == "local" else target.get("dump_dir")
-    out["dump_dir"] = dump_dir_space(local_dir, size["expected_bytes"]) if local_dir else None
+    out["dump_dir"] = hp.dump_dir_space(local_dir, size["expected_bytes"]) if local_dir else None
     if target.get("type") == "device" and local_dir:
         # debian: the device is mounted by crashkit's mount unit on a fixed mount point
         config["target"], out["dump_dir"] = rd.device_target_state(
             target, _read(params["device_unit_path"]), _read(os.path.join(proc, "self", "mountinfo")),
             out["dump_dir"])
+    if target.get("type") == "device" and family == "redhat" and target.get("fstype") != "raw":
+        # kdumpctl mounts the device in the capture; here the dumps are where it is mounted
+        sources, number = hp.device_ids(target.get("device") or "")
+        config["target"], local_dir, facts = rd.mounted_device_dump_dir(
+            target, rd.device_mount_point(_read(os.path.join(proc, "self", "mountinfo")), sources, number))
+        out["dump_dir"] = dict(hp.dump_dir_space(local_dir, size["expected_bytes"]), **facts)
     if target.get("type") == "nfs" and params["nfs_check"]:
-        out["dump_dir"] = nfs_export_space(module, target, size["expected_bytes"])
+        tools = [_binary(module, None, name) for name in ("mount", "umount", "timeout")]
+        out["dump_dir"] = hp.nfs_export_space(module.run_command, tools, target, size["expected_bytes"],
+                                              params["nfs_timeout"], module.check_mode)
     out["secure_boot"] = secure_boot(module, sysfs, _binary(module, params["mokutil_path"], "mokutil"))
-    out["dumps"] = ki.scan_crash_dir(params["crash_dir"] or local_dir or kc.DEFAULT_DUMP_DIR)
+    crash_dir = params["crash_dir"] or local_dir or (None if target.get("type") == "device" else kc.DEFAULT_DUMP_DIR)
+    out["dumps"] = ki.scan_crash_dir(crash_dir) if crash_dir else []
     out["crashkernel"] = rd.crashkernel_default(_read(params["os_release_path"]), os.uname()[4],
                                                 _read(os.path.join(proc, "iomem")), meminfo,
                                                 out["crash_kernel"]["reserved_bytes"])

@@ -8,12 +8,14 @@ __metaclass__ = type
 
 import functools
 import os
+import stat
 
 import pytest
 from ansible.module_utils import _internal
 from ansible.module_utils.common import warnings as _warnings
 
 from ansible_collections.crashkit.kdump.plugins.module_utils import _crashkernel as ck
+from ansible_collections.crashkit.kdump.plugins.module_utils import _hostprobe as hostprobe
 from ansible_collections.crashkit.kdump.plugins.module_utils import _kdumpconf as kc
 from ansible_collections.crashkit.kdump.plugins.modules import kdump_info as module
 from ansible_collections.crashkit.kdump.tests.unit.plugins import module_run
@@ -246,10 +248,10 @@ def test_bad_estimate_ratio(capsys, host):
 
 
 def test_dump_dir_space_edges(tmp_path):
-    assert module.dump_dir_space("relative/dir", 1)["room"] is None
-    space = module.dump_dir_space(str(tmp_path / "a" / "b" / "c"), 0)
+    assert hostprobe.dump_dir_space("relative/dir", 1)["room"] is None
+    space = hostprobe.dump_dir_space(str(tmp_path / "a" / "b" / "c"), 0)
     assert space["checked"] == str(tmp_path) and space["room"] is True
-    assert module.dump_dir_space(str(tmp_path), None)["room"] is None
+    assert hostprobe.dump_dir_space(str(tmp_path), None)["room"] is None
 
 
 @pytest.mark.parametrize("version,mem_usage,osrelease,kern_data_pages,advised", [
@@ -361,3 +363,60 @@ def test_debian_device_target_without_its_mount_unit_is_a_problem(capsys, host):
     result = run_module(capsys, args)
     assert result["config"]["target"]["device"] is None
     assert any("has no mount unit" in p for p in result["problems"])
+
+
+# /proc/self/mountinfo of a RHEL-family host with the dump disk mounted on /mnt/dump (the format
+# of the Debian 12 lab guest's, with a bind mount of a directory inside the same disk after it)
+REDHAT_MOUNTINFO = (
+    "22 1 254:1 / / rw,relatime shared:1 - xfs /dev/vda1 rw\n"
+    "61 22 254:16 / /mnt/dump rw,relatime shared:33 - xfs /dev/vdb rw\n"
+    "62 22 254:16 /var/crash /srv/crash rw,relatime shared:33 - xfs /dev/vdb rw\n"
+)
+
+
+@pytest.mark.parametrize("mountinfo,path,mountpoint,dump_dir", [
+    (REDHAT_MOUNTINFO, "/var/crash", "/mnt/dump", "/mnt/dump/var/crash"),
+    (REDHAT_MOUNTINFO, "/", "/mnt/dump", "/mnt/dump"),
+    # mountinfo escapes a space in a mount point as \040
+    (REDHAT_MOUNTINFO.replace("/mnt/dump", "/mnt/dump\\040disk"), "crash", "/mnt/dump disk", "/mnt/dump disk/crash"),
+    # only a bind mount of a directory inside it: not where the file system's root is
+    (REDHAT_MOUNTINFO.splitlines(True)[0] + REDHAT_MOUNTINFO.splitlines(True)[2], "/var/crash", None, None),
+    ("22 1 254:1 / / rw,relatime shared:1 - xfs /dev/vda1 rw\n", "/var/crash", None, None),
+])
+def test_redhat_device_target_dumps_are_below_its_mount_point(capsys, host, mountinfo, path, mountpoint, dump_dir):
+    """kdumpctl mounts an ext4/xfs target itself in the capture and writes below its path
+    directive inside it: on this system the dumps are in <mount point>/<path>, not in /var/crash
+    of the root file system; a device not mounted here has no directory to check or list, and
+    that is no problem (unlike debian's mount unit)."""
+    (host / "kdump.conf").write_text("xfs /dev/vdb\npath %s\ncore_collector makedumpfile -l -d 31\n" % path)
+    (host / "proc" / "self").mkdir()
+    (host / "proc" / "self" / "mountinfo").write_text(mountinfo)
+    result = run_module(capsys, args_for(host, family="redhat", config_path=str(host / "kdump.conf"), mem_usage=False))
+    target = result["config"]["target"]
+    assert (target["type"], target["device"], target["mountpoint"], target["dump_dir"]) == (
+        "device", "/dev/vdb", mountpoint, dump_dir)
+    space = result["dump_dir"]
+    assert (space["path"], space["device"], space["mounted"]) == (dump_dir, "/dev/vdb", dump_dir is not None)
+    assert (space["checked"] is None) == (dump_dir is None) and "unit" not in space
+    assert not any("mount" in problem for problem in result["problems"])
+    if dump_dir is None:
+        assert result["dumps"] == []
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/loop0") or not stat.S_ISBLK(os.stat("/dev/loop0").st_mode),
+                    reason="needs the block device /dev/loop0")
+def test_redhat_device_target_found_by_its_device_number(capsys, host, tmp_path):
+    """A device named by a link (as UUID= is, through /dev/disk/by-uuid) is found in mountinfo by
+    its major:minor, whatever name mount(8) recorded as the source; its dumps are listed there."""
+    disk = tmp_path / "disk"
+    build_tree(disk / "var" / "crash", "crash-tree-debian.txt")
+    os.symlink("/dev/loop0", str(tmp_path / "by-uuid-0b1c"))
+    (host / "kdump.conf").write_text("ext4 %s\npath /var/crash\n" % (tmp_path / "by-uuid-0b1c"))
+    (host / "proc" / "self").mkdir()
+    number = os.stat("/dev/loop0").st_rdev
+    (host / "proc" / "self" / "mountinfo").write_text(
+        "61 22 %d:%d / %s rw,relatime shared:33 - ext4 /dev/mapper/dumps rw\n"
+        % (os.major(number), os.minor(number), disk))
+    result = run_module(capsys, args_for(host, family="redhat", config_path=str(host / "kdump.conf"), mem_usage=False))
+    assert result["dump_dir"]["path"] == str(disk / "var" / "crash") and result["dump_dir"]["mounted"] is True
+    assert result["dumps"] and all(d["path"].startswith(str(disk)) for d in result["dumps"])
