@@ -30,7 +30,13 @@ Shrinking at run time gives the capture kernel exactly the memory a ``crashkerne
 (the reservation's place differs, its size does not); the snapshot spares each trial the
 capture kernel's reboot and a normal boot.
 
-Writes bench/results/crashkernel_min-<release>-<MiB>.json (every trial with its console
+``--crashkit-var NAME=VALUE`` (repeatable) sets a role variable for the set-up
+(``kdump_capture_mode=initramfs`` measures the lean capture); the result file then has the
+variables in its name and records them, and every trial records which capture saved its dump
+(``saved_by``: ``crashkit-initramfs`` when the console said ``crashkit-capture: saved vmcore``,
+else ``kdump-tools``).
+
+Writes bench/results/crashkernel_min-<release>-<MiB>[-<variables>].json (every trial with its console
 verdict, the minimum per target, the recommendation, the distribution default, the ratios) and
 prints the goal check: the recommendation never below the minimum and at most 1.3x minimum +
 32 MiB.
@@ -40,6 +46,7 @@ import concurrent.futures
 import functools
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -137,6 +144,8 @@ def trial(lab, name, mb, timeout):
         sent = lab.panic(name)
         passed, detail = wait_verdict(lab, name, sent, timeout)
         record.update(passed=passed, detail=detail, seconds_to_verdict=round(time.time() - sent, 1))
+        if passed:
+            record["saved_by"] = "crashkit-initramfs" if "crashkit-capture: saved vmcore" in detail else "kdump-tools"
     # the next trial (or the end) starts from the snapshot again: no reboot, no reset needed
     record["seconds"] = round(time.monotonic() - t0, 1)
     print("%s: %d MiB %s (%s)" % (name, mb, "pass" if record["passed"] else "FAIL", record["detail"][:120]),
@@ -217,7 +226,13 @@ def main():
     parser.add_argument("--run", default=os.path.join(ROOT, ".tmp", "bench-ckmin"))
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--output-dir", default=os.path.join(ROOT, "bench", "results"))
+    parser.add_argument("--crashkit-var", action="append", default=[], metavar="NAME=VALUE",
+                        help="a role variable for the set-up (repeatable)")
     args = parser.parse_args()
+    for item in args.crashkit_var:
+        if not re.match(r"^kdump_[a-z0-9_]{1,64}=[\w.,:/-]{0,200}$", item):
+            parser.error("--crashkit-var %r: expected kdump_NAME=VALUE" % item)
+    suffix = "".join("-" + re.sub(r"[^\w.-]", "_", item[len("kdump_"):]) for item in args.crashkit_var)
     targets = args.target or ["local", "ssh"]
     memories = args.memory or [1024]
     if len(set(memories)) != len(memories):
@@ -225,7 +240,7 @@ def main():
     use_collection_checkout()
     raw = os.path.join(args.output_dir, "raw")
     os.makedirs(raw, exist_ok=True)
-    log = os.path.join(raw, "crashkernel_min-%s-%s.log" % (args.release, "-".join(map(str, memories))))
+    log = os.path.join(raw, "crashkernel_min-%s-%s%s.log" % (args.release, "-".join(map(str, memories)), suffix))
     open(log, "w").close()
     print("playbook output: %s" % log, flush=True)
     grid = list(range(args.low, args.high, args.step))
@@ -251,7 +266,9 @@ def main():
         with concurrent.futures.ThreadPoolExecutor(len(clients)) as pool:
             list(pool.map(lambda t: play(["crashkit.kdump.kdump_setup", "-e", "kdump_reboot_ok=true",
                                           "-e", "kdump_crashkernel_policy=fixed",
-                                          "-e", "kdump_crashkernel_size=%dM" % args.high], invs[t], log), clients))
+                                          "-e", "kdump_crashkernel_size=%dM" % args.high]
+                                         + [arg for item in args.crashkit_var for arg in ("-e", item)],
+                                         invs[t], log), clients))
         for i, memory in enumerate(memories):
             if i:
                 print("%d MiB: booting %s again with that much RAM" % (memory, ", ".join(clients.values())),
@@ -269,7 +286,8 @@ def main():
                     results[t]["trials"] = trials
                     results[t].update(found or {"minimum_mb": None})
             result = summarize(args.release, memory, grid_args, results)
-            output = os.path.join(args.output_dir, "crashkernel_min-%s-%d.json" % (args.release, memory))
+            result["crashkit_vars"] = args.crashkit_var
+            output = os.path.join(args.output_dir, "crashkernel_min-%s-%d%s.json" % (args.release, memory, suffix))
             write_result(output, result, guests="lab VMs under TCG (python -m crashlab), 1 vCPU each")
             written.append(output)
             report(result, output)
