@@ -45,6 +45,7 @@ import re
 import select
 import socket
 import subprocess
+import tempfile
 import time
 
 from ansible_collections.crashkit.kdump.plugins.module_utils import _safefs
@@ -495,6 +496,39 @@ def connectivity_report(ssh_run, name, limit):
     report["ok"] = not failures
     report["error"] = "; ".join(failures) or None
     return report
+
+
+def check_connectivity(params, key_path, ssh, known_hosts_text):
+    """``dump_key``'s check with the system ``ssh`` at ``ssh``: the pinned keys first (in
+    ``known_hosts_text`` unless ``server_host_keys`` pins them in this run), then the three ssh
+    runs of ``connectivity_report`` (each stopped after three times ``timeout``). ``params``: the
+    module's ``server``, ``port``, ``user``, ``server_host_keys``, ``known_hosts_path`` and
+    ``timeout``."""
+    name = known_hosts_name(params["server"], params["port"])
+    check_pinned(name, params["server_host_keys"], known_hosts_text, params["known_hosts_path"])
+    limit = 3 * params["timeout"]
+
+    def ssh_run(command):
+        argv = ssh_argv(ssh, key_path, params["user"], params["server"], params["port"],
+                        params["known_hosts_path"], params["timeout"], command)
+        rc, out, err = run_bounded(argv, limit)
+        return argv, rc, out, err.strip()
+
+    return connectivity_report(ssh_run, name, limit)
+
+
+def derive_public(run, keygen, path, copy):
+    """``ssh-keygen -y`` of the private key ``path`` through ``run(argv)`` -> ``(rc, out, err)``;
+    of a private 0600 copy (``mkstemp``) when ``copy`` (check mode, the key itself still loose)."""
+    if not copy:
+        return run([keygen, "-y", "-f", path])
+    fd, tmp = tempfile.mkstemp(prefix=".dump_key.")
+    try:
+        with os.fdopen(fd, "wb") as handle, open(path, "rb") as source:
+            handle.write(source.read())
+        return run([keygen, "-y", "-f", tmp])
+    finally:
+        os.unlink(tmp)
 
 
 def run_bounded(argv, limit, output_limit=OUTPUT_LIMIT):

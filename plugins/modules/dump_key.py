@@ -283,7 +283,6 @@ connectivity:
 
 import os
 import platform
-import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -356,7 +355,7 @@ def ensure_key(module, result):
             if not module.check_mode:
                 os.chmod(path, 0o600)
         derived, key_type = _dumpkey.existing_key(path, requested, p["regenerate"],
-                                                  *derive_public(module, keygen, path, loose and module.check_mode))
+                                                  *_dumpkey.derive_public(module.run_command, keygen, path, loose and module.check_mode))
         if key_type is None:
             return make_key(module, result, keygen, path, requested, "requested", replace=True)
         result.update(type=key_type, type_reason="existing key")
@@ -372,19 +371,6 @@ def ensure_key(module, result):
 
     chosen, reason = _dumpkey.choose_key_type(requested, supported_key_types(module), fips)
     return make_key(module, result, keygen, path, chosen, reason)
-
-
-def derive_public(module, keygen, path, copy):
-    """``ssh-keygen -y`` of ``path``; of a private 0600 copy when ``copy`` (check mode)."""
-    if not copy:
-        return module.run_command([keygen, "-y", "-f", path])
-    fd, tmp = tempfile.mkstemp(prefix=".dump_key.")
-    try:
-        with os.fdopen(fd, "wb") as handle, open(path, "rb") as source:
-            handle.write(source.read())
-        return module.run_command([keygen, "-y", "-f", tmp])
-    finally:
-        os.unlink(tmp)
 
 
 def make_key(module, result, keygen, path, key_type, reason, replace=False):
@@ -420,22 +406,6 @@ def pin(module, result):
     return [diff] if changed else []
 
 
-def connectivity(module, key_path, ssh):
-    p = module.params
-    name = _dumpkey.known_hosts_name(p["server"], p["port"])
-    known = None if p["server_host_keys"] else read_text(p["known_hosts_path"])
-    _dumpkey.check_pinned(name, p["server_host_keys"], known, p["known_hosts_path"])
-    limit = 3 * p["timeout"]
-
-    def ssh_run(command):
-        argv = _dumpkey.ssh_argv(ssh, key_path, p["user"], p["server"], p["port"],
-                                 p["known_hosts_path"], p["timeout"], command)
-        rc, out, err = _dumpkey.run_bounded(argv, limit)
-        return argv, rc, out, err.strip()
-
-    return _dumpkey.connectivity_report(ssh_run, name, limit)
-
-
 def prove(module, result):
     """The connectivity check, or the record of a passing one of the same path when it is recent
     enough and this run changed nothing."""
@@ -448,7 +418,8 @@ def prove(module, result):
         age = _dumpkey.recent_proof(_dumpkey.read_proof(result["path"]), digest, now, p["check_max_age"])
         if age is not None:
             return dict(ok=True, skipped=False, reused=True, age=int(age), error=None)
-    report = connectivity(module, result["path"], ssh)
+    known = None if p["server_host_keys"] else read_text(p["known_hosts_path"])
+    report = _dumpkey.check_connectivity(p, result["path"], ssh, known)
     report["reused"] = False
     warning = _dumpkey.save_proof(result["path"], digest if report["ok"] else None, now)
     if warning:
