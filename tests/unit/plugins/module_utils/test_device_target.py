@@ -222,8 +222,9 @@ def test_device_state_without_unit_is_a_problem():
 
 
 def test_the_setup_role_removes_the_files_kdump_config_writes():
-    """roles/setup/vars/Debian.yml names the two files to take away when the target is no longer
-    a device; they must be the paths kdump_config returns for one."""
+    """roles/setup/vars/Debian.yml names the two files: config.yml enables the mount unit and
+    makes the drop-in's directory by these names, and takes them away when the target is no
+    longer a device; they must be the paths kdump_config returns for one."""
     root = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..")
     with open(os.path.join(root, "roles", "setup", "vars", "Debian.yml")) as handle:
         role = yaml.safe_load(handle)
