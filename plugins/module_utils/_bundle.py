@@ -768,9 +768,11 @@ def _copy(src, dst, limit):
     return copied
 
 
-def _source_files(crash_fd, skip):
+def _source_files(crash_fd, skip, names=None):
+    """``(name, size, mtime)`` of the regular files of the crash directory (``names``: its listing
+    when the caller has it), without ``skip`` and dot files."""
     files = []
-    for name in sorted(os.listdir(crash_fd)):
+    for name in sorted(os.listdir(crash_fd) if names is None else names):
         if name in skip or name.startswith("."):
             continue
         try:
@@ -880,13 +882,16 @@ def make_bundle(crash_dir, options=None, runner=None, identity=None, check_mode=
         dest_name = os.path.basename(dest)
         archive_name = dest_name + ".tar.gz" if opts["archive"] else None
         skip = set([dest_name, archive_name]) if dest_fd is crash_fd else set()
+        names = os.listdir(crash_fd)
+        sources = _source_files(crash_fd, skip, names)
         claimed = None
         if opts["host_facts"] and opts["capture_note"]:
             # on the host that crashed: the lean capture's note of why kdump-tools saved this dump
-            dump_mtimes = [f[2] for f in _source_files(crash_fd, ()) if _vmcore.dump_name(f[0]) is not None]
-            claimed = _capture.claim_fallback(crash_fd, os.listdir(crash_fd), dump_mtimes, opts["capture_note"],
-                                              check_mode)
-        key = inputs_key(_source_files(crash_fd, skip), inputs_options(opts, runner))
+            dump_mtimes = [f[2] for f in sources if _vmcore.dump_name(f[0]) is not None]
+            claimed = _capture.claim_fallback(crash_fd, names, dump_mtimes, opts["capture_note"], check_mode)
+            if claimed is not None and not check_mode:
+                sources = _source_files(crash_fd, skip)  # the note copied in is an input now
+        key = inputs_key(sources, inputs_options(opts, runner))
         result = {"changed": False, "bundle_dir": dest, "archive": dest + ".tar.gz" if archive_name else None}
         current = None
         if not opts["force"] and dest_fd is not None and not (check_mode and claimed):

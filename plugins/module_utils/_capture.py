@@ -115,6 +115,17 @@ def claim_fallback(dir_fd, names, dump_mtimes, path=FALLBACK_NOTE, check_mode=Fa
     return note
 
 
+def fill_from_fallback(dumps, path=FALLBACK_NOTE):
+    """Give each dump record (``_vmcore``'s, with ``mtime`` and ``capture``) that has no note of
+    its own the fallback note at ``path`` when it tells of that dump's capture boot: the rule
+    ``claim_fallback`` applies to a crash directory, read only. Returns ``dumps``."""
+    note = read_fallback(path)
+    for dump in dumps:
+        if dump["capture"]["saved_by"] is None and fallback_applies(note, [dump["mtime"]]):
+            dump["capture"] = capture_of(note)
+    return dumps
+
+
 def capture_of(note):
     """The bundle's ``capture`` record of a crash directory's parsed note (``None``: no note,
     the capture mode was not the lean one or its note is lost)."""

@@ -357,10 +357,7 @@ def run(module):
                          verify_compressed=params["verify_compressed"], depth=params["depth"])
     dumps = found["dumps"]
     if params["capture_note"]:
-        note = _capture.read_fallback(params["capture_note"])
-        for dump in dumps:
-            if dump["capture"]["saved_by"] is None and _capture.fallback_applies(note, [dump["mtime"]]):
-                dump["capture"] = _capture.capture_of(note)
+        _capture.fill_from_fallback(dumps, params["capture_note"])
     check_dmesg(module, os.path.normpath(os.path.abspath(params["path"])), dumps, params["dmesg_contains"],
                 params["dmesg_from_dump"])
     qualified = [d for d in dumps if d["complete"]

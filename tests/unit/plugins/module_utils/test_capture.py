@@ -180,3 +180,21 @@ def test_the_role_and_the_pipeline_name_the_same_note():
     assert _capture.NOTE_NAME in script and "/run/crashkit-capture" in script
     with open(os.path.join(REPO, "roles", "panic_test", "tasks", "crash.yml")) as handle:
         assert "'%s'" % _capture.FALLBACK_NOTE in handle.read()
+
+
+def test_fill_from_fallback_gives_the_note_to_the_dumps_of_its_capture_boot_only(tmp_path):
+    """vmcore_check's read-only form of the claim: a dump without a note of its own, saved in the
+    capture boot the fallback note tells of, gets that note; a dump with its own note and a dump
+    of another boot keep theirs."""
+    note = tmp_path / "capture-fallback"
+    write_fallback(note, "makedumpfile failed", DUMP_MTIME - 90)
+    own = {"saved_by": "crashkit-initramfs", "lean_fallback": None, "capture_uptime": 19.5}
+    dumps = [{"mtime": DUMP_MTIME, "capture": _capture.capture_of(None)},
+             {"mtime": DUMP_MTIME, "capture": dict(own)},
+             {"mtime": DUMP_MTIME - 86400, "capture": _capture.capture_of(None)}]
+    assert _capture.fill_from_fallback(dumps, str(note)) is dumps
+    assert [d["capture"] for d in dumps] == [
+        {"saved_by": "kdump-tools", "lean_fallback": "makedumpfile failed", "capture_uptime": None},
+        own, _capture.capture_of(None)]
+    assert _capture.fill_from_fallback([{"mtime": DUMP_MTIME, "capture": _capture.capture_of(None)}],
+                                       str(tmp_path / "none"))[0]["capture"] == _capture.capture_of(None)
