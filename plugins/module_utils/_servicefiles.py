@@ -136,6 +136,27 @@ def _meta_differs(st, entry, ids):
     return stat.S_IMODE(st.st_mode) != entry["mode"] or st.st_uid != uid or st.st_gid != gid
 
 
+def plan_empty_dirs(paths, removed):
+    """The directories of ``paths`` (``check_absent``-normalised) that are empty once ``removed``
+    and the directories before them in ``paths`` are gone: removed in the order given (a
+    directory's subdirectories first). Anything else in one, or a link or file at its path,
+    leaves it alone; nothing is removed recursively."""
+    gone = set(removed)
+    out = []
+    for path in paths:
+        st = _lstat(path)
+        if st is None or not stat.S_ISDIR(st.st_mode):
+            continue
+        try:
+            names = os.listdir(path)
+        except OSError as exc:
+            raise KdumpError("cannot list %s: %s" % (path, exc))
+        if all(os.path.join(path, name) in gone for name in names):
+            out.append(path)
+            gone.add(path)
+    return out
+
+
 def plan(directories, files, ids, absent=()):
     """What must change. ``ids(owner, group)`` gives (uid, gid), ``None`` for a name the host
     does not know (yet: check mode before the account exists). Returns a dict with
@@ -241,6 +262,13 @@ def apply(planned, ids):
                 os.unlink(path)
             except OSError as exc:
                 if exc.errno != errno.ENOENT:
+                    raise
+        for path in planned.get("removed_dirs", ()):
+            try:
+                os.rmdir(path)
+            except OSError as exc:
+                # something was put there since the plan: it stays, with the directory
+                if exc.errno not in (errno.ENOENT, errno.ENOTEMPTY, errno.EEXIST):
                     raise
     except OSError as exc:
         raise KdumpError("cannot install %s: %s" % (getattr(exc, "filename", None) or "a file", exc))

@@ -62,6 +62,14 @@ options:
     type: list
     elements: path
     default: []
+  absent_if_empty:
+    description:
+      - Directories removed after O(absent) when nothing is left in them, in the order given (a
+        directory's subdirectories first). One with anything else in it, or a link or file at its
+        path, is left as it is; nothing is removed recursively.
+    type: list
+    elements: path
+    default: []
 """
 
 EXAMPLES = r"""
@@ -89,6 +97,11 @@ files:
   returned: always
 removed:
   description: The O(absent) paths removed (or that would be, in check mode).
+  type: list
+  elements: str
+  returned: always
+removed_dirs:
+  description: The O(absent_if_empty) directories removed (or that would be, in check mode).
   type: list
   elements: str
   returned: always
@@ -159,6 +172,7 @@ def main():
             files=dict(type="list", elements="dict", default=[], options=_FILE),
             units=dict(type="list", elements="str", default=[]),
             absent=dict(type="list", elements="path", default=[]),
+            absent_if_empty=dict(type="list", elements="path", default=[]),
         ),
         supports_check_mode=True,
     )
@@ -167,6 +181,8 @@ def main():
                                            module.params["units"])
         absent = sf.check_absent(module.params["absent"], files)
         planned = sf.plan(dirs, files, _ids, absent)
+        planned["removed_dirs"] = sf.plan_empty_dirs(sf.check_absent(module.params["absent_if_empty"], files),
+                                                     planned["removed"])
         reload_units = sf.unit_files_changed(planned)
         diff = [file_diff(entry["path"], _text(planned["before"].get(entry["path"])), entry["content"])
                 for entry, what in planned["files"] if what != "attributes"]
@@ -178,12 +194,14 @@ def main():
                 if rc != 0:
                     raise KdumpError("systemctl daemon-reload failed: %s" % (err or out).strip())
         todo = _units(module, units, reload_units) if units else {"enable": [], "start": [], "restart": []}
-        changed = bool(planned["directories"] or planned["files"] or planned["removed"] or any(todo.values()))
+        changed = bool(planned["directories"] or planned["files"] or planned["removed"] or planned["removed_dirs"]
+                       or any(todo.values()))
         module.exit_json(
             changed=changed,
             directories=[entry["path"] for entry, _what in planned["directories"]],
             files=[entry["path"] for entry, _what in planned["files"]],
             removed=planned["removed"],
+            removed_dirs=planned["removed_dirs"],
             daemon_reload=bool(reload_units),
             units=todo,
             diff=diff,

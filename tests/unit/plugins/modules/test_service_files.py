@@ -199,3 +199,44 @@ def test_an_absent_directory_or_a_file_also_installed_is_refused(tmp_path, capsy
 def test_a_removed_unit_file_asks_for_a_reload():
     planned = {"directories": [], "files": [], "removed": ["/etc/systemd/system/a.mount", "/etc/b"]}
     assert sf.unit_files_changed(planned) == ["a.mount"]
+
+
+def test_directories_left_empty_are_removed_others_stay(tmp_path, capsys, monkeypatch):
+    """Switching the lean capture off: its script's directory and the drop-in directory go when
+    the removals leave them empty; a directory something else still uses stays, and so does a
+    link where a directory was expected (not followed, not removed)."""
+    share, dropins, state = tmp_path / "share", tmp_path / "dropins", tmp_path / "state"
+    for directory in (share, dropins, state):
+        directory.mkdir()
+    (share / "script").write_text("#!/bin/sh\n")
+    (share / "sub").mkdir()
+    (dropins / "note.conf").write_text("[Service]\n")
+    (state / "note").write_text("saved_by=kdump-tools\n")
+    (state / "dumpdev").mkdir()  # another part's mount point: the directory stays
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.symlink(str(elsewhere), str(tmp_path / "linked"))
+    args = {"absent": [str(share / "script"), str(dropins / "note.conf"), str(state / "note")],
+            "absent_if_empty": [str(share / "sub"), str(share), str(dropins), str(state), str(tmp_path / "linked"),
+                                str(tmp_path / "never-there")]}
+    dry = run_module(capsys, monkeypatch, args, Systemctl(SHOW_UP), check_mode=True)
+    assert dry["changed"] and dry["removed_dirs"] == [str(share / "sub"), str(share), str(dropins)]
+    assert share.is_dir() and (share / "sub").is_dir() and (dropins / "note.conf").exists()
+
+    result = run_module(capsys, monkeypatch, args, Systemctl(SHOW_UP))
+    assert result["removed_dirs"] == [str(share / "sub"), str(share), str(dropins)]
+    assert not share.exists() and not dropins.exists()
+    assert sorted(os.listdir(str(state))) == ["dumpdev"] and os.path.islink(str(tmp_path / "linked"))
+    assert elsewhere.is_dir()
+    again = run_module(capsys, monkeypatch, args, Systemctl(SHOW_UP))
+    assert not again["changed"] and again["removed_dirs"] == []
+
+
+def test_a_directory_filled_after_the_plan_stays(tmp_path):
+    directory = tmp_path / "d"
+    directory.mkdir()
+    planned = {"directories": [], "files": [], "removed": [], "removed_dirs": [str(directory)]}
+    assert sf.plan_empty_dirs([str(directory)], []) == [str(directory)]
+    (directory / "new").write_text("x")
+    sf.apply(planned, lambda owner, group: (0, 0))
+    assert (directory / "new").exists()
