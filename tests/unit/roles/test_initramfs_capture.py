@@ -253,3 +253,59 @@ def test_shellcheck_posix_sh(path):
     result = subprocess.run(["shellcheck", "-s", "sh", "-e", "SC1091", path], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, universal_newlines=True, check=False)
     assert result.returncode == 0, result.stdout
+
+
+def _premount(bed, tmp_path, fsck_tools, **env):
+    """Run the script as the hook installs it in scripts/local-premount, with ``fsck_tools`` the
+    fsck programs this initramfs has; returns (output, what it added to param.conf)."""
+    premount = tmp_path / "scripts" / "local-premount"
+    premount.mkdir(parents=True)
+    shutil.copy(SCRIPT, str(premount / "crashkit-capture"))
+    tools = tmp_path / "fsck-tools"
+    tools.mkdir()
+    for name in fsck_tools:
+        (tools / name).write_text("#!/bin/sh\nexit 0\n")
+        os.chmod(str(tools / name), 0o755)
+    paramconf = tmp_path / "param.conf"
+    run_env = dict(bed.env, PATH="%s:/usr/bin:/bin" % tools, ROOT="/dev/vda1", ROOTFSTYPE="ext4",
+                   CRASHKIT_CAPTURE_PARAMCONF=str(paramconf))
+    run_env.update(env)
+    result = subprocess.run(["/bin/sh", str(premount / "crashkit-capture")], env=run_env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, universal_newlines=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stdout
+    return result.stdout, paramconf.read_text() if paramconf.exists() else None
+
+
+def test_premount_skips_a_root_check_that_cannot_run(bed, tmp_path):
+    """fsck present, fsck.ext4 not (Debian 13 without e2fsprogs): initramfs-tools' check would
+    fail and sleep 5 s; the script sets fastboot=y for it, and does nothing of the capture."""
+    out, param = _premount(bed, tmp_path, ["fsck"])
+    assert param == "fastboot=y\n"
+    assert "no fsck.ext4 in this initramfs" in out
+    assert bed.calls() == [] and not os.path.exists(str(bed.root / "var" / "crash" / "x"))
+    assert os.listdir(str(bed.root / "var" / "crash")) == []
+
+
+@pytest.mark.parametrize("tools,env", [
+    (["fsck", "fsck.ext4"], {}),  # the check can run: it runs
+    ([], {}),  # no fsck at all: initramfs-tools skips the check itself, without a pause
+    (["fsck"], {"ROOTFSTYPE": "ext4;reboot"}),  # a type that is not a plain name is not used
+    (["fsck"], {"CRASHKIT_CAPTURE_VMCORE": "/nonexistent"}),  # not a capture boot
+], ids=["fsck-can-run", "no-fsck", "odd-type", "not-a-capture"])
+def test_premount_leaves_every_other_check_alone(bed, tmp_path, tools, env):
+    out, param = _premount(bed, tmp_path, tools, **env)
+    assert param is None and out == ""
+
+
+def test_premount_reads_the_type_with_blkid_when_the_command_line_has_none(bed, tmp_path):
+    fake = tmp_path / "blkid-bin"
+    fake.mkdir()
+    (fake / "blkid").write_text('#!/bin/sh\n[ "$*" = "-o value -s TYPE /dev/vda1" ] && echo xfs\n')
+    os.chmod(str(fake / "blkid"), 0o755)
+    out, param = _premount(bed, tmp_path, ["fsck"], ROOTFSTYPE="auto")
+    assert param is None and out == ""  # no blkid on this PATH: no type, nothing done
+    shutil.rmtree(str(tmp_path / "scripts"))
+    shutil.rmtree(str(tmp_path / "fsck-tools"))
+    out, param = _premount(bed, tmp_path, ["fsck"], ROOTFSTYPE="",
+                           PATH="%s:%s:/usr/bin:/bin" % (tmp_path / "fsck-tools", fake))
+    assert param == "fastboot=y\n" and "no fsck.xfs" in out
