@@ -300,12 +300,21 @@ def test_premount_leaves_every_other_check_alone(bed, tmp_path, tools, env):
 def test_premount_reads_the_type_with_blkid_when_the_command_line_has_none(bed, tmp_path):
     fake = tmp_path / "blkid-bin"
     fake.mkdir()
-    (fake / "blkid").write_text('#!/bin/sh\n[ "$*" = "-o value -s TYPE /dev/vda1" ] && echo xfs\n')
+    (fake / "blkid").write_text('#!/bin/sh\ncase "$*" in\n"-o value -s TYPE /dev/vda1") echo xfs ;;\n'
+                                '"-l -o device -t UUID=4e8e") echo /dev/vda1 ;;\n*) exit 2 ;;\nesac\n')
     os.chmod(str(fake / "blkid"), 0o755)
     out, param = _premount(bed, tmp_path, ["fsck"], ROOTFSTYPE="auto")
     assert param is None and out == ""  # no blkid on this PATH: no type, nothing done
     shutil.rmtree(str(tmp_path / "scripts"))
     shutil.rmtree(str(tmp_path / "fsck-tools"))
     out, param = _premount(bed, tmp_path, ["fsck"], ROOTFSTYPE="",
+                           PATH="%s:%s:/usr/bin:/bin" % (tmp_path / "fsck-tools", fake))
+    assert param == "fastboot=y\n" and "no fsck.xfs" in out
+    # what the capture kernel really has there: root= as the command line gives it (seen in a
+    # Debian 13 capture boot: ROOT=UUID=...), resolved with blkid
+    for name in ("scripts", "fsck-tools"):
+        shutil.rmtree(str(tmp_path / name))
+    (tmp_path / "param.conf").unlink()
+    out, param = _premount(bed, tmp_path, ["fsck"], ROOTFSTYPE="", ROOT="UUID=4e8e",
                            PATH="%s:%s:/usr/bin:/bin" % (tmp_path / "fsck-tools", fake))
     assert param == "fastboot=y\n" and "no fsck.xfs" in out
