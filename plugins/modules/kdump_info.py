@@ -376,8 +376,10 @@ def run(module):
         config["target"], out["dump_dir"] = rd.device_target_state(
             target, _read(params["device_unit_path"]), _read(os.path.join(proc, "self", "mountinfo")),
             out["dump_dir"])
-    if target.get("type") == "device" and family == "redhat" and target.get("fstype") != "raw":
-        # kdumpctl mounts the device in the capture; here the dumps are where it is mounted
+    # a redhat file system device: kdumpctl mounts it in the capture; here the dumps are where it
+    # is mounted, and nowhere else (a raw device's dumps are copied to the path at the next boot)
+    on_device = target.get("type") == "device" and family == "redhat" and target.get("fstype") != "raw"
+    if on_device:
         sources, number = hp.device_ids(target.get("device") or "")
         config["target"], local_dir, facts = rd.mounted_device_dump_dir(
             target, rd.device_mount_point(_read(os.path.join(proc, "self", "mountinfo")), sources, number))
@@ -387,7 +389,7 @@ def run(module):
         out["dump_dir"] = hp.nfs_export_space(module.run_command, tools, target, size["expected_bytes"],
                                               params["nfs_timeout"], module.check_mode)
     out["secure_boot"] = secure_boot(module, sysfs, _binary(module, params["mokutil_path"], "mokutil"))
-    crash_dir = params["crash_dir"] or local_dir or (None if target.get("type") == "device" else kc.DEFAULT_DUMP_DIR)
+    crash_dir = params["crash_dir"] or local_dir or (None if on_device else kc.DEFAULT_DUMP_DIR)
     out["dumps"] = ki.scan_crash_dir(crash_dir) if crash_dir else []
     out["crashkernel"] = rd.crashkernel_default(_read(params["os_release_path"]), os.uname()[4],
                                                 _read(os.path.join(proc, "iomem")), meminfo,

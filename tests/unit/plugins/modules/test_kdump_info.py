@@ -420,3 +420,16 @@ def test_redhat_device_target_found_by_its_device_number(capsys, host, tmp_path)
     result = run_module(capsys, args_for(host, family="redhat", config_path=str(host / "kdump.conf"), mem_usage=False))
     assert result["dump_dir"]["path"] == str(disk / "var" / "crash") and result["dump_dir"]["mounted"] is True
     assert result["dumps"] and all(d["path"].startswith(str(disk)) for d in result["dumps"])
+
+
+def test_redhat_raw_device_target_lists_the_path_directory(capsys, host, monkeypatch):
+    """A raw target has no file system to mount: kdumpctl copies its dump into the path
+    directory at the next boot, so the dumps are listed there, as before device targets were
+    read from their mount point."""
+    crash = host / "rawcopies"
+    build_tree(crash, "crash-tree-debian.txt")
+    monkeypatch.setattr(module.kc, "DEFAULT_DUMP_DIR", str(crash))
+    (host / "kdump.conf").write_text("raw /dev/vdb\n")
+    result = run_module(capsys, args_for(host, family="redhat", config_path=str(host / "kdump.conf"), mem_usage=False))
+    assert result["config"]["target"]["type"] == "device" and result["dump_dir"] is None
+    assert result["dumps"] and all(d["path"].startswith(str(crash)) for d in result["dumps"])
