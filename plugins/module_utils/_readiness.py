@@ -96,21 +96,29 @@ def config_state(family, path, text):
     return config
 
 
-def mount_source(mountinfo_text, point):
-    """``(source, fstype)`` of the last mount on ``point`` in ``/proc/self/mountinfo`` text, or
-    ``None`` when nothing is mounted there (the mount point is one without characters mountinfo
-    escapes)."""
-    found = None
-    for line in (mountinfo_text or "").splitlines():
+def _mountinfo(text):
+    """``(major:minor, root, mount point, fstype, source)`` of each line of ``/proc/self/mountinfo``
+    text, the fields as the kernel escapes them; lines without the ``-`` separator are left out."""
+    for line in (text or "").splitlines():
         fields = line.split(" ")
-        if len(fields) < 10 or fields[4] != point:
+        if len(fields) < 10:
             continue
         try:
             sep = fields.index("-", 6)
         except ValueError:
             continue
         if len(fields) > sep + 2:
-            found = (fields[sep + 2], fields[sep + 1])
+            yield fields[2], fields[3], fields[4], fields[sep + 1], fields[sep + 2]
+
+
+def mount_source(mountinfo_text, point):
+    """``(source, fstype)`` of the last mount on ``point`` in ``/proc/self/mountinfo`` text, or
+    ``None`` when nothing is mounted there (the mount point is one without characters mountinfo
+    escapes)."""
+    found = None
+    for _number, _root, mount_point, fstype, source in _mountinfo(mountinfo_text):
+        if mount_point == point:
+            found = (source, fstype)
     return found
 
 
@@ -122,16 +130,9 @@ def device_mount_point(mountinfo_text, sources, number=None):
     point of the first whole mount (its root is ``/``, not a bind mount of a directory inside)
     whose device number (``major:minor``) is ``number`` or whose source is one of ``sources``;
     ``None`` when it is not mounted. Escapes mountinfo makes (``\\040`` for a space) are undone."""
-    for line in (mountinfo_text or "").splitlines():
-        fields = line.split(" ")
-        if len(fields) < 10 or fields[3] != "/":
-            continue
-        try:
-            sep = fields.index("-", 6)
-        except ValueError:
-            continue
-        if len(fields) > sep + 2 and ((number is not None and fields[2] == number) or fields[sep + 2] in sources):
-            return _MOUNTINFO_ESCAPE.sub(lambda found: chr(int(found.group(1), 8)), fields[4])
+    for device_number, root, mount_point, _fstype, source in _mountinfo(mountinfo_text):
+        if root == "/" and ((number is not None and device_number == number) or source in sources):
+            return _MOUNTINFO_ESCAPE.sub(lambda found: chr(int(found.group(1), 8)), mount_point)
     return None
 
 
