@@ -2,6 +2,7 @@
 import json
 import os
 import platform
+import re
 import sys
 import time
 
@@ -20,6 +21,17 @@ def use_collection_checkout():
     import conftest  # pylint: disable=import-outside-toplevel
     os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", conftest._TREE)  # pylint: disable=protected-access
     return os.environ["ANSIBLE_COLLECTIONS_PATH"]
+
+
+CRASHKIT_VAR = re.compile(r"^kdump_[a-z0-9_]{1,64}=[\w.,:/-]{0,200}$")
+
+
+def check_crashkit_vars(parser, items):
+    """Refuse (``parser.error``) a ``--crashkit-var`` that is not ``kdump_NAME=VALUE`` of plain
+    characters: the value goes to ``ansible-playbook -e`` and into result file names."""
+    for item in items:
+        if not CRASHKIT_VAR.match(item):
+            parser.error("--crashkit-var %r: expected kdump_NAME=VALUE" % item)
 
 
 def write_result(path, result, **machine):

@@ -36,7 +36,6 @@ import argparse
 import concurrent.futures
 import json
 import os
-import re
 import statistics
 import sys
 import time
@@ -49,7 +48,7 @@ os.environ["PATH"] = os.path.dirname(os.path.abspath(sys.executable)) + os.paths
 
 from crashlab import console, inventory  # noqa: E402 - lab/ is put on the path above
 from crashlab.vm import Lab  # noqa: E402
-from benchlib import use_collection_checkout, write_result  # noqa: E402
+from benchlib import check_crashkit_vars, use_collection_checkout, write_result  # noqa: E402
 from fleet import play  # noqa: E402
 
 DEBIAN_SETUP = """set -e
@@ -186,9 +185,7 @@ def main():
                         help="a role variable for the crashkit side only (repeatable)")
     parser.add_argument("--output", default=os.path.join(ROOT, "bench", "results", "capture.json"))
     args = parser.parse_args()
-    for item in args.crashkit_var:
-        if not re.match(r"^kdump_[a-z0-9_]{1,64}=[\w.,:/-]{0,200}$", item):
-            parser.error("--crashkit-var %r: expected kdump_NAME=VALUE" % item)
+    check_crashkit_vars(parser, args.crashkit_var)
     use_collection_checkout()
     raw = os.path.join(os.path.dirname(args.output), "raw")
     os.makedirs(raw, exist_ok=True)

@@ -58,7 +58,7 @@ os.environ["PATH"] = os.path.dirname(os.path.abspath(sys.executable)) + os.paths
 
 from crashlab import console, inventory  # noqa: E402 - lab/ is put on the path above
 from crashlab.vm import Lab  # noqa: E402
-from benchlib import use_collection_checkout, write_result  # noqa: E402
+from benchlib import check_crashkit_vars, use_collection_checkout, write_result  # noqa: E402
 from fleet import play  # noqa: E402
 
 MIB = 1 << 20
@@ -229,9 +229,7 @@ def main():
     parser.add_argument("--crashkit-var", action="append", default=[], metavar="NAME=VALUE",
                         help="a role variable for the set-up (repeatable)")
     args = parser.parse_args()
-    for item in args.crashkit_var:
-        if not re.match(r"^kdump_[a-z0-9_]{1,64}=[\w.,:/-]{0,200}$", item):
-            parser.error("--crashkit-var %r: expected kdump_NAME=VALUE" % item)
+    check_crashkit_vars(parser, args.crashkit_var)
     suffix = "".join("-" + re.sub(r"[^\w.-]", "_", item[len("kdump_"):]) for item in args.crashkit_var)
     targets = args.target or ["local", "ssh"]
     memories = args.memory or [1024]
