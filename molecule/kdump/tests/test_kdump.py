@@ -85,20 +85,25 @@ def test_kdump_initramfs_not_built_again_at_the_boot_after_setup(host):
     assert "Generating /var/lib/kdump/initrd.img" not in log.stdout, log.stdout
 
 
-def test_the_lean_capture_is_in_the_kdump_initramfs_where_chosen(host):
-    # kdump_capture_mode: initramfs on kdump-bookworm only (molecule.yml): the hook, the capture
-    # boot's note drop-in, and the script in the kdump initramfs the loaded kernel boots with;
-    # kdump-trixie (SSH target, kdump-tools' own capture) has none of them
-    lean = host.backend.get_hostname() == "kdump-bookworm"
-    assert host.file("/etc/initramfs-tools/hooks/crashkit-capture").exists == lean
-    assert host.file("/etc/systemd/system/kdump-tools-dump.service.d/crashkit-capture-note.conf").exists == lean
+def test_the_lean_capture_is_in_the_kdump_initramfs(host):
+    # kdump_capture_mode: initramfs on both clients (molecule.yml): the hook, the capture boot's
+    # note drop-in, and the script in the kdump initramfs the loaded kernel boots with
+    name = host.backend.get_hostname()
+    assert host.file("/etc/initramfs-tools/hooks/crashkit-capture").exists
+    assert host.file("/etc/systemd/system/kdump-tools-dump.service.d/crashkit-capture-note.conf").exists
     with host.sudo():
         listing = host.run("lsinitramfs /var/lib/kdump/initrd.img-$(uname -r)")
     assert listing.rc == 0, listing.stderr
-    names = [name[2:] if name.startswith("./") else name for name in listing.stdout.split()]
-    assert ("scripts/local-bottom/crashkit-capture" in names) == lean, [n for n in names if "crashkit" in n]
-    assert ("usr/lib/crashkit-capture/makedumpfile" in names) == lean
+    names = [n[2:] if n.startswith("./") else n for n in listing.stdout.split()]
+    crashkit = [n for n in names if "crashkit" in n]
+    assert "scripts/local-bottom/crashkit-capture" in names, crashkit
+    assert "usr/lib/crashkit-capture/makedumpfile" in names, crashkit
     # the same script before the root's fsck, to skip a check that cannot run (Debian 12 has
     # fsck.ext4 in this initramfs, so there it leaves the check alone)
-    assert ("scripts/local-premount/crashkit-capture" in names) == lean, [n for n in names if "crashkit" in n]
-    assert ("usr/sbin/fsck.ext4" in names) or not lean
+    assert "scripts/local-premount/crashkit-capture" in names, crashkit
+    if name == "kdump-bookworm":
+        assert "usr/sbin/fsck.ext4" in names
+    # kdump-trixie's SSH target: the way to the dump server recorded by the hook, and chroot to
+    # run the root's own ip and ssh; kdump-bookworm's local target needs no network
+    assert ("conf/crashkit-capture-net" in names) == (name == "kdump-trixie"), crashkit
+    assert "usr/lib/crashkit-capture/chroot" in names, crashkit

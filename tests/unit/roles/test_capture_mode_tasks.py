@@ -5,7 +5,8 @@
 ansible-playbook on localhost, with the hook's and the script's paths in the test's directory and
 the kdump initramfs rebuild replaced by a recorder: `initramfs` installs both (the role's files,
 0755) and rebuilds once, a second run changes nothing, `systemd` takes both away and rebuilds
-again, check mode writes nothing, and a target other than local is refused. The real hook,
+again, check mode writes nothing, an SSH target's image is rebuilt when its configuration
+changed, and NFS and device targets are refused. The real hook,
 mkinitramfs and captures run in the lab VMs (docs/support-matrix.md).
 """
 from __future__ import absolute_import, division, print_function
@@ -19,6 +20,7 @@ import stat
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
@@ -95,9 +97,32 @@ def test_initramfs_installs_then_nothing_then_systemd_takes_it_away(tmp_path):
     assert quiet.returncode == 0 and stats(quiet)["changed"] == 0 and rebuilds(log) == 2
 
 
-def test_another_target_with_initramfs_is_refused(tmp_path):
-    result, hook, _script, log = play(tmp_path, {"kdump_capture_mode": "initramfs", "kdump_target": {
-        "type": "ssh", "host": "dumps.example.net", "user": "kdumprecv"}})
+@pytest.mark.parametrize("target", [
+    {"type": "nfs", "host": "dumps.example.net", "path": "/srv/crash"},
+    {"type": "device", "device": "LABEL=crashdump", "fstype": "ext4"},
+], ids=["nfs", "device"])
+def test_another_target_with_initramfs_is_refused(tmp_path, target):
+    result, hook, _script, log = play(tmp_path, {"kdump_capture_mode": "initramfs", "kdump_target": target})
     assert result.returncode != 0
-    assert "saves local targets only for now (this target is ssh)" in result.stdout
+    assert "saves local and SSH targets only for now (this target is %s)" % target["type"] in result.stdout
     assert not hook.exists() and rebuilds(log) == 0
+
+
+def test_an_ssh_target_rebuilds_the_image_when_its_configuration_changed(tmp_path):
+    """The hook records the way to the SSH server when the image is built: a changed kdump
+    configuration (another server) rebuilds it, an unchanged one does not."""
+    ssh = {"kdump_capture_mode": "initramfs",
+           "kdump_target": {"type": "ssh", "host": "dumps.example.net", "user": "kdumprecv"}}
+    first, hook, _script, log = play(tmp_path, dict(ssh, __kdump_config={"changed": True}))
+    assert first.returncode == 0, first.stdout
+    assert hook.exists() and rebuilds(log) == 1
+    same, _hook, _script, log = play(tmp_path, dict(ssh, __kdump_config={"changed": False}))
+    assert same.returncode == 0 and stats(same)["changed"] == 0, same.stdout
+    assert rebuilds(log) == 1
+    moved, _hook, _script, log = play(tmp_path, dict(ssh, __kdump_config={"changed": True}))
+    assert moved.returncode == 0 and stats(moved)["changed"] == 1, moved.stdout
+    assert rebuilds(log) == 2
+    # a local target's configuration is not recorded in the image: no rebuild for it
+    local, _hook, _script, log = play(tmp_path, {"kdump_capture_mode": "initramfs", "__kdump_config": {"changed": True}})
+    assert local.returncode == 0 and stats(local)["changed"] == 0, local.stdout
+    assert rebuilds(log) == 2
