@@ -86,7 +86,7 @@ def test_kdump_initramfs_not_built_again_at_the_boot_after_setup(host):
 
 
 def test_the_lean_capture_is_in_the_kdump_initramfs(host):
-    # kdump_capture_mode: initramfs on both clients (molecule.yml): the hook, the capture boot's
+    # kdump_capture_mode auto (the default) on both clients: the hook, the capture boot's
     # note drop-in, and the script in the kdump initramfs the loaded kernel boots with
     name = host.backend.get_hostname()
     assert host.file("/etc/initramfs-tools/hooks/crashkit-capture").exists

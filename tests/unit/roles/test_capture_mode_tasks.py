@@ -93,8 +93,26 @@ def test_initramfs_installs_then_nothing_then_systemd_takes_it_away(tmp_path):
     assert back.returncode == 0, back.stdout
     assert not hook.exists() and not script.exists() and rebuilds(log) == 2
     assert not dropin.exists() and not (tmp_path / "capture-fallback").exists()
-    quiet, _hook, _script, log = play(tmp_path, {})
+    quiet, _hook, _script, log = play(tmp_path, {"kdump_capture_mode": "systemd"})
     assert quiet.returncode == 0 and stats(quiet)["changed"] == 0 and rebuilds(log) == 2
+
+
+@pytest.mark.parametrize("target, lean", [
+    ({}, True),
+    ({"type": "local", "path": "/var/crash"}, True),
+    ({"type": "ssh", "host": "dumps.example.net", "user": "kdumprecv"}, True),
+    ({"type": "nfs", "host": "dumps.example.net", "path": "/srv/crash"}, False),
+    ({"type": "device", "device": "LABEL=crashdump", "fstype": "ext4"}, False),
+], ids=["default", "local", "ssh", "nfs", "device"])
+def test_auto_the_default_is_the_lean_capture_where_it_saves_the_target(tmp_path, target, lean):
+    """kdump_capture_mode's default, auto: the lean capture for local and SSH targets,
+    kdump-tools' own for NFS and device targets (neither refused)."""
+    variables = {"__kdump_config": {"changed": False}}
+    if target:
+        variables["kdump_target"] = target
+    result, hook, script, log = play(tmp_path, variables)
+    assert result.returncode == 0, result.stdout
+    assert hook.exists() == lean and script.exists() == lean and rebuilds(log) == (1 if lean else 0)
 
 
 @pytest.mark.parametrize("target", [
