@@ -2,6 +2,7 @@
 collection's default, side by side on the same image, the same RAM and the same memory load.
 
     .venv/bin/python bench/capture.py [--memory 1024 --memory 4096] [--release bookworm] [--repeat 1]
+                                      [--target local|ssh]
 
 Needs root and the lab (lab/README.md; tools/bootstrap.sh installs what it needs). For each
 memory size, two VMs of that size with one vCPU each (so the two sides get a core each on a
@@ -15,6 +16,14 @@ memory size, two VMs of that size with one vCPU each (so the two sides get a cor
   target), which reboots where it must; ``--crashkit-var NAME=VALUE`` (repeatable) sets a role
   variable on this side only (``kdump_compression=zstd`` measures a compression before it
   becomes a default), and the result records it.
+
+With ``--target ssh`` a third VM, ``dumpsrv-<MiB>`` (1 GiB), is the dump server of both sides:
+crashkit's side is set up with ``kdump_setup.yml`` as a fleet would be (the server's restricted
+receiver account, a pinned host key, the key made by the role); Debian's side the way kdump-tools
+documents it (``SSH`` and ``SSH_KEY`` in ``/etc/default/kdump-tools``, the key ``kdump-config
+propagate`` would make, ``ssh-rsa`` in ``/root/.ssh/kdump_id_rsa``), sending to a plain account
+``debdump`` that owns the server's ``/var/crash``, its host key taken with ``ssh-keyscan``. Dump
+sizes are then read on the server.
 
 Both must have a loaded crash kernel. Then, each round: both get the same memory load (anonymous
 memory, 40% of MemTotal, non-zero pages held by a process; a file of 25% of MemTotal written and
@@ -111,9 +120,33 @@ def wait_loaded(lab, name, timeout=1800):
     sys.exit("%s: no crash kernel loaded after %d s" % (name, timeout))
 
 
-def setup_debian(lab, name):
-    print("%s: apt-get install kdump-tools (Debian's defaults), reboot" % name, flush=True)
+# Debian's SSH target as kdump-tools documents it, run on the client after DEBIAN_SETUP; the
+# server's account is made by DEBIAN_SERVER with the public key this prints.
+DEBIAN_SSH = """set -e
+cat >> /etc/default/kdump-tools <<'EOF'
+SSH="debdump@{server}"
+SSH_KEY=/root/.ssh/kdump_id_rsa
+EOF
+install -d -m 0700 /root/.ssh
+[ -f /root/.ssh/kdump_id_rsa ] || ssh-keygen -q -t rsa -f /root/.ssh/kdump_id_rsa -N ''
+ssh-keyscan -t ed25519 {server} 2>/dev/null >> /root/.ssh/known_hosts
+cat /root/.ssh/kdump_id_rsa.pub
+"""
+DEBIAN_SERVER = """set -e
+id debdump >/dev/null 2>&1 || useradd -m -s /bin/sh debdump
+install -d -o debdump -g debdump -m 0700 /var/crash ~debdump/.ssh
+cat >> ~debdump/.ssh/authorized_keys
+chown debdump: ~debdump/.ssh/authorized_keys
+"""
+
+
+def setup_debian(lab, name, server=None):
+    print("%s: apt-get install kdump-tools (Debian's defaults%s), reboot"
+          % (name, ", SSH target " + server["name"] if server else ""), flush=True)
     reservation = ssh(lab, name, DEBIAN_SETUP).strip()
+    if server:
+        public = ssh(lab, name, DEBIAN_SSH.format(server=server["private_address"]))
+        ssh(lab, server["name"], DEBIAN_SERVER, stdin=public)
     boot_id = lab.boot_id(name)
     lab.ssh(name, "systemctl reboot", timeout=60)
     lab.wait_reboot(name, boot_id, timeout=1800)
@@ -121,10 +154,11 @@ def setup_debian(lab, name):
     return reservation
 
 
-def setup_crashkit(lab, name, inv, log, extra=()):
-    print("%s: crashkit.kdump.kdump_setup (this collection's defaults%s), reboot"
-          % (name, "".join(", " + e for e in extra)), flush=True)
-    argv = ["crashkit.kdump.kdump_setup", "-l", name, "-e", "kdump_reboot_ok=true"]
+def setup_crashkit(lab, name, inv, log, extra=(), server=None):
+    print("%s: crashkit.kdump.kdump_setup (this collection's defaults%s%s), reboot"
+          % (name, "".join(", " + e for e in extra), ", SSH target " + server["name"] if server else ""), flush=True)
+    argv = ["crashkit.kdump.kdump_setup", "-l", name + ("," + server["name"] if server else ""),
+            "-e", "kdump_reboot_ok=true"]
     for item in extra:
         argv += ["-e", item]
     play(argv, inv, log)
@@ -140,7 +174,7 @@ def describe(lab, name):
     return {"reserved_bytes": int(lines[0]), "kernel": lines[1], "config_lines": lines[2:]}
 
 
-def one_crash(lab, name):
+def one_crash(lab, name, server=None):
     """Load, crash, wait for the host to come back; the milestones in seconds after the crash."""
     meminfo = ssh(lab, name, "python3 - && sync", stdin=LOAD)
     boot_id = lab.boot_id(name)
@@ -157,10 +191,16 @@ def one_crash(lab, name):
         if key == "makedumpfile_start":
             result["collector"] = e.get("args")
         if key == "vmcore_saved":
-            result["dump_dir"] = e["path"].rstrip(".")  # "saved vmcore in /var/crash/<stamp>."
+            # "saved vmcore in /var/crash/<stamp>." or "... in user@server:/var/crash/<ip>-<stamp>"
+            result["dump_dir"] = e["path"].rstrip(".")
     if "vmcore_saved" not in result["seconds"] or "ssh_up" not in result["seconds"]:
         sys.exit("%s: no dump saved or no ssh after the crash: %s" % (name, json.dumps(events)[-3000:]))
-    listing = ssh(lab, name, "stat -c '%%s %%n' %s/*" % result["dump_dir"].rstrip("/"))
+    if server:
+        # on the server: Debian's under /var/crash, crashkit's receiver's under /srv/crash/<host>
+        base = os.path.basename(result["dump_dir"].split(":", 1)[-1].rstrip("/"))
+        listing = ssh(lab, server["name"], "find /var/crash /srv/crash -path '*/%s/*' -printf '%%s %%p\\n'" % base)
+    else:
+        listing = ssh(lab, name, "stat -c '%%s %%n' %s/*" % result["dump_dir"].rstrip("/"))
     result["files"] = dict(reversed(line.split(" ", 1)) for line in listing.splitlines())
     result["dump_bytes"] = sum(int(s) for n, s in result["files"].items() if os.path.basename(n).startswith("dump"))
     return result
@@ -181,6 +221,8 @@ def main():
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--sequential", action="store_true",
                         help="crash one side at a time (the other idle), the first side alternating by round")
+    parser.add_argument("--target", default="local", choices=("local", "ssh"),
+                        help="where both sides save: /var/crash, or a third VM over SSH")
     parser.add_argument("--crashkit-var", action="append", default=[], metavar="NAME=VALUE",
                         help="a role variable for the crashkit side only (repeatable)")
     parser.add_argument("--output", default=os.path.join(ROOT, "bench", "results", "capture.json"))
@@ -195,19 +237,22 @@ def main():
     sizes = []
     for memory in args.memory or [1024]:
         names = {"debian": "debian-%d" % memory, "crashkit": "crashkit-%d" % memory}
-        print("== %d MiB: booting %s" % (memory, ", ".join(names.values())), flush=True)
-        recs = lab.start_and_wait([{"name": n, "release": args.release, "memory": memory, "smp": 1}
-                                   for n in names.values()], 1800, replace=True)[0]
+        specs = [{"name": n, "release": args.release, "memory": memory, "smp": 1} for n in names.values()]
+        if args.target == "ssh":
+            specs.append({"name": "dumpsrv-%d" % memory, "release": args.release, "memory": 1024, "smp": 1})
+        print("== %d MiB: booting %s" % (memory, ", ".join(s["name"] for s in specs)), flush=True)
+        recs = lab.start_and_wait(specs, 1800, replace=True)[0]
+        server = next((r for r in recs if r["name"] == "dumpsrv-%d" % memory), None)
         inv = os.path.join(args.run, "inventory-%d.yml" % memory)
         with open(inv, "w") as handle:
-            handle.write(inventory.demo_inventory_yaml([r for r in recs if r["name"] == names["crashkit"]], [],
-                                                       "local"))
+            handle.write(inventory.demo_inventory_yaml([r for r in recs if r["name"] == names["crashkit"]],
+                                                       [server] if server else [], args.target))
         try:
             with concurrent.futures.ThreadPoolExecutor(2) as pool:
-                deb = pool.submit(setup_debian, lab, names["debian"])
-                ck = pool.submit(setup_crashkit, lab, names["crashkit"], inv, log, args.crashkit_var)
+                deb = pool.submit(setup_debian, lab, names["debian"], server)
+                ck = pool.submit(setup_crashkit, lab, names["crashkit"], inv, log, args.crashkit_var, server)
                 reservation = {"debian": deb.result(), "crashkit": ck.result()}
-            size = {"memory_mib": memory, "release": args.release, "crashkernel": reservation,
+            size = {"memory_mib": memory, "release": args.release, "target": args.target, "crashkernel": reservation,
                     "crashkit_vars": args.crashkit_var,
                     "config": {side: describe(lab, n) for side, n in names.items()}, "rounds": []}
             for round_no in range(args.repeat):
@@ -216,11 +261,11 @@ def main():
                     outcome = {}
                     for side in order:
                         print("%d MiB round %d: crashing %s alone" % (memory, round_no + 1, side), flush=True)
-                        outcome[side] = one_crash(lab, names[side])
+                        outcome[side] = one_crash(lab, names[side], server)
                     outcome = {side: outcome[side] for side in names}
                 else:
                     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-                        futures = {side: pool.submit(one_crash, lab, n) for side, n in names.items()}
+                        futures = {side: pool.submit(one_crash, lab, n, server) for side, n in names.items()}
                         outcome = {side: f.result() for side, f in futures.items()}
                 size["rounds"].append(outcome)
                 for side in ("debian", "crashkit"):
@@ -234,8 +279,8 @@ def main():
                               o.get("collector")), flush=True)
         finally:
             if not args.keep:
-                for n in names.values():
-                    lab.destroy(n)
+                for spec in specs:
+                    lab.destroy(spec["name"])
 
         size["median"] = {side: {"saved_seconds": median(size, side, "vmcore_saved"),
                                  "ssh_seconds": median(size, side, "ssh_up"),

@@ -20,7 +20,8 @@ PANIC = re.compile(r"(?<!end )Kernel panic - not syncing: ?(.*?)\s*(?:\]---)?$")
 SAVED = re.compile(r"saved vmcore in (\S+)")
 FAILED = re.compile(r"failed to save vmcore")
 DMESG_SAVED = re.compile(r"saved dmesg content in (\S+)")
-MAKEDUMPFILE = re.compile(r"running makedumpfile (.*)")
+# "running makedumpfile ..." for a local target, "sending makedumpfile ... to user@host : path" over SSH
+MAKEDUMPFILE = re.compile(r"(?:running|sending) makedumpfile (.*)")
 # reboot(2) prints the first; the lean capture (kdump_capture_mode initramfs) restarts through
 # the sysrq trigger, which prints the second
 RESTART = re.compile(r"reboot: Restarting system|sysrq: Resetting")

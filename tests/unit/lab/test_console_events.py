@@ -95,6 +95,21 @@ def test_the_lean_capture_in_the_initramfs_is_read_like_kdump_tools():
     assert evs[5]["args"].startswith("-c -d 31 -F")
 
 
+@pytest.mark.parametrize("sender", ["crashkit-capture: ", "[  211.6] kdump-tools[375]: "])
+def test_an_ssh_targets_makedumpfile_is_sent_not_run(sender):
+    # over SSH both captures say "sending makedumpfile ..." (lines of the Debian 13 lab VM of
+    # 2026-12-05): the start of the dump, as "running" is for a local target
+    evs = console.parse_events(lines(
+        "Linux version 6.12.118+deb13-amd64 (x)", "Kernel panic - not syncing: sysrq triggered crash",
+        "Linux version 6.12.118+deb13-amd64 (x)",
+        sender + "sending makedumpfile -z -d 31 -F /proc/vmcore to kdumprecv@10.77.0.12 : "
+        "/var/crash/10.77.0.11-202612050852/dump-incomplete",
+        sender + "saved vmcore in kdumprecv@10.77.0.12:/var/crash/10.77.0.11-202612050852"))
+    assert names(evs)[-2:] == ["makedumpfile_start", "vmcore_saved"]
+    assert evs[-2]["args"].startswith("-z -d 31 -F /proc/vmcore to kdumprecv@10.77.0.12")
+    assert evs[-1]["path"] == "kdumprecv@10.77.0.12:/var/crash/10.77.0.11-202612050852"
+
+
 @pytest.mark.parametrize("raw, expected", [
     ("\x1b[1mDebian GNU/Linux 12\x1b[0m!\r", "Debian GNU/Linux 12!"),
     ("\x1b[5;78H\x1b[22;1H   The highlighted entry", "   The highlighted entry"),
