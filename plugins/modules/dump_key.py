@@ -253,7 +253,10 @@ connectivity:
       description: C(sh -c id) was refused (C(ok), C(rc)).
       type: dict
     shell_refused:
-      description: An interactive shell was refused (C(ok), C(rc)).
+      description:
+        - An interactive shell was refused (C(ok), C(rc)).
+        - A run of this or of C(exec_refused) in which ssh itself failed (exit 255) is made once
+          more; ssh failing twice never counts as refused (the check fails, C(error) says so).
       type: dict
     error:
       description: What went wrong, when something did.

@@ -507,7 +507,10 @@ def canned_ssh(results):
 
     def ssh_run(command):
         calls.append(command)
-        return (["ssh", "--", "dumps"] + ([command] if command else []),) + results[command]
+        result = results[command]
+        if isinstance(result, list):  # one answer per run
+            result = result.pop(0)
+        return (["ssh", "--", "dumps"] + ([command] if command else []),) + result
 
     return ssh_run, calls
 
@@ -550,6 +553,19 @@ def canned_ssh(results):
     ({"crashkit-probe": PROBE_OK, "sh -c id": REFUSED, None: (None, "", "")},
      dict(ok=False, shell_refused=dict(ok=False, rc=None, stderr=""),
           error="the server gave this key an interactive shell: it is not restricted"),
+     ["crashkit-probe", "sh -c id", None]),
+    # ssh itself failing (exit 255) proves no refusal: one more run, then the check fails.
+    ({"crashkit-probe": PROBE_OK, "sh -c id": REFUSED, None: (255, "", "Connection reset by 127.0.0.1 port 22")},
+     dict(ok=False, shell_refused=dict(ok=False, rc=255, stderr="Connection reset by 127.0.0.1 port 22"),
+          error="cannot tell whether the server refuses a shell for this key: ssh failed twice (exit 255): "
+                "Connection reset by 127.0.0.1 port 22"),
+     ["crashkit-probe", "sh -c id", None, None]),
+    ({"crashkit-probe": PROBE_OK, "sh -c id": REFUSED, None: [(255, "", "Connection closed"), REFUSED]},
+     dict(ok=True, error=None, shell_refused=dict(ok=True, rc=2, stderr=REFUSED[2])),
+     ["crashkit-probe", "sh -c id", None, None]),
+    ({"crashkit-probe": PROBE_OK, "sh -c id": (255, "uid=0(root)\n", ""), None: REFUSED},
+     dict(ok=False, exec_refused=dict(ok=False, rc=255, stderr=""),
+          error="the server ran 'sh -c id' for this key: it is not restricted to the receiver"),
      ["crashkit-probe", "sh -c id", None]),
     ({"crashkit-probe": (0, PROBE_OK[1], "x" * 5000), "sh -c id": (2, "", "y" * 5000), None: REFUSED},
      dict(ok=True, probe=dict(ok=True, rc=0, stderr="x" * 1000, host="web1", path="/var/crash", avail_kib=81234),

@@ -305,8 +305,8 @@ def test_check_catches_an_unrestricted_key(capsys, tmp_path):
         srv.stop()
     assert result["failed"]
     conn = result["connectivity"]
-    assert conn["authenticated"] and not conn["probe"]["ok"]
-    assert not conn["exec_refused"]["ok"] and not conn["shell_refused"]["ok"]
+    assert conn["authenticated"] and not conn["probe"]["ok"], conn
+    assert not conn["exec_refused"]["ok"] and not conn["shell_refused"]["ok"], conn
     assert "not restricted" in result["msg"]
 
 
