@@ -122,7 +122,7 @@ def test_auto_the_default_is_the_lean_capture_where_it_saves_the_target(tmp_path
 def test_another_target_with_initramfs_is_refused(tmp_path, target):
     result, hook, _script, log = play(tmp_path, {"kdump_capture_mode": "initramfs", "kdump_target": target})
     assert result.returncode != 0
-    assert "saves local and SSH targets only for now (this target is %s)" % target["type"] in result.stdout
+    assert "saves local and ssh targets only for now (this target is %s)" % target["type"] in result.stdout
     assert not hook.exists() and rebuilds(log) == 0
 
 

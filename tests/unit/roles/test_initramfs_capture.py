@@ -75,8 +75,10 @@ class Bed(object):
         }
 
     def run(self, **env):
-        result = subprocess.run(["/bin/sh", SCRIPT], env=dict(self.env, **env), stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, universal_newlines=True, timeout=60, check=False)
+        # stdin: the console, where someone may type while the capture runs
+        result = subprocess.run(["/bin/sh", SCRIPT], env=dict(self.env, **env), input="typed at the console\n",
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                                timeout=60, check=False)
         assert result.returncode == 0, result.stdout
         return result.stdout
 
@@ -261,6 +263,9 @@ done
 dest="$1"; shift
 echo "ssh$opts $dest $*" >> "$FAKE_LOG"
 [ -z "$FAKE_SSH_FAIL" ] || exit 255
+case "$1" in
+mkdir|mv) ! read -r typed || echo "ssh sent the console's $typed" >> "$FAKE_LOG" ;;
+esac
 case "$1" in
 mkdir) mkdir -p "$FAKE_SERVER$3" ;;
 dd) cat > "$FAKE_SERVER${2#of=}" ;;
@@ -451,6 +456,7 @@ HOOK_FUNCTIONS = """
 copy_exec() { echo "copy_exec $*" >> "$FAKE_LOG"; }
 copy_file() { echo "copy_file $*" >> "$FAKE_LOG"; }
 manual_add_modules() { echo "manual_add_modules $*" >> "$FAKE_LOG"; }
+force_load() { manual_add_modules "$1"; echo "$@" >> "${DESTDIR}/conf/modules"; }  # as initramfs-tools has it
 """
 FAKE_IP = """#!/bin/sh
 case "$*" in
