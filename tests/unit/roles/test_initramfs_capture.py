@@ -261,17 +261,26 @@ while [ $# -gt 0 ]; do
     case "$1" in -i|-o) opts="$opts $1 $2"; shift 2 ;; *) break ;; esac
 done
 dest="$1"; shift
-echo "ssh$opts $dest $*" >> "$FAKE_LOG"
+cmd="$*"
+echo "ssh$opts $dest $cmd" >> "$FAKE_LOG"
 [ -z "$FAKE_SSH_FAIL" ] || exit 255
-case "$1" in
-mkdir|mv) ! read -r typed || echo "ssh sent the console's $typed" >> "$FAKE_LOG" ;;
+case "$cmd" in
+*"&&"*) ;;
+"mkdir "*|"mv "*) ! read -r typed || echo "ssh sent the console's $typed" >> "$FAKE_LOG" ;;
 esac
-case "$1" in
-mkdir) mkdir -p "$FAKE_SERVER$3" ;;
-dd) cat > "$FAKE_SERVER${2#of=}" ;;
-mv) mv "$FAKE_SERVER$2" "$FAKE_SERVER$3" ;;
-*) exit 2 ;;
-esac
+# the commands one by one, the first failure stops (as the receiver and a shell do with &&)
+while [ -n "$cmd" ]; do
+    one="${cmd%% && *}"
+    if [ "$one" = "$cmd" ]; then cmd=""; else cmd="${cmd#* && }"; fi
+    set -- $one
+    case "$1 $2" in
+    "mkdir -p") mkdir -p "$FAKE_SERVER$3" || exit 1 ;;
+    "dd of="$FAKE_SSH_REFUSE) exit 2 ;;
+    "dd "*) cat > "$FAKE_SERVER${2#of=}" || exit 1 ;;
+    "mv "*) mv "$FAKE_SERVER$2" "$FAKE_SERVER$3" || exit 1 ;;
+    *) exit 2 ;;
+    esac
+done
 """
 UMOUNT = """#!/bin/sh
 echo "umount $*" >> "$FAKE_LOG"
@@ -336,17 +345,17 @@ def test_ssh_target_sends_kdump_tools_files_through_the_roots_own_ssh(ssh_bed):
             "-o ServerAliveInterval=15 -o ServerAliveCountMax=4")
     where = "/var/crash/" + name
     # makedumpfile and ssh run side by side in a pipe: either may log first
-    assert sorted(calls[6:8]) == sorted(["-c -d 31 -F %s" % bed.vmcore,
+    assert sorted(calls[5:7]) == sorted(["-c -d 31 -F %s" % bed.vmcore,
                                          "ssh %s kdumprecv@10.0.0.1 dd of=%s/dump-incomplete" % (opts, where)])
-    assert calls[:6] + calls[8:] == [
+    # three ssh sessions: the directory with the kernel log, the dump, the note with the rename
+    assert calls[:5] + calls[7:] == [
         "mount -o bind /dev %s/dev" % bed.root,
         "ip link set dev ens4 up",
         "ip -4 addr add 10.0.0.5/24 dev ens4",
-        "ssh %s kdumprecv@10.0.0.1 mkdir -p %s" % (opts, where),
         "--dump-dmesg %s %s/dmesg.%s" % (bed.vmcore, bed.rundir, stamp),
-        "ssh %s kdumprecv@10.0.0.1 dd of=%s/dmesg.%s" % (opts, where, stamp),
-        "ssh %s kdumprecv@10.0.0.1 mv %s/dump-incomplete %s/dump.%s" % (opts, where, where, stamp),
-        "ssh %s kdumprecv@10.0.0.1 dd of=%s/crashkit-capture.txt" % (opts, where),
+        "ssh %s kdumprecv@10.0.0.1 mkdir -p %s && dd of=%s/dmesg.%s" % (opts, where, where, stamp),
+        "ssh %s kdumprecv@10.0.0.1 dd of=%s/crashkit-capture.txt && mv %s/dump-incomplete %s/dump.%s"
+        % (opts, where, where, where, stamp),
         "umount %s/dev" % bed.root,
     ]
     assert bed.sysrq.read_text() == "b\n"
@@ -368,7 +377,7 @@ def test_ssh_target_by_name_through_a_gateway_with_the_hostname_tag(ssh_bed):
     assert calls[1:4] == ["ip link set dev ens4 up", "ip -4 addr add 192.0.2.7/25 dev ens4",
                           "ip -4 route add 10.0.0.1 via 192.0.2.1 dev ens4"]
     # the recorded address, and the pinned host key still looked up by the name
-    assert "-o HostName=10.0.0.1 -o HostKeyAlias=dumps.example.org kdumprecv@dumps.example.org mkdir" in calls[4]
+    assert "-o HostName=10.0.0.1 -o HostKeyAlias=dumps.example.org kdumprecv@dumps.example.org mkdir" in calls[5]
     assert bed.sysrq.read_text() == "b\n"
 
 
@@ -430,6 +439,38 @@ def test_ssh_server_unreachable_undoes_the_network_for_kdump_tools(ssh_bed):
     # the root's /dev unbound
     assert calls[-3:] == ["ip -4 addr flush dev ens4", "ip link set dev ens4 down", "umount %s/dev" % bed.root]
     assert _server_dirs(bed) == []
+
+
+def test_ssh_server_refusing_the_kernel_log_still_gets_the_dump(ssh_bed):
+    bed = ssh_bed
+    out = bed.run(FAKE_SSH_REFUSE="*/dmesg.*")
+    (name,) = _server_dirs(bed)
+    stamp = name.split("-", 1)[1]
+    where = "/var/crash/" + name
+    assert sorted(os.listdir(str(bed.server / "var" / "crash" / name))) == ["crashkit-capture.txt", "dump." + stamp]
+    # refused (not unreachable): once more without the log, no waiting
+    sessions = [call.split(" kdumprecv@10.0.0.1 ", 1)[1] for call in bed.calls() if call.startswith("ssh ")]
+    assert sessions[:2] == ["mkdir -p %s && dd of=%s/dmesg.%s" % (where, where, stamp), "mkdir -p %s" % where]
+    assert "failed to save dmesg content" in out and "not reachable" not in out
+    assert bed.sysrq.read_text() == "b\n" and not (bed.rundir / "fallback").exists()
+
+
+def test_ssh_server_refusing_the_note_still_gets_the_rename(ssh_bed):
+    bed = ssh_bed
+    out = bed.run(FAKE_SSH_REFUSE="*/crashkit-capture.txt")
+    (name,) = _server_dirs(bed)
+    stamp = name.split("-", 1)[1]
+    assert sorted(os.listdir(str(bed.server / "var" / "crash" / name))) == ["dmesg." + stamp, "dump." + stamp]
+    assert "could not send the capture note" in out and "saved vmcore in" in out
+    assert bed.sysrq.read_text() == "b\n" and not (bed.rundir / "fallback").exists()
+
+
+def test_ssh_coredir_a_remote_shell_would_read_is_left_to_kdump_tools(ssh_bed):
+    with open(str(ssh_bed.conf), "a") as handle:
+        handle.write("KDUMP_COREDIR='/var/crash/a;reboot'\n")
+    out = ssh_bed.run()
+    _ssh_fallback(ssh_bed, out, "characters the server's shell would read")
+    assert ssh_bed.calls() == [] and _server_dirs(ssh_bed) == []
 
 
 def test_ssh_makedumpfile_failing_is_left_to_kdump_tools(ssh_bed):
