@@ -479,7 +479,11 @@ def test_ssh_makedumpfile_failing_is_left_to_kdump_tools(ssh_bed):
     _ssh_fallback(bed, out, "makedumpfile failed")
     (name,) = _server_dirs(bed)
     # the partial dump stays as dump-incomplete (the receiver removes nothing); never renamed
-    assert sorted(os.listdir(str(bed.server / "var" / "crash" / name)))[-1] == "dump-incomplete"
+    sent = bed.server / "var" / "crash" / name
+    assert sorted(os.listdir(str(sent)))[-1] == "dump-incomplete"
+    # beside it, the reason: the server's evidence of this directory says kdump-tools saves the dump
+    note = _capture.parse_note((sent / "crashkit-capture.txt").read_text())
+    assert note["saved_by"] == "kdump-tools" and note["fallback"] == "makedumpfile failed", note
     assert not [call for call in bed.calls() if " mv " in call]
     assert bed.calls()[-3:] == ["ip -4 addr flush dev ens4", "ip link set dev ens4 down", "umount %s/dev" % bed.root]
 

@@ -156,6 +156,31 @@ def test_a_fallback_note_claimed_by_the_bundle_goes_with_the_crash(loop):
     assert bundle["capture"]["lean_fallback"] == "not a local target"
 
 
+def test_a_lean_ssh_attempt_given_up_says_why_in_the_servers_evidence(loop):
+    # What the lean capture leaves on the server when its dump failed half-way (kdump-tools then
+    # sends the dump into a directory of its own): the kernel log, the partial dump, and the
+    # reason it sent with its note (roles/setup/files/initramfs-capture, give_up).
+    name = "10.0.0.5-" + STAMP
+    directory = loop["root"] / "web1" / name
+    directory.mkdir()
+    shutil.copyfile(os.path.join(TRIAGE, "sysrq_debian12.log"), str(directory / ("dmesg." + STAMP)))
+    (directory / "dump-incomplete").write_bytes(b"KDUMP   half")
+    (directory / "crashkit-capture.txt").write_text("saved_by=kdump-tools\nfallback=makedumpfile failed\n"
+                                                    "time=%d\n" % (NOW - 10))
+    for path in directory.iterdir():
+        os.utime(str(path), (NOW, NOW))
+    loop["ingest"]._queue_entry("web1", True)
+    assert loop["ingest"].drain(now=NOW + 60)["ingested"] == []  # the partial dump holds it back
+    loop["ingest"]._queue_entry("web1", True)
+    later = NOW + _ingest.ABANDONED_SECONDS + 1
+    assert loop["ingest"].drain(now=later)["ingested"] == ["web1/" + name]
+    bundle = json.loads((loop["store"] / "web1" / name / "crashkit-bundle" / "bundle.json").read_text())
+    assert bundle["capture"]["saved_by"] == "kdump-tools"
+    assert bundle["capture"]["lean_fallback"] == "makedumpfile failed"
+    [entry] = json.loads((loop["store"] / "report.json").read_text())["store_crashes"]
+    assert entry["saved_by"] == "kdump-tools"
+
+
 def test_the_same_bug_on_a_second_host_is_one_more_crash_not_a_new_signature(loop, monkeypatch):
     crash(loop["crash_root"])
     loop["pusher"].run(now=NOW)
