@@ -64,7 +64,11 @@ PROBE_OK = "crashkit-probe ok"
 # The ssh runs the receiver must refuse, under their report keys: a command, and a shell
 # (no command).
 EXEC_PROBE = "sh -c id"
-REFUSALS = (("exec_refused", EXEC_PROBE), ("shell_refused", None))
+REFUSALS = (
+    ("exec_refused", EXEC_PROBE, "'%s'" % EXEC_PROBE,
+     "the server ran '%s' for this key: it is not restricted to the receiver" % EXEC_PROBE),
+    ("shell_refused", None, "a shell", "the server gave this key an interactive shell: it is not restricted"),
+)
 # What the report keeps of each ssh run's error output (the server writes part of it).
 STDERR_KEPT = 1000
 HOST_KEY_TYPES = (
@@ -482,28 +486,23 @@ def connectivity_report(ssh_run, name, limit):
         probe["error"] = str(exc)
     report["probe"] = probe
 
-    unproven = {}
-    for key, command in REFUSALS:
-        # ssh's own failure (exit 255) proves no refusal: once more, then the check fails.
-        for _attempt in range(2):
-            _argv, rc, stdout, stderr = ssh_run(command)
-            if rc != SSH_ERROR or "uid=" in stdout:
-                break
-        report[key] = dict(ok=rc not in (0, None, SSH_ERROR) and "uid=" not in stdout, rc=rc,
-                           stderr=stderr[:STDERR_KEPT])
-        if rc == SSH_ERROR and "uid=" not in stdout:
-            unproven[key] = "ssh failed twice (exit 255): %s" % _last_line(stderr)
-
     failures = []
     if not probe["ok"]:
         failures.append("the probe failed (rc=%s): %s" % (probe["rc"], probe.get("error") or probe["stderr"]))
-    for key, what in (("exec_refused", "'%s'" % EXEC_PROBE), ("shell_refused", "a shell")):
-        if key in unproven:
-            failures.append("cannot tell whether the server refuses %s for this key: %s" % (what, unproven[key]))
-    if not report["exec_refused"]["ok"] and "exec_refused" not in unproven:
-        failures.append("the server ran '%s' for this key: it is not restricted to the receiver" % EXEC_PROBE)
-    if not report["shell_refused"]["ok"] and "shell_refused" not in unproven:
-        failures.append("the server gave this key an interactive shell: it is not restricted")
+    for key, command, what, unrestricted in REFUSALS:
+        # ssh's own failure (exit 255) proves no refusal: once more, then the check fails.
+        for _attempt in range(2):
+            _argv, rc, stdout, stderr = ssh_run(command)
+            ssh_failed = rc == SSH_ERROR and "uid=" not in stdout
+            if not ssh_failed:
+                break
+        report[key] = dict(ok=rc not in (0, None, SSH_ERROR) and "uid=" not in stdout, rc=rc,
+                           stderr=stderr[:STDERR_KEPT])
+        if ssh_failed:
+            failures.append("cannot tell whether the server refuses %s for this key: ssh failed twice "
+                            "(exit 255): %s" % (what, _last_line(stderr)))
+        elif not report[key]["ok"]:
+            failures.append(unrestricted)
     report["ok"] = not failures
     report["error"] = "; ".join(failures) or None
     return report
