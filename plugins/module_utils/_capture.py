@@ -133,3 +133,44 @@ def capture_of(note):
         return {"saved_by": None, "lean_fallback": None, "capture_uptime": None}
     return {"saved_by": note["saved_by"], "lean_fallback": note.get("fallback"),
             "capture_uptime": note.get("capture_uptime")}
+
+
+def is_lean_attempt(capture, dumps):
+    """Whether a crash directory is a lean capture's given-up attempt on a dump server: its note
+    says kdump-tools saves this panic (``saved_by=kdump-tools`` with a ``fallback=`` reason: the
+    lean capture sent it before it gave up, ``initramfs-capture``'s ``give_up``) and no dump in
+    it is complete. kdump-tools then saves the same panic into a directory of its own. A
+    directory with a complete dump (kdump-tools' own, with the note the evidence service copied
+    beside it) is not an attempt. ``capture``: ``capture_of``'s record; ``dumps``: the bundle's
+    dump records (``complete`` True only for a dump read whole)."""
+    if not isinstance(capture, dict) or capture.get("saved_by") != "kdump-tools" or not capture.get("lean_fallback"):
+        return False
+    return not any(isinstance(dump, dict) and dump.get("complete") is True for dump in dumps or ())
+
+
+def panic_key(signature, uptime, release):
+    """What two crash directories of one client share when they hold one panic (the lean
+    capture's attempt and kdump-tools' dump): the triage signature, the uptime of the crash line
+    (the same kernel log, read from the same memory, to the microsecond) and the kernel release.
+    ``None`` when the signature or the uptime is unknown: such directories are never paired."""
+    if not isinstance(signature, str) or not signature or isinstance(uptime, bool) \
+            or not isinstance(uptime, (int, float)):
+        return None
+    return [signature, "%.6f" % uptime, release if isinstance(release, str) else None]
+
+
+def pair_attempts(items):
+    """``{attempt key: key}`` for the lean capture's given-up attempts that hold the same panic as
+    another crash directory of their client. ``items``: ``(key, host, panic_key, attempt)``
+    tuples. An attempt is paired with the first (by key) directory of the same host and panic
+    key that is not an attempt; an attempt without one stays a crash of its own (the only
+    evidence of that panic when kdump-tools' dump never came). Pure."""
+    saved = {}
+    for key, host, panic, attempt in sorted(items, key=lambda item: item[0]):
+        if panic is not None and not attempt:
+            saved.setdefault((host, tuple(panic)), key)
+    pairs = {}
+    for key, host, panic, attempt in items:
+        if attempt and panic is not None and (host, tuple(panic)) in saved:
+            pairs[key] = saved[(host, tuple(panic))]
+    return pairs

@@ -264,7 +264,7 @@ def render_markdown(report, title="Kernel crash report", crashes=None):
     report = dict(report)
     report.setdefault("hosts", [])
     report.setdefault("panic_tests", {})
-    recent = sorted([c for c in crashes or [] if not c["error"]], key=_newest_first)
+    recent = sorted([c for c in crashes or [] if not c["error"] and not c.get("attempt_of")], key=_newest_first)
     latest_of = {}
     for crash in recent:
         if crash["signature"] not in latest_of:
@@ -373,7 +373,7 @@ def html_view(model):
     by_signature = {}
     crashes = sorted(model["crashes"], key=_newest_first)
     for crash in crashes:
-        if not crash["error"]:
+        if not crash["error"] and not crash.get("attempt_of"):
             by_signature.setdefault(crash["signature"], []).append(crash)
     new_signatures = set(report.get("new_signatures") or [])
     view_groups = []

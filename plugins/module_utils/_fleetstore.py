@@ -50,6 +50,7 @@ try:
 except ImportError:  # pragma: no cover - Python 2
     from urllib import quote
 
+from ansible_collections.crashkit.kdump.plugins.module_utils import _capture
 from ansible_collections.crashkit.kdump.plugins.module_utils import _fleetreport as fr
 from ansible_collections.crashkit.kdump.plugins.module_utils import _safefs
 from ansible_collections.crashkit.kdump.plugins.module_utils import _store
@@ -454,6 +455,33 @@ def _host_names(entry):
     return names
 
 
+def pair_attempts(entries):
+    """Mark the lean capture's given-up attempts that hold the same panic as another crash of
+    their client (``_capture.pair_attempts``): ``attempt_of`` (that crash's key) and
+    ``attempt_of_page`` on the attempt,
+    ``lean_attempt`` (``{"key", "page", "reason"}``) on the crash; ``None`` elsewhere. Entries
+    with an error are never paired. Returns the pairs."""
+    items = []
+    for entry in entries:
+        entry["attempt_of"] = entry["attempt_of_page"] = entry["lean_attempt"] = None
+        bundle = entry.get("bundle")
+        if entry["error"] or not bundle:
+            continue
+        attempt = _capture.is_lean_attempt({"saved_by": bundle.get("saved_by"),
+                                            "lean_fallback": bundle.get("lean_fallback")}, bundle.get("dumps"))
+        panic = _capture.panic_key(entry["signature"], bundle.get("uptime_at_crash"), entry["kernel_release"])
+        items.append((entry["key"], entry["host_id"], panic, attempt))
+    pairs = _capture.pair_attempts(items)
+    by_key = dict((entry["key"], entry) for entry in entries)
+    for attempt, key in sorted(pairs.items()):
+        entry, crash = by_key[attempt], by_key[key]
+        entry["attempt_of"], entry["attempt_of_page"] = key, crash["page"]
+        if crash["lean_attempt"] is None:
+            crash["lean_attempt"] = {"key": attempt, "page": entry["page"],
+                                     "reason": entry["bundle"].get("lean_fallback")}
+    return pairs
+
+
 def build_model(store, title="Kernel crash report", panic_results=None, readiness=None, now=None,
                 check_mode=False, workers=None):
     """Everything the report files show: ``{"title", "as_of", "now", "report", "crashes",
@@ -466,16 +494,20 @@ def build_model(store, title="Kernel crash report", panic_results=None, readines
     for entry in entries:
         if not entry["error"] and (records.get(entry["key"]) is None or not entry["signature"] or not entry["kind"]):
             entry["error"] = "no usable triage record"
+    pair_attempts(entries)
+    for entry in entries:
         if entry["error"]:
             fleet.add_failure(entry["log"] or entry["key"], entry["error"])
             continue
+        if entry["attempt_of"]:
+            continue   # the same panic as another directory of its client: counted there
         # The entry's fields, checked and bounded, not the raw record (it may come from the cache).
         record = dict((key, entry[key]) for key in (
             "signature", "signature_text", "kind", "function", "module", "headline", "kernel_release",
             "panic_reason"))
         fleet.add(record, host=entry["host_id"], crash_time=entry["when"], source=entry["log"])
     report = fleet.report()
-    triaged = [entry for entry in entries if not entry["error"]]
+    triaged = [entry for entry in entries if not entry["error"] and not entry["attempt_of"]]
     report["as_of"] = time.strftime("%Y-%m-%d", time.gmtime(fr.day_start(now)))
     line = fr.timeline([(entry["time"], entry["signature"]) for entry in triaged], now, WINDOW_DAYS)
     report["timeline"] = {
@@ -489,7 +521,7 @@ def build_model(store, title="Kernel crash report", panic_results=None, readines
                                 if group["first_seen"] and group["first_seen"] >= cutoff]
     report["store_crashes"] = [dict((key, entry[key]) for key in (
         "host_id", "crash_id", "when", "kernel_release", "signature", "kind", "function", "error", "page",
-        "saved_by"))
+        "saved_by", "attempt_of"))
         for entry in entries]
     crash_hosts = {}
     for entry in triaged:

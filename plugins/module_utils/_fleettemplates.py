@@ -444,7 +444,8 @@ INDEX_HTML = r"""{% extends "layout.html" %}
 <td class="host">{{ c.host_id }}<div class="small muted">{{ c.crash_id }}</div></td>
 <td>{% if c.error %}{{ m.badge("warn", "not triaged") }} <span class="small">{{ c.error }}</span>{% else %}<span class="swatch {{
  v.colours.get(c.signature, 'cx') }}"></span>{{ v.labels.get(c.signature) }}{% if c.culprit %}<div class="small muted">culprit: {{
- c.culprit }}</div>{% endif %}{% endif %}</td>
+ c.culprit }}</div>{% endif %}{% if c.attempt_of %}<div class="small muted attempt">the lean capture&rsquo;s given-up attempt; saved
+ in <a href="{{ c.attempt_of_page }}">{{ c.attempt_of }}</a></div>{% endif %}{% endif %}</td>
 <td class="small kern">{{ c.kernel_release }}</td>
 <td class="nowrap">{% if c.page %}<a class="evidence" href="{{ c.page }}">evidence &rarr;</a>{% endif %}</td>
 </tr>
@@ -486,6 +487,11 @@ CRASH_HTML = r"""{% extends "layout.html" %}
 <h1>{{ c.kind }}{% if c.function %} in <code>{{ c.function }}{% if c.module %} [{{ c.module }}]{% endif %}</code>{% endif %}</h1>
 <div class="headline" id="headline">{{ c.headline }}</div>
 {% endif %}
+{% if c.attempt_of %}<p id="attempt-of">{{ m.badge("warn", "attempt") }} The lean capture gave up on this panic
+ ({{ c.bundle.lean_fallback }}) and kdump-tools saved it in <a href="{{ root }}{{ c.attempt_of_page }}">{{ c.attempt_of }}</a>:
+ counted there, not as a crash of its own.</p>{% endif %}
+{% if c.lean_attempt %}<p id="lean-attempt" class="small">The lean capture&rsquo;s given-up attempt at this panic:
+ <a href="{{ root }}{{ c.lean_attempt.page }}">{{ c.lean_attempt.key }}</a>{% if c.lean_attempt.reason %} ({{ c.lean_attempt.reason }}){% endif %}.</p>{% endif %}
 <dl class="facts">
 <dt>Host</dt><dd>{{ c.host_id }}{% if c.hostname %} <span class="muted">({{ c.hostname }})</span>{% endif %}</dd>
 <dt>Crash time</dt><dd>{{ m.when(c.when) }}{% if c.time_source %} <span class="muted small">from the {{ c.time_source }}</span>{% endif %}</dd>

@@ -50,7 +50,7 @@ import sys
 import tempfile
 import time
 
-from ansible_collections.crashkit.kdump.plugins.module_utils import _bundle, _safefs, _store, _vmcore
+from ansible_collections.crashkit.kdump.plugins.module_utils import _bundle, _capture, _safefs, _store, _vmcore
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import KdumpError
 
 QUEUE_DIR = ".queue"
@@ -394,7 +394,11 @@ class Ingest(object):
         finally:
             os.close(store_fd)
         key = "%s/%s" % (host, crash_id)
-        events = self._events(key, record, state, now)
+        attempt = _capture.is_lean_attempt(summary.get("capture"), summary.get("dumps"))
+        # the release the kernel log names (the fleet report's too), not the dump's: a partial dump may have none
+        panic = _capture.panic_key(record.get("signature"), summary.get("uptime_at_crash"),
+                                   (summary.get("triage") or {}).get("kernel_release"))
+        events = self._events(key, record, state, now, panic, attempt)
         self.log("crashkit-ingest: %s ingested (%s, %s)" % (key, record.get("kind"), record.get("signature")))
         return {"key": key, "events": events}
 
@@ -504,20 +508,30 @@ class Ingest(object):
         finally:
             os.close(fd)
 
-    def _events(self, key, record, state, now):
+    def _events(self, key, record, state, now, panic=None, attempt=False):
         """The hook events of an ingested crash (a crash seen for the first time; a signature seen
-        for the first time); written to the hook queue when hooks are on."""
+        for the first time); written to the hook queue when hooks are on. A crash directory that
+        holds the same panic as one already ingested (``panic``: ``_capture.panic_key``; one of
+        the two the lean capture's given-up attempt, ``attempt``) raises no second crash event."""
         events = []
         signature = record.get("signature")
         first_signature = bool(signature) and signature not in state["signatures"]
-        if key not in state["crashes"]:
+        host = key.split("/", 1)[0]
+        same = None
+        if panic is not None:
+            same = next((other for other, seen in sorted(state["crashes"].items())
+                         if other != key and other.split("/", 1)[0] == host and isinstance(seen, dict)
+                         and seen.get("panic") == panic and bool(seen.get("attempt")) != attempt), None)
+        if key not in state["crashes"] and same is None:
             events.append(dict({k: record.get(k) for k in EVENT_KEYS}, event="crash", first_seen=first_signature,
                                ingested_at=int(now)))
         if first_signature:
             state["signatures"][signature] = {"first_seen": int(now), "first_crash": key}
             events.append(dict({k: record.get(k) for k in EVENT_KEYS}, event="signature", first_seen=True,
                                ingested_at=int(now)))
-        state["crashes"][key] = {"signature": signature, "ingested_at": int(now)}
+        state["crashes"][key] = {"signature": signature, "ingested_at": int(now), "panic": panic, "attempt": attempt}
+        if same is not None:
+            state["crashes"][key]["same_panic_as"] = same
         if self.hooks:
             for event in events:
                 self._queue_event(event, now)

@@ -156,7 +156,13 @@ report:
       C(new_signatures) lists signatures first seen in them. C(timeline) has C(days) (the last 90),
       C(total) (crashes per day) and C(signatures) (each signature to its crashes per day).
     - C(store_crashes) - every crash with C(host_id), C(crash_id), C(when), C(kernel_release),
-      C(signature), C(kind), C(function), C(error) and C(page) (its page, relative to the store).
+      C(signature), C(kind), C(function), C(error), C(page) (its page, relative to the store),
+      C(saved_by) and C(attempt_of). C(attempt_of) is null, or the key (C(host_id/crash_id)) of the
+      crash that holds the same panic when this directory is the lean capture's given-up attempt
+      (its note says kdump-tools saves the panic, no complete dump in it, the same signature,
+      uptime at the crash and kernel release as that crash); such an attempt is listed but not
+      counted (C(crashes), C(groups), C(timeline), C(hosts)); its page and that crash's page link
+      each other.
   returned: always
   type: dict
   sample:

@@ -92,6 +92,57 @@ def write_fallback(path, reason, when):
     path.write_text("saved_by=kdump-tools\nfallback=%s\ntime=%d\n" % (reason, when))
 
 
+ATTEMPT_NOTE = {"saved_by": "kdump-tools", "lean_fallback": "makedumpfile failed"}
+
+
+@pytest.mark.parametrize("capture, dumps, attempt", [
+    (ATTEMPT_NOTE, [{"name": "dump-incomplete", "complete": False}], True),
+    (ATTEMPT_NOTE, [], True),                                       # gave up before the dump
+    (ATTEMPT_NOTE, [{"name": "dump.1", "complete": None}], True),   # unreadable: not known complete
+    # kdump-tools' own directory with the note the evidence service copied beside its dump
+    (ATTEMPT_NOTE, [{"name": "dump.1", "complete": True}], False),
+    ({"saved_by": "kdump-tools", "lean_fallback": None}, [], False),
+    ({"saved_by": "crashkit-initramfs", "lean_fallback": "x"}, [], False),
+    ({"saved_by": None, "lean_fallback": None}, [], False),
+    (None, [], False),
+    ("saved_by=kdump-tools", [], False),
+    (ATTEMPT_NOTE, ["dump.1", None], True),                          # odd records are no complete dump
+])
+def test_is_lean_attempt(capture, dumps, attempt):
+    assert _capture.is_lean_attempt(capture, dumps) is attempt
+
+
+@pytest.mark.parametrize("signature, uptime, release, key", [
+    ("e894", 123.456901, "6.1.0-56-amd64", ["e894", "123.456901", "6.1.0-56-amd64"]),
+    ("e894", 5, None, ["e894", "5.000000", None]),
+    ("e894", 5, 7, ["e894", "5.000000", None]),
+    ("e894", None, "6.1", None),
+    ("e894", True, "6.1", None),
+    ("e894", "5.0", "6.1", None),
+    ("", 5.0, "6.1", None),
+    (None, 5.0, "6.1", None),
+])
+def test_panic_key(signature, uptime, release, key):
+    assert _capture.panic_key(signature, uptime, release) == key
+
+
+P1, P2 = ["sig", "1.000000", "6.1"], ["sig", "2.000000", "6.1"]
+
+
+@pytest.mark.parametrize("items, pairs", [
+    ([("h/a", "h", P1, True), ("h/b", "h", P1, False)], {"h/a": "h/b"}),
+    ([("h/b", "h", P1, False), ("h/a", "h", P1, True)], {"h/a": "h/b"}),          # any order
+    ([("h/a", "h", P1, True)], {}),                                                # no dump came
+    ([("h/a", "h", P1, True), ("h/b", "h", P2, False)], {}),                       # another panic
+    ([("h/a", "h", P1, True), ("g/b", "g", P1, False)], {}),                       # another host
+    ([("h/a", "h", None, True), ("h/b", "h", None, False)], {}),                   # unknown uptime
+    ([("h/a", "h", P1, True), ("h/c", "h", P1, False), ("h/b", "h", P1, False)], {"h/a": "h/b"}),
+    ([("h/a", "h", P1, True), ("h/b", "h", P1, True)], {}),                        # two attempts
+])
+def test_pair_attempts(items, pairs):
+    assert _capture.pair_attempts(items) == pairs
+
+
 def test_the_lean_capture_saved_it(tmp_path):
     crash = make_crash(tmp_path)
     (crash / _capture.NOTE_NAME).write_text("saved_by=crashkit-initramfs\ncapture_uptime=21.7\n")

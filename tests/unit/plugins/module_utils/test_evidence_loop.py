@@ -181,6 +181,84 @@ def test_a_lean_ssh_attempt_given_up_says_why_in_the_servers_evidence(loop):
     assert entry["saved_by"] == "kdump-tools"
 
 
+def _lean_attempt(root, stamp, partial=True, log="sysrq_debian12.log"):
+    # what the lean capture leaves on the server when it gave up after its first session
+    directory = root / "web1" / ("10.0.0.5-" + stamp)
+    directory.mkdir()
+    shutil.copyfile(os.path.join(TRIAGE, log), str(directory / ("dmesg." + stamp)))
+    if partial:
+        (directory / "dump-incomplete").write_bytes(b"KDUMP   half")
+    (directory / "crashkit-capture.txt").write_text("saved_by=kdump-tools\nfallback=makedumpfile failed\n"
+                                                    "time=%d\n" % (NOW - 10))
+    return directory
+
+
+def _kdump_tools_dump(root, stamp, log="sysrq_debian12.log"):
+    # kdump-tools' own directory of the same panic (its fallback after the lean capture gave up)
+    directory = root / "web1" / ("10.0.0.5-" + stamp)
+    directory.mkdir()
+    (directory / ("dump." + stamp)).write_bytes(builders.kdump_compressed())
+    shutil.copyfile(os.path.join(TRIAGE, log), str(directory / ("dmesg." + stamp)))
+    return directory
+
+
+def _touch(directory, when):
+    for path in directory.iterdir():
+        os.utime(str(path), (when, when))
+
+
+@pytest.mark.parametrize("partial", [True, False], ids=["attempt-ingested-last", "attempt-ingested-first"])
+def test_a_panic_the_lean_capture_gave_up_on_is_one_crash_with_its_attempt_beside_it(loop, partial):
+    # One panic, two directories on the server: the lean capture's attempt (its kernel log, the
+    # reason; with a partial dump it waits for the abandon time, without one it settles first)
+    # and kdump-tools' dump. The report counts one crash, links the two, and the hook hears of
+    # the panic once, whichever directory came in first.
+    attempt = _lean_attempt(loop["root"], "202405181200", partial=partial)
+    _touch(attempt, NOW)
+    loop["ingest"]._queue_entry("web1", True)
+    first = loop["ingest"].drain(now=NOW + _ingest.SETTLE_SECONDS + 1)
+    saved = _kdump_tools_dump(loop["root"], "202405181202")
+    _touch(saved, NOW + 200)
+    loop["ingest"]._queue_entry("web1", True)
+    second = loop["ingest"].drain(now=NOW + 200 + _ingest.SETTLE_SECONDS + 1)
+    loop["ingest"]._queue_entry("web1", True)
+    third = loop["ingest"].drain(now=NOW + _ingest.ABANDONED_SECONDS + 400)
+    ingested = first["ingested"] + second["ingested"] + third["ingested"]
+    assert sorted(ingested) == ["web1/" + attempt.name, "web1/" + saved.name]
+    events = first["events"] + second["events"] + third["events"]
+    assert [e["event"] for e in events] == ["crash", "signature"]
+    assert events[0]["crash_dir"] == (saved.name if partial else attempt.name)
+    report = json.loads((loop["store"] / "report.json").read_text())
+    [group] = report["groups"]
+    assert (report["crashes"], group["count"]) == (1, 1)
+    rows = dict((row["crash_id"], row) for row in report["store_crashes"])
+    assert rows[attempt.name]["attempt_of"] == "web1/" + saved.name
+    assert rows[saved.name]["attempt_of"] is None
+    saved_page = (loop["store"] / "report.d" / "web1" / (saved.name + ".html")).read_text()
+    assert 'id="lean-attempt"' in saved_page and "makedumpfile failed" in saved_page
+    assert attempt.name + ".html" in saved_page
+    attempt_page = (loop["store"] / "report.d" / "web1" / (attempt.name + ".html")).read_text()
+    assert 'id="attempt-of"' in attempt_page and saved.name + ".html" in attempt_page
+    state = json.loads((loop["store"] / _ingest.STATE_NAME).read_text())
+    later = "web1/" + (attempt.name if partial else saved.name)
+    assert state["crashes"][later]["same_panic_as"] == "web1/" + (saved.name if partial else attempt.name)
+
+
+def test_an_attempt_and_a_dump_of_two_panics_are_two_crashes(loop):
+    # the same bug twice (another uptime at the crash): nothing is paired
+    attempt = _lean_attempt(loop["root"], "202405181200", partial=False, log="sysrq_debian13.log")
+    saved = _kdump_tools_dump(loop["root"], "202405181202")
+    _touch(attempt, NOW)
+    _touch(saved, NOW)
+    loop["ingest"]._queue_entry("web1", True)
+    summary = loop["ingest"].drain(now=NOW + _ingest.SETTLE_SECONDS + 1)
+    assert len(summary["ingested"]) == 2
+    assert [e["event"] for e in summary["events"]].count("crash") == 2
+    report = json.loads((loop["store"] / "report.json").read_text())
+    assert report["crashes"] == 2
+    assert [row["attempt_of"] for row in report["store_crashes"]] == [None, None]
+
+
 def test_the_same_bug_on_a_second_host_is_one_more_crash_not_a_new_signature(loop, monkeypatch):
     crash(loop["crash_root"])
     loop["pusher"].run(now=NOW)
