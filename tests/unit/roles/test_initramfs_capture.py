@@ -34,7 +34,13 @@ printf 'KDUMP   flattened'
 """
 MOUNT = """#!/bin/sh
 echo "mount $*" >> "$FAKE_LOG"
-[ -z "$FAKE_MOUNT_FAIL" ]
+[ -z "$FAKE_MOUNT_FAIL" ] || exit 32
+# a file system mounted (not a remount): listed in the mounts file, as the kernel would
+if [ "$1" = -t ] && [ -z "$FAKE_MOUNT_UNLISTED" ]; then echo "$5 $6 $2 rw 0 0" >> "$CRASHKIT_CAPTURE_MOUNTS"; fi
+exit 0
+"""
+UMOUNT = """#!/bin/sh
+echo "umount $*" >> "$FAKE_LOG"
 """
 
 
@@ -50,7 +56,7 @@ class Bed(object):
                                                  "UUID=2 none swap sw 0 0\n")
         fake = tmp_path / "bin"
         fake.mkdir()
-        for name, text in (("makedumpfile", MAKEDUMPFILE), ("mount", MOUNT)):
+        for name, text in (("makedumpfile", MAKEDUMPFILE), ("mount", MOUNT), ("umount", UMOUNT)):
             (fake / name).write_text(text)
             os.chmod(str(fake / name), 0o755)
         self.vmcore = tmp_path / "vmcore"
@@ -72,6 +78,8 @@ class Bed(object):
             "CRASHKIT_CAPTURE_NETCONF": str(tmp_path / "conf" / "crashkit-capture-net"),
             "CRASHKIT_CAPTURE_SYSNET": str(tmp_path / "sys" / "class" / "net"),
             "CRASHKIT_CAPTURE_NETRUN": str(tmp_path / "run"), "CRASHKIT_CAPTURE_RETRY_SLEEP": "0",
+            "CRASHKIT_CAPTURE_DEVCONF": str(tmp_path / "conf" / "crashkit-capture-dev"),
+            "CRASHKIT_CAPTURE_DEVPREFIX": str(tmp_path / "devs"), "CRASHKIT_CAPTURE_DEV_TRIES": "3",
         }
 
     def run(self, **env):
@@ -159,8 +167,8 @@ def _fallback(bed, out, reason=None):
 
 
 @pytest.mark.parametrize("conf, reason", [
-    ('NFS="server:/export"\n', "not a local or SSH target"),
-    ('FTP="server"\n', "not a local or SSH target"),
+    ('NFS="server:/export"\n', "not a local, device or SSH target"),
+    ('FTP="server"\n', "not a local, device or SSH target"),
     ("KDUMP_COREDIR=var/crash\n", "not an absolute path"),
     ("KDUMP_COREDIR=/var/crash/../../etc\n", "not a plain path"),
     ("KDUMP_COREDIR=/var/nowhere\n", "not a directory"),
@@ -199,6 +207,121 @@ def test_a_device_target_mount_unit(bed):
     out = bed.run()
     assert "which var-lib-crashkit-dumpdev.mount mounts" in out
     _fallback(bed, out)
+
+
+DEVICE = "/dev/disk/by-label/crashdump"
+DUMPDEV = "/var/lib/crashkit/dumpdev"
+
+
+@pytest.fixture
+def dev_bed(bed):
+    """The bed with a device target: the setup role's mount unit, KDUMP_COREDIR on the device,
+    what the hook recorded of it, and the device's link (udev's, in the capture)."""
+    units = bed.root / "etc" / "systemd" / "system"
+    units.mkdir(parents=True)
+    (units / "var-lib-crashkit-dumpdev.mount").write_text(
+        "[Mount]\nWhat=%s\nWhere=%s\nType=ext4\n" % (DEVICE, DUMPDEV))
+    (bed.root / DUMPDEV.lstrip("/") / "var" / "crash").mkdir(parents=True)
+    bed.conf.write_text("KDUMP_COREDIR=%s/var/crash\nMAKEDUMP_ARGS='-c -d 31'\n" % DUMPDEV)
+    bed.devconf = bed.tmp / "conf" / "crashkit-capture-dev"
+    bed.devconf.parent.mkdir()
+    bed.devconf.write_text("# recorded by the hook\nwhat=%s\nwhere=%s\ntype=ext4\n" % (DEVICE, DUMPDEV))
+    bed.device = bed.tmp / "devs" / DEVICE.lstrip("/")
+    bed.device.parent.mkdir(parents=True)
+    bed.device.write_text("")
+    bed.dumps = bed.root / DUMPDEV.lstrip("/") / "var" / "crash"
+    return bed
+
+
+def _mount_device(bed):
+    return "mount -t ext4 -o rw,nodev,nosuid,noexec %s %s%s" % (bed.device, bed.root, DUMPDEV)
+
+
+def test_device_target_mounts_the_device_saves_there_and_unmounts_it(dev_bed):
+    out = dev_bed.run()
+    (stamp,) = os.listdir(str(dev_bed.dumps))
+    assert sorted(os.listdir(str(dev_bed.dumps / stamp))) == ["crashkit-capture.txt", "dmesg." + stamp, "dump." + stamp]
+    calls = dev_bed.calls()
+    # the root is never made writable: only the device is written
+    assert calls[0] == _mount_device(dev_bed)
+    assert calls[1].startswith("--dump-dmesg ") and calls[2] == "-c -d 31 -F %s" % dev_bed.vmcore
+    assert calls[3:] == ["umount %s%s" % (dev_bed.root, DUMPDEV)]
+    assert dev_bed.sysrq.read_text() == "b\n"
+    assert "crashkit-capture: mounted the dump device %s on %s" % (DEVICE, DUMPDEV) in out
+    assert "crashkit-capture: saved vmcore in %s/var/crash/%s" % (DUMPDEV, stamp) in out
+    assert not dev_bed.crash_dirs()
+
+
+def _device_fallback(bed, out, reason, mounted):
+    assert "kdump-tools saves the dump" in out, out
+    assert reason in _capture.parse_note((bed.rundir / "fallback").read_text())["fallback"]
+    assert not bed.sysrq.exists()
+    mounts = [c for c in bed.calls() if c.startswith(("mount", "umount"))]
+    # mounted: unmounted again for the capture boot's own mount unit; the root never touched
+    assert mounts == ([_mount_device(bed), "umount %s%s" % (bed.root, DUMPDEV)] if mounted else [])
+    assert not [name for name in os.listdir(str(bed.dumps)) if os.listdir(str(bed.dumps / name)) != [
+        "dmesg." + name]]
+
+
+def test_device_target_without_its_device_is_left_to_kdump_tools(dev_bed):
+    dev_bed.device.unlink()
+    out = dev_bed.run()
+    assert "waiting for the dump device %s" % DEVICE in out
+    _device_fallback(dev_bed, out, "no dump device %s" % DEVICE, mounted=False)
+
+
+def test_device_target_that_does_not_mount_is_left_to_kdump_tools(dev_bed):
+    out = dev_bed.run(FAKE_MOUNT_FAIL="1")
+    assert [c for c in dev_bed.calls() if c.startswith("mount")] == [_mount_device(dev_bed)]
+    assert "kdump-tools saves the dump" in out and not dev_bed.sysrq.exists()
+    assert "cannot mount %s (ext4) on %s" % (DEVICE, DUMPDEV) in _capture.parse_note(
+        (dev_bed.rundir / "fallback").read_text())["fallback"]
+    assert [c for c in dev_bed.calls() if c.startswith("umount")] == []
+
+
+def test_device_target_mount_that_did_not_happen_is_undone(dev_bed):
+    out = dev_bed.run(FAKE_MOUNT_UNLISTED="1")
+    _device_fallback(dev_bed, out, "is not mounted on %s" % DUMPDEV, mounted=True)
+
+
+def test_device_target_makedumpfile_failing_unmounts_the_device(dev_bed):
+    out = dev_bed.run(FAKE_FAIL="1")
+    _device_fallback(dev_bed, out, "makedumpfile failed", mounted=True)
+
+
+@pytest.mark.parametrize("devconf, reason", [
+    ("what=/dev/vdb\nwhere=%s\ntype=ext4\n" % DUMPDEV, "no dump device by its /dev/disk/by-* link"),
+    ("what=/dev/disk/by-label/a b\nwhere=%s\ntype=ext4\n" % DUMPDEV, "names the dump device oddly"),
+    ("what=/dev/disk/by-label/$(reboot)\nwhere=%s\ntype=ext4\n" % DUMPDEV, "names the dump device oddly"),
+    ("what=%s\nwhere=%s\ntype=vfat\n" % (DEVICE, DUMPDEV), "no file system type"),
+    ("what=%s\nwhere=/var/lib/crashkit/../crashkit/dumpdev\ntype=ext4\n" % DEVICE, "mount point oddly"),
+    ("what=%s\nwhere=/\ntype=ext4\n" % DEVICE, "no mount point"),
+    ("what=%s\ntype=ext4\n" % DEVICE, "no mount point"),
+])
+def test_device_target_recorded_oddly_is_left_to_kdump_tools(dev_bed, devconf, reason):
+    dev_bed.devconf.write_text(devconf)
+    out = dev_bed.run()
+    _device_fallback(dev_bed, out, reason, mounted=False)
+
+
+def test_device_mount_point_reached_through_a_link(dev_bed):
+    shutil.rmtree(str(dev_bed.root / "var" / "lib" / "crashkit"))
+    (dev_bed.root / "elsewhere" / "var" / "crash").mkdir(parents=True)
+    os.symlink("../../elsewhere", str(dev_bed.root / "var" / "lib" / "crashkit"))
+    (dev_bed.root / "var" / "lib" / "crashkit").resolve()
+    out = dev_bed.run()
+    assert "kdump-tools saves the dump" in out and not dev_bed.sysrq.exists()
+    assert "reached through a link" in _capture.parse_note((dev_bed.rundir / "fallback").read_text())["fallback"]
+    assert [c for c in dev_bed.calls() if c.startswith(("mount", "umount"))] == []
+
+
+def test_a_target_no_longer_on_the_device_recorded_is_saved_as_it_is_now(dev_bed):
+    # the target changed to local since the initramfs was built: what the hook recorded is not used
+    (dev_bed.root / "etc" / "systemd" / "system" / "var-lib-crashkit-dumpdev.mount").unlink()
+    dev_bed.conf.write_text("KDUMP_COREDIR=/var/crash\n")
+    dev_bed.run()
+    assert len(dev_bed.crash_dirs()) == 1 and dev_bed.sysrq.read_text() == "b\n"
+    assert not [c for c in dev_bed.calls() if c.startswith(("mount -t", "umount"))]
 
 
 @pytest.mark.parametrize("target", ["../big", "/big"], ids=["relative", "absolute"])
@@ -281,9 +404,6 @@ while [ -n "$cmd" ]; do
     *) exit 2 ;;
     esac
 done
-"""
-UMOUNT = """#!/bin/sh
-echo "umount $*" >> "$FAKE_LOG"
 """
 IPCONFIG = """#!/bin/sh
 echo "ipconfig $*" >> "$FAKE_LOG"
@@ -617,6 +737,100 @@ def test_hook_local_target_records_no_network(tmp_path):
     out = hook.run()
     assert hook.netconf() is None and "crashkit-capture" not in out
     assert not [c for c in hook.calls() if c.startswith("manual_add_modules")]
+
+
+def _hook_device(hook, what=DEVICE, disk="vdb", partition=None, coredir=DUMPDEV + "/var/crash"):
+    """The setup role's mount unit for a dump device, the device's udev link and its disk in sysfs."""
+    unit = hook.tmp / "var-lib-crashkit-dumpdev.mount"
+    unit.write_text("[Unit]\nDescription=dump device\n\n[Mount]\nWhat=%s\nWhere=%s\nType=xfs\n"
+                    "Options=nofail,nodev,nosuid,noexec\n" % (what, DUMPDEV))
+    devs = hook.tmp / "devs"
+    node = devs / "dev" / (partition or disk)
+    node.parent.mkdir(parents=True, exist_ok=True)
+    node.write_text("")
+    link = devs / what.lstrip("/")
+    link.parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(str(node), str(link))
+    sysblock = hook.tmp / "sysblock"
+    (sysblock / disk / "device" / "driver").mkdir(parents=True)
+    (hook.tmp / "module" / "virtio_blk").mkdir(parents=True)
+    os.symlink(str(hook.tmp / "module" / "virtio_blk"), str(sysblock / disk / "device" / "driver" / "module"))
+    if partition:
+        # as sysfs has it: /sys/class/block/vdb1 -> .../block/vdb/vdb1, its disk's device one up
+        (sysblock / disk / partition).mkdir()
+        os.symlink(str(sysblock / disk / partition), str(sysblock / partition))
+    hook.env.update(CRASHKIT_HOOK_DEVICE_UNIT=str(unit), CRASHKIT_HOOK_DEVPREFIX=str(devs),
+                    CRASHKIT_HOOK_SYSBLOCK=str(sysblock))
+    hook.kdump_coredir = coredir
+
+
+def _hook_devconf(hook):
+    path = hook.dest / "conf" / "crashkit-capture-dev"
+    if not path.exists():
+        return None
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if not line.startswith("#"))
+
+
+def _run_device_hook(hook):
+    hook.kdump_tools.write_text("USE_KDUMP=1\nKDUMP_COREDIR=%s\n" % hook.kdump_coredir)
+    result = subprocess.run(["/bin/sh", HOOK], env=hook.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            universal_newlines=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stdout
+    return result.stdout
+
+
+@pytest.mark.parametrize("partition", [None, "vdb1"], ids=["disk", "partition"])
+def test_hook_records_the_dump_device_with_its_file_system_and_disk_driver(tmp_path, partition):
+    hook = HookBed(tmp_path)
+    _hook_device(hook, partition=partition)
+    out = _run_device_hook(hook)
+    assert _hook_devconf(hook) == {"what": DEVICE, "where": DUMPDEV, "type": "xfs"}
+    assert "the capture mounts %s (xfs) on %s" % (DEVICE, DUMPDEV) in out
+    calls = hook.calls()
+    assert "manual_add_modules xfs" in calls and "manual_add_modules virtio_blk" in calls
+    assert hook.netconf() is None
+
+
+def test_what_the_hook_records_of_the_device_is_what_the_capture_mounts(dev_bed, tmp_path):
+    (tmp_path / "hook").mkdir()
+    hook = HookBed(tmp_path / "hook")
+    _hook_device(hook)
+    _run_device_hook(hook)
+    dev_bed.env["CRASHKIT_CAPTURE_DEVCONF"] = str(hook.dest / "conf" / "crashkit-capture-dev")
+    dev_bed.run()
+    assert dev_bed.calls()[0] == "mount -t xfs -o rw,nodev,nosuid,noexec %s %s%s" % (dev_bed.device, dev_bed.root, DUMPDEV)
+    assert dev_bed.sysrq.read_text() == "b\n"
+
+
+def test_hook_device_records_nothing_when_the_dumps_go_elsewhere(tmp_path):
+    hook = HookBed(tmp_path)
+    _hook_device(hook, coredir="/var/crash")
+    out = _run_device_hook(hook)
+    assert _hook_devconf(hook) is None and "crashkit-capture" not in out
+    assert not [c for c in hook.calls() if c.startswith("manual_add_modules")]
+
+
+def test_hook_device_by_a_node_name_is_left_to_kdump_tools(tmp_path):
+    hook = HookBed(tmp_path)
+    _hook_device(hook)
+    (hook.dest / "conf").mkdir()
+    (hook.dest / "conf" / "crashkit-capture-dev").write_text("what=%s\n" % DEVICE)  # an earlier build's
+    unit = tmp_path / "var-lib-crashkit-dumpdev.mount"
+    unit.write_text(unit.read_text().replace("What=%s" % DEVICE, "What=/dev/vdb"))
+    out = _run_device_hook(hook)
+    assert "W: crashkit-capture: var-lib-crashkit-dumpdev.mount names no /dev/disk/by-* link (What=/dev/vdb); " \
+           "the capture leaves device dumps to kdump-tools" in out
+    assert _hook_devconf(hook) is None
+
+
+def test_hook_device_not_there_now_is_recorded_with_a_warning(tmp_path):
+    hook = HookBed(tmp_path)
+    _hook_device(hook)
+    os.unlink(str(tmp_path / "devs" / DEVICE.lstrip("/")))
+    out = _run_device_hook(hook)
+    assert "no driver found for %s now" % DEVICE in out
+    assert _hook_devconf(hook) == {"what": DEVICE, "where": DUMPDEV, "type": "xfs"}
+    assert "manual_add_modules xfs" in hook.calls()
 
 
 @pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed (tools/bootstrap.sh installs it)")
