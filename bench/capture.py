@@ -29,7 +29,8 @@ Both must have a loaded crash kernel. Then, each round: both get the same memory
 memory, 40% of MemTotal, non-zero pages held by a process; a file of 25% of MemTotal written and
 read back into the page cache; a walk of the file system for dentries and inodes), and each is
 crashed with sysrq ``c`` as soon as its load is in place (both at once, within seconds; with
-``--sequential`` one after the other, the other VM idle, the side that goes first alternating by
+``--sequential`` one after the other, every guest's boot finished first (``systemctl
+is-system-running --wait``) so the other VM is idle, the side that goes first alternating by
 round: side by side, one side's restart and normal boot share the 2 CPUs with the other side's
 capture, which hides a capture that ends sooner). Times are read from the serial console (timestamped
 by the lab's watcher on the host clock) and from the lab's ssh probe: capture kernel banner,
@@ -174,6 +175,16 @@ def describe(lab, name):
     return {"reserved_bytes": int(lines[0]), "kernel": lines[1], "config_lines": lines[2:]}
 
 
+def settle(lab, names):
+    """Wait until every guest has finished booting (``systemctl is-system-running --wait``: its
+    boot jobs done, "running" or "degraded"): a guest still booting after its own crash takes CPU
+    from the one crashing next (seen as a 52 s stall in the firmware on 2026-12-05)."""
+    for name in names:
+        start = time.time()
+        state = ssh(lab, name, "systemctl is-system-running --wait || true").strip()
+        print("  %s settled: %s (%.0f s)" % (name, state or "?", time.time() - start), flush=True)
+
+
 def one_crash(lab, name, server=None):
     """Load, crash, wait for the host to come back; the milestones in seconds after the crash."""
     meminfo = ssh(lab, name, "python3 - && sync", stdin=LOAD)
@@ -260,6 +271,7 @@ def main():
                     order = ("debian", "crashkit") if round_no % 2 == 0 else ("crashkit", "debian")
                     outcome = {}
                     for side in order:
+                        settle(lab, [spec["name"] for spec in specs])
                         print("%d MiB round %d: crashing %s alone" % (memory, round_no + 1, side), flush=True)
                         outcome[side] = one_crash(lab, names[side], server)
                     outcome = {side: outcome[side] for side in names}
