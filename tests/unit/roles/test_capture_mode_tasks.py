@@ -102,11 +102,11 @@ def test_initramfs_installs_then_nothing_then_systemd_takes_it_away(tmp_path):
     ({"type": "local", "path": "/var/crash"}, True),
     ({"type": "ssh", "host": "dumps.example.net", "user": "kdumprecv"}, True),
     ({"type": "nfs", "host": "dumps.example.net", "path": "/srv/crash"}, False),
-    ({"type": "device", "device": "LABEL=crashdump", "fstype": "ext4"}, False),
+    ({"type": "device", "device": "LABEL=crashdump", "fstype": "ext4"}, True),
 ], ids=["default", "local", "ssh", "nfs", "device"])
 def test_auto_the_default_is_the_lean_capture_where_it_saves_the_target(tmp_path, target, lean):
-    """kdump_capture_mode's default, auto: the lean capture for local and SSH targets,
-    kdump-tools' own for NFS and device targets (neither refused)."""
+    """kdump_capture_mode's default, auto: the lean capture for local, device and SSH targets,
+    kdump-tools' own for NFS targets (not refused)."""
     variables = {"__kdump_config": {"changed": False}}
     if target:
         variables["kdump_target"] = target
