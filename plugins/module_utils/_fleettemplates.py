@@ -491,7 +491,8 @@ CRASH_HTML = r"""{% extends "layout.html" %}
  ({{ c.bundle.lean_fallback }}) and kdump-tools saved it in <a href="{{ root }}{{ c.attempt_of_page }}">{{ c.attempt_of }}</a>:
  counted there, not as a crash of its own.</p>{% endif %}
 {% if c.lean_attempt %}<p id="lean-attempt" class="small">The lean capture&rsquo;s given-up attempt at this panic:
- <a href="{{ root }}{{ c.lean_attempt.page }}">{{ c.lean_attempt.key }}</a>{% if c.lean_attempt.reason %} ({{ c.lean_attempt.reason }}){% endif %}.</p>{% endif %}
+ <a href="{{ root }}{{ c.lean_attempt.page }}">{{ c.lean_attempt.key }}</a>{% if c.lean_attempt.reason %} ({{
+ c.lean_attempt.reason }}){% endif %}.</p>{% endif %}
 <dl class="facts">
 <dt>Host</dt><dd>{{ c.host_id }}{% if c.hostname %} <span class="muted">({{ c.hostname }})</span>{% endif %}</dd>
 <dt>Crash time</dt><dd>{{ m.when(c.when) }}{% if c.time_source %} <span class="muted small">from the {{ c.time_source }}</span>{% endif %}</dd>
