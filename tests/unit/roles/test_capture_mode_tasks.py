@@ -123,35 +123,34 @@ def test_an_nfs_target_with_initramfs_is_refused(tmp_path):
     assert not hook.exists() and rebuilds(log) == 0
 
 
+def _rebuilt_when(tmp_path, variables, trigger):
+    """Three runs with ``variables``, the registered result ``trigger`` changed, not, and again:
+    the image is rebuilt by the first and the third only."""
+    first, hook, _script, log = play(tmp_path, dict(variables, **{trigger: {"changed": True}}))
+    assert first.returncode == 0, first.stdout
+    assert hook.exists() and rebuilds(log) == 1
+    same, _hook, _script, log = play(tmp_path, dict(variables, **{trigger: {"changed": False}}))
+    assert same.returncode == 0 and stats(same)["changed"] == 0, same.stdout
+    assert rebuilds(log) == 1
+    moved, _hook, _script, log = play(tmp_path, dict(variables, **{trigger: {"changed": True}}))
+    assert moved.returncode == 0 and stats(moved)["changed"] == 1, moved.stdout
+    assert rebuilds(log) == 2
+
+
 def test_a_device_target_with_initramfs_rebuilds_the_image_when_its_mount_unit_changed(tmp_path):
     """The hook records the dump device from the role's mount unit: a changed unit (another
     device) rebuilds the image, an unchanged one does not."""
-    device = {"kdump_capture_mode": "initramfs", "__kdump_config": {"changed": False},
-              "kdump_target": {"type": "device", "device": "LABEL=crashdump", "fstype": "ext4"}}
-    first, hook, _script, log = play(tmp_path, dict(device, __kdump_device_units={"changed": True}))
-    assert first.returncode == 0, first.stdout
-    assert hook.exists() and rebuilds(log) == 1
-    same, _hook, _script, log = play(tmp_path, dict(device, __kdump_device_units={"changed": False}))
-    assert same.returncode == 0 and stats(same)["changed"] == 0, same.stdout
-    assert rebuilds(log) == 1
-    moved, _hook, _script, log = play(tmp_path, dict(device, __kdump_device_units={"changed": True}))
-    assert moved.returncode == 0 and rebuilds(log) == 2, moved.stdout
+    _rebuilt_when(tmp_path, {"kdump_capture_mode": "initramfs", "__kdump_config": {"changed": False},
+                             "kdump_target": {"type": "device", "device": "LABEL=crashdump", "fstype": "ext4"}},
+                  "__kdump_device_units")
 
 
 def test_an_ssh_target_rebuilds_the_image_when_its_configuration_changed(tmp_path):
     """The hook records the way to the SSH server when the image is built: a changed kdump
     configuration (another server) rebuilds it, an unchanged one does not."""
-    ssh = {"kdump_capture_mode": "initramfs",
-           "kdump_target": {"type": "ssh", "host": "dumps.example.net", "user": "kdumprecv"}}
-    first, hook, _script, log = play(tmp_path, dict(ssh, __kdump_config={"changed": True}))
-    assert first.returncode == 0, first.stdout
-    assert hook.exists() and rebuilds(log) == 1
-    same, _hook, _script, log = play(tmp_path, dict(ssh, __kdump_config={"changed": False}))
-    assert same.returncode == 0 and stats(same)["changed"] == 0, same.stdout
-    assert rebuilds(log) == 1
-    moved, _hook, _script, log = play(tmp_path, dict(ssh, __kdump_config={"changed": True}))
-    assert moved.returncode == 0 and stats(moved)["changed"] == 1, moved.stdout
-    assert rebuilds(log) == 2
+    _rebuilt_when(tmp_path, {"kdump_capture_mode": "initramfs",
+                             "kdump_target": {"type": "ssh", "host": "dumps.example.net", "user": "kdumprecv"}},
+                  "__kdump_config")
     # a local target's configuration is not recorded in the image: no rebuild for it
     local, _hook, _script, log = play(tmp_path, {"kdump_capture_mode": "initramfs", "__kdump_config": {"changed": True}})
     assert local.returncode == 0 and stats(local)["changed"] == 0, local.stdout

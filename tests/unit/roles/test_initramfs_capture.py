@@ -662,6 +662,7 @@ class HookBed(object):
         (sysnet / "ens4" / "address").write_text(MAC + "\n")
         (sysnet / "br0").mkdir()
         (sysnet / "br0" / "address").write_text("52:54:00:00:00:99\n")
+        self.coredir = None  # KDUMP_COREDIR in the settings (_hook_device)
         self.log = tmp_path / "hook.log"
         self.env = {"PATH": "%s:/usr/sbin:/usr/bin:/sbin:/bin" % fake, "CONFDIR": str(self.confdir),
                     "DESTDIR": str(self.dest), "FAKE_LOG": str(self.log), "FAKE_DYNAMIC": "",
@@ -670,14 +671,22 @@ class HookBed(object):
                     "CRASHKIT_HOOK_KDUMP_TOOLS": str(self.kdump_tools), "CRASHKIT_HOOK_SYSNET": str(sysnet)}
 
     def run(self, ssh=None, **env):
-        self.kdump_tools.write_text('USE_KDUMP=1\n' + ('SSH="%s"\n' % ssh if ssh else ""))
+        self.kdump_tools.write_text('USE_KDUMP=1\n' + ('SSH="%s"\n' % ssh if ssh else "")
+                                    + ("KDUMP_COREDIR=%s\n" % self.coredir if self.coredir else ""))
         result = subprocess.run(["/bin/sh", HOOK], env=dict(self.env, **env), stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, universal_newlines=True, timeout=60, check=False)
         assert result.returncode == 0, result.stdout
         return result.stdout
 
     def netconf(self):
-        path = self.dest / "conf" / "crashkit-capture-net"
+        return self.recorded("crashkit-capture-net")
+
+    def devconf(self):
+        return self.recorded("crashkit-capture-dev")
+
+    def recorded(self, name):
+        """The ``key=value`` lines the hook wrote to ``conf/<name>`` (``None``: no such file)."""
+        path = self.dest / "conf" / name
         if not path.exists():
             return None
         return dict(line.split("=", 1) for line in path.read_text().splitlines() if not line.startswith("#"))
@@ -761,30 +770,15 @@ def _hook_device(hook, what=DEVICE, disk="vdb", partition=None, coredir=DUMPDEV 
         os.symlink(str(sysblock / disk / partition), str(sysblock / partition))
     hook.env.update(CRASHKIT_HOOK_DEVICE_UNIT=str(unit), CRASHKIT_HOOK_DEVPREFIX=str(devs),
                     CRASHKIT_HOOK_SYSBLOCK=str(sysblock))
-    hook.kdump_coredir = coredir
-
-
-def _hook_devconf(hook):
-    path = hook.dest / "conf" / "crashkit-capture-dev"
-    if not path.exists():
-        return None
-    return dict(line.split("=", 1) for line in path.read_text().splitlines() if not line.startswith("#"))
-
-
-def _run_device_hook(hook):
-    hook.kdump_tools.write_text("USE_KDUMP=1\nKDUMP_COREDIR=%s\n" % hook.kdump_coredir)
-    result = subprocess.run(["/bin/sh", HOOK], env=hook.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            universal_newlines=True, timeout=60, check=False)
-    assert result.returncode == 0, result.stdout
-    return result.stdout
+    hook.coredir = coredir
 
 
 @pytest.mark.parametrize("partition", [None, "vdb1"], ids=["disk", "partition"])
 def test_hook_records_the_dump_device_with_its_file_system_and_disk_driver(tmp_path, partition):
     hook = HookBed(tmp_path)
     _hook_device(hook, partition=partition)
-    out = _run_device_hook(hook)
-    assert _hook_devconf(hook) == {"what": DEVICE, "where": DUMPDEV, "type": "xfs"}
+    out = hook.run()
+    assert hook.devconf() == {"what": DEVICE, "where": DUMPDEV, "type": "xfs"}
     assert "the capture mounts %s (xfs) on %s" % (DEVICE, DUMPDEV) in out
     calls = hook.calls()
     assert "manual_add_modules xfs" in calls and "manual_add_modules virtio_blk" in calls
@@ -795,7 +789,7 @@ def test_what_the_hook_records_of_the_device_is_what_the_capture_mounts(dev_bed,
     (tmp_path / "hook").mkdir()
     hook = HookBed(tmp_path / "hook")
     _hook_device(hook)
-    _run_device_hook(hook)
+    hook.run()
     dev_bed.env["CRASHKIT_CAPTURE_DEVCONF"] = str(hook.dest / "conf" / "crashkit-capture-dev")
     dev_bed.run()
     assert dev_bed.calls()[0] == "mount -t xfs -o rw,nodev,nosuid,noexec %s %s%s" % (dev_bed.device, dev_bed.root, DUMPDEV)
@@ -805,8 +799,8 @@ def test_what_the_hook_records_of_the_device_is_what_the_capture_mounts(dev_bed,
 def test_hook_device_records_nothing_when_the_dumps_go_elsewhere(tmp_path):
     hook = HookBed(tmp_path)
     _hook_device(hook, coredir="/var/crash")
-    out = _run_device_hook(hook)
-    assert _hook_devconf(hook) is None and "crashkit-capture" not in out
+    out = hook.run()
+    assert hook.devconf() is None and "crashkit-capture" not in out
     assert not [c for c in hook.calls() if c.startswith("manual_add_modules")]
 
 
@@ -817,19 +811,19 @@ def test_hook_device_by_a_node_name_is_left_to_kdump_tools(tmp_path):
     (hook.dest / "conf" / "crashkit-capture-dev").write_text("what=%s\n" % DEVICE)  # an earlier build's
     unit = tmp_path / "var-lib-crashkit-dumpdev.mount"
     unit.write_text(unit.read_text().replace("What=%s" % DEVICE, "What=/dev/vdb"))
-    out = _run_device_hook(hook)
+    out = hook.run()
     assert "W: crashkit-capture: var-lib-crashkit-dumpdev.mount names no /dev/disk/by-* link (What=/dev/vdb); " \
            "the capture leaves device dumps to kdump-tools" in out
-    assert _hook_devconf(hook) is None
+    assert hook.devconf() is None
 
 
 def test_hook_device_not_there_now_is_recorded_with_a_warning(tmp_path):
     hook = HookBed(tmp_path)
     _hook_device(hook)
     os.unlink(str(tmp_path / "devs" / DEVICE.lstrip("/")))
-    out = _run_device_hook(hook)
+    out = hook.run()
     assert "no driver found for %s now" % DEVICE in out
-    assert _hook_devconf(hook) == {"what": DEVICE, "where": DUMPDEV, "type": "xfs"}
+    assert hook.devconf() == {"what": DEVICE, "where": DUMPDEV, "type": "xfs"}
     assert "manual_add_modules xfs" in hook.calls()
 
 
