@@ -20,6 +20,13 @@ Timings (seconds, ``None`` when a time is missing):
 * ``panic_to_dump_saved_s``: crash to the dump file's modification time (the writer finished);
 * ``panic_to_host_back_s``: crash to the host answering again with a new boot id.
 
+The lean capture's fallback (``lean_fallback``): why the lean capture left this crash's dump to
+kdump-tools, from the dump's own note (``vmcore_check``'s ``capture``) or from the tested host's
+fallback note read after its return (``capture_fallback``, ``kdump_info``'s), which tells of this
+crash only when it was written between the trigger and the host's return (both times from the
+host's clock). A dump on a dump server carries no note: it then gets ``saved_by: kdump-tools``
+and the reason from the host's.
+
 "Crash" is the dump's crash time when known, else the trigger time plus the configured delay.
 The dump's modification time comes from the clock of the machine holding it (the dump server
 for ssh targets); the other times from the tested host's clock.
@@ -43,7 +50,9 @@ TIME_KEYS = ("started", "trigger_time", "panic_time", "back_time", "finished")
 DUMP_KEYS = ("path", "host", "size", "format", "inner_format", "compression", "dump_level", "mtime",
              "kernel_release", "crash_time", "dmesg_path", "dmesg_match", "saved_by", "lean_fallback")
 TEXT_KEYS = ("test_id", "reason", "step", "boot_id_before", "boot_id_after", "kernel_release", "run_id")
-RECORD_KEYS = (("host", "status") + TEXT_KEYS + TIME_KEYS + ("trigger_delay", "timings", "dump"))
+RECORD_KEYS = (("host", "status") + TEXT_KEYS + TIME_KEYS + ("trigger_delay", "timings", "dump", "lean_fallback"))
+# the lean capture's reason, as _capture reads it: one line of printable ASCII
+_FALLBACK_TEXT = re.compile(r"\A[\x20-\x7e]{1,400}\Z")
 # Characters XML 1.0 does not allow, not even as character references.
 _XML_INVALID = re.compile(u"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
@@ -77,6 +86,25 @@ def _diff(later, earlier):
         return None
     value = later - earlier
     return int(value) if value == int(value) else round(value, 3)
+
+
+def _lean_fallback(note, record):
+    """The reason of the host's fallback note when it tells of this test's crash, else ``None``.
+    The note comes from the tested host (which may be the compromised one): anything else than a
+    valid note is ignored, never an error that would stop the run's report."""
+    if not isinstance(note, dict) or note.get("saved_by") != "kdump-tools":
+        return None
+    reason = note.get("fallback")
+    if not isinstance(reason, str) or not _FALLBACK_TEXT.match(reason):
+        return None
+    try:
+        when = _number(note, "time", "capture_fallback")
+    except ValidationError:
+        return None
+    start, back = record["trigger_time"], record["back_time"]
+    if when is None or start is None or back is None or not start <= when <= back:
+        return None
+    return reason
 
 
 def build_record(raw):
@@ -119,6 +147,13 @@ def build_record(raw):
             else:
                 dump[key] = _text(dump_raw, key, where + " dump")
     record["dump"] = dump
+    reason = _lean_fallback(raw.get("capture_fallback"), record)
+    if dump is not None and dump["saved_by"] is not None:
+        # the dump's own note tells how it was saved
+        reason = dump["lean_fallback"]
+    elif dump is not None and reason is not None:
+        dump["saved_by"], dump["lean_fallback"] = "kdump-tools", reason
+    record["lean_fallback"] = reason
     crash = dump["crash_time"] if dump else None
     if crash is None and record["panic_time"] is not None:
         crash = record["panic_time"]
@@ -221,7 +256,7 @@ def render_junit(report):
             ("dump_size", dump.get("size")),
             ("dump_format", dump.get("format")),
             ("saved_by", dump.get("saved_by")),
-            ("lean_fallback", dump.get("lean_fallback")),
+            ("lean_fallback", record.get("lean_fallback")),
             ("kernel_release", dump.get("kernel_release") or record["kernel_release"]),
             ("failed_step", record["step"] if record["status"] != "pass" else None),
         ])
@@ -230,6 +265,9 @@ def render_junit(report):
             first_line = reason.splitlines()[0] if reason else reason
             failure = ET.SubElement(case, "failure", {"message": first_line, "type": "panic_test"})
             failure.text = reason
+            if record.get("lean_fallback"):
+                failure.text += u"\nThe lean capture left this crash's dump to kdump-tools: %s" % (
+                    xml_text(record["lean_fallback"]),)
         out = ET.SubElement(case, "system-out")
         out.text = xml_text(json.dumps(record, indent=2))
     body = ET.tostring(root, encoding="unicode")

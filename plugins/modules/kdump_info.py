@@ -105,6 +105,12 @@ options:
   mokutil_path:
     description: mokutil binary. Default found on C(PATH); without it the EFI variables are read.
     type: path
+  capture_note:
+    description:
+      - The lean capture's fallback note of this host (see the setup role's
+        C(kdump_capture_mode)), read into RV(capture_fallback). A path option for tests.
+    type: path
+    default: /var/lib/crashkit/capture-fallback
 notes:
   - Needs root for C(/proc/kcore) and C(/proc/iomem) addresses; without them the dump size is
     estimated and the RAM size comes from C(/proc/meminfo).
@@ -242,6 +248,17 @@ dumps:
       size: 48234496
       mtime: 1709296290.0
       complete: true
+capture_fallback:
+  description:
+    - What the last capture boot under systemd kept of the lean capture's fallback note, when the
+      lean capture left the dump to kdump-tools - C(saved_by) (C(kdump-tools)), C(fallback) (why,
+      one line) and C(time) (when it gave up, epoch seconds of this host's clock). Null without
+      such a note (the lean capture saved the last dump itself, or it is not in use).
+    - Read as hostile data - the file is opened without following a link, its first 4 KiB
+      only, known keys with valid values only.
+  returned: always
+  type: dict
+  sample: {saved_by: kdump-tools, fallback: "kdumprecv@10.77.0.12 did not answer over ssh", time: 1764950000}
 crashkernel:
   description:
     - The distribution's published C(crashkernel=) default (C(recommended), C(source)) and what
@@ -256,6 +273,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.crashkit.kdump.plugins.module_utils import _capture
 from ansible_collections.crashkit.kdump.plugins.module_utils import _hostprobe as hp
 from ansible_collections.crashkit.kdump.plugins.module_utils import _kdumpconf as kc
 from ansible_collections.crashkit.kdump.plugins.module_utils import _kdumpinfo as ki
@@ -280,6 +298,7 @@ def argument_spec():
         nfs_check=dict(type="bool", default=True),
         nfs_timeout=dict(type="int", default=30),
         device_unit_path=dict(type="path", default=kc.DEBIAN_DEVICE_UNIT_PATH),
+        capture_note=dict(type="path", default=_capture.FALLBACK_NOTE),
     )
 
 
@@ -394,6 +413,9 @@ def run(module):
     out["crashkernel"] = rd.crashkernel_default(_read(params["os_release_path"]), os.uname()[4],
                                                 _read(os.path.join(proc, "iomem")), meminfo,
                                                 out["crash_kernel"]["reserved_bytes"])
+    note = _capture.read_fallback(params["capture_note"])
+    out["capture_fallback"] = None if note is None else {
+        "saved_by": note["saved_by"], "fallback": note.get("fallback"), "time": note["time"]}
     out["problems"] = rd.problems(out, sysfs, params["estimate_ratio"])
     out["advisories"] = rd.advisories(out, _read(os.path.join(proc, "sys", "kernel", "osrelease")))
     for advice in out["advisories"]:

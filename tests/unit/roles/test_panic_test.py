@@ -133,6 +133,27 @@ def test_unreachable_pilot_gets_a_fail_record_and_stops_the_rollout(tmp_path):
     assert 'Panic test of pilot1 failed at "' in output
 
 
+def test_a_failure_names_the_lean_captures_reason_from_the_hosts_note(tmp_path):
+    """The rescue's message and the record carry the host's fallback note when it was written
+    between the trigger and the return (set here as extra vars: this host never answers)."""
+    reason = "kdumprecv@10.77.0.12 did not answer over ssh"
+    note = {"saved_by": "kdump-tools", "fallback": reason, "time": 1716033640}
+    extra = {"kdump_panic_confirm": CONFIRM, "kdump_panic_run_id": "run1",
+             "__kdump_panic_host_after": {"capture_fallback": note},
+             "__kdump_panic_trigger_time": 1716033600, "__kdump_panic_back_time": 1716033700}
+    rc, output = run_playbook(tmp_path, "[kdump_pilot]\npilot1 %s\n" % UNROUTABLE, extra, check=False)
+    assert rc == 2
+    assert "(this crash's capture boot: the lean capture left the dump to kdump-tools: %s)" % reason in output
+    [host] = json.loads((tmp_path / "results" / "run1" / "report.json").read_text())["hosts"]
+    assert host["status"] == "fail" and host["lean_fallback"] == reason
+    # an earlier crash's note (before this trigger) is not this one's reason
+    extra["__kdump_panic_host_after"] = {"capture_fallback": dict(note, time=1716033599)}
+    rc, output = run_playbook(tmp_path, "[kdump_pilot]\npilot1 %s\n" % UNROUTABLE, extra, check=False)
+    assert rc == 2 and "the lean capture left" not in output
+    [host] = json.loads((tmp_path / "results" / "run1" / "report.json").read_text())["hosts"]
+    assert host["lean_fallback"] is None
+
+
 def test_parallel_batch_merges_every_record(tmp_path):
     """serial 2: both hosts run in one batch; each writes its record and the merge (throttle 1)
     ends with both. (A batch that fails entirely always ends the play, whatever

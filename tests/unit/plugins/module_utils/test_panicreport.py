@@ -97,6 +97,53 @@ def test_which_capture_saved_the_dump(capture, saved_by, fallback):
     assert ('<property name="saved_by" value="%s" />' % saved_by in junit) is bool(saved_by)
 
 
+NOTE = {"saved_by": "kdump-tools", "fallback": "kdumprecv@10.77.0.12 did not answer over ssh", "time": 1716033640}
+
+
+def test_a_dump_server_copy_gets_the_hosts_fallback_note_of_this_crash():
+    # an ssh target: the server's copy has no note; the host noted why the lean capture gave up
+    # 40 s after the trigger, before it was back
+    record = report.build_record(dict(PASS, capture_fallback=NOTE))
+    assert record["dump"]["saved_by"] == "kdump-tools"
+    assert record["dump"]["lean_fallback"] == record["lean_fallback"] == NOTE["fallback"]
+    junit = report.render_junit(report.build_report([record]))
+    assert '<property name="lean_fallback" value="%s" />' % NOTE["fallback"] in junit
+
+
+@pytest.mark.parametrize("note", [
+    dict(NOTE, time=1716033599),  # an earlier crash's note: written before this trigger
+    dict(NOTE, time=1716033701),  # after the host was back: not this capture boot's
+    dict(NOTE, time="1716033640.0junk"), dict(NOTE, time=True), dict(NOTE, time=None),
+    dict(NOTE, saved_by="crashkit-initramfs"), dict(NOTE, fallback="line\nbreak"),
+    dict(NOTE, fallback="x" * 401), dict(NOTE, fallback={"a": 1}), dict(NOTE, fallback=""),
+    "saved_by=kdump-tools", ["x"], None,
+])
+def test_a_note_that_is_not_of_this_crash_or_not_valid_is_ignored(note):
+    record = report.build_record(dict(PASS, capture_fallback=note))
+    assert record["dump"]["saved_by"] is None and record["lean_fallback"] is None
+
+
+def test_the_dumps_own_note_wins():
+    own = {"saved_by": "crashkit-initramfs", "lean_fallback": None, "capture_uptime": 19.5}
+    record = report.build_record(dict(PASS, dump=dict(PASS["dump"], capture=own), capture_fallback=NOTE))
+    assert record["dump"]["saved_by"] == "crashkit-initramfs" and record["lean_fallback"] is None
+    own = {"saved_by": "kdump-tools", "lean_fallback": "no dump device /dev/disk/by-label/x"}
+    record = report.build_record(dict(PASS, dump=dict(PASS["dump"], capture=own), capture_fallback=NOTE))
+    assert record["lean_fallback"] == record["dump"]["lean_fallback"] == own["lean_fallback"]
+
+
+def test_a_failed_test_says_why_the_lean_capture_gave_up():
+    raw = dict(FAIL, reason="no new complete crash dump in dumpsrv:/srv/crash/pilot2: nothing found",
+               trigger_time=1716033600, back_time=1716033700, capture_fallback=NOTE)
+    record = report.build_record(raw)
+    assert record["dump"] is None and record["lean_fallback"] == NOTE["fallback"]
+    case = ET.fromstring(report.render_junit(report.build_report([record]))).find("testsuite/testcase")
+    failure = case.find("failure")
+    assert failure.get("message") == raw["reason"]
+    assert failure.text.splitlines() == [
+        raw["reason"], "The lean capture left this crash's dump to kdump-tools: " + NOTE["fallback"]]
+
+
 def test_panic_time_falls_back_to_trigger_plus_delay():
     raw = dict(PASS, dump=dict(PASS["dump"], crash_time=None))
     record = report.build_record(raw)

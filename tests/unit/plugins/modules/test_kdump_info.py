@@ -106,6 +106,7 @@ def args_for(host, **extra):
         "makedumpfile_path": str(host / "bin" / "makedumpfile"),
         "systemctl_path": str(host / "bin" / "systemctl"),
         "mokutil_path": str(host / "bin" / "mokutil"),
+        "capture_note": str(host / "capture-fallback"),
     }
     args.update(extra)
     return args
@@ -139,6 +140,28 @@ def test_ready_host(capsys, host):
     assert crashkernel["recommended"] == value
     assert "kdump-tools" in crashkernel["source"]
     assert result["advisories"] == [] and warnings(result) == []
+
+
+@pytest.mark.parametrize("note, expected", [
+    (None, None),
+    ("saved_by=kdump-tools\nfallback=kdumprecv@10.77.0.12 did not answer over ssh\ntime=1764950000\n",
+     {"saved_by": "kdump-tools", "fallback": "kdumprecv@10.77.0.12 did not answer over ssh", "time": 1764950000}),
+    # unknown keys and a bad value left out; a note without its time tells of no capture boot
+    ("saved_by=kdump-tools\nfallback=no dump device\x1b[2J\nevil=1\ntime=1764950000\n",
+     {"saved_by": "kdump-tools", "fallback": None, "time": 1764950000}),
+    ("saved_by=kdump-tools\nfallback=no dump device\n", None),
+    ("saved_by=crashkit-initramfs\ntime=1764950000\n", None),
+    ("link", None),
+])
+def test_the_lean_captures_fallback_note(capsys, host, note, expected):
+    if note == "link":
+        (host / "elsewhere").write_text("saved_by=kdump-tools\nfallback=x\ntime=1764950000\n")
+        (host / "capture-fallback").symlink_to(host / "elsewhere")
+    elif note is not None:
+        (host / "capture-fallback").write_text(note)
+    result = run_module(capsys, args_for(host))
+    assert result["rc"] == 0, result
+    assert result["capture_fallback"] == expected
 
 
 def test_check_mode_reports_the_same(capsys, host):
