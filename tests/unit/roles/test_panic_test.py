@@ -152,6 +152,10 @@ def test_a_failure_names_the_lean_captures_reason_from_the_hosts_note(tmp_path):
     assert rc == 2 and "the lean capture left" not in output
     [host] = json.loads((tmp_path / "results" / "run1" / "report.json").read_text())["hosts"]
     assert host["lean_fallback"] is None
+    # what the host says is shown only as one line of printable text
+    extra["__kdump_panic_host_after"] = {"capture_fallback": dict(note, fallback="\x1b[2J" + reason)}
+    rc, output = run_playbook(tmp_path, "[kdump_pilot]\npilot1 %s\n" % UNROUTABLE, extra, check=False)
+    assert rc == 2 and "the lean capture left" not in output
 
 
 def test_parallel_batch_merges_every_record(tmp_path):
