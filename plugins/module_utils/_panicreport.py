@@ -20,6 +20,10 @@ Timings (seconds, ``None`` when a time is missing):
 * ``panic_to_dump_saved_s``: crash to the dump file's modification time (the writer finished);
 * ``panic_to_host_back_s``: crash to the host answering again with a new boot id.
 
+``kdump_loaded_after``: whether the crash kernel was loaded again after the host's return
+(``kdump_info``, waited for up to a minute): ``false`` is a host the next crash would not be
+captured on; ``None`` when not read (the test ended before, or the host did not answer).
+
 The lean capture's fallback (``lean_fallback``): why the lean capture left this crash's dump to
 kdump-tools, from the dump's own note (``vmcore_check``'s ``capture``) or from the tested host's
 fallback note read after its return (``capture_fallback``, ``kdump_info``'s), which tells of this
@@ -50,7 +54,7 @@ TIME_KEYS = ("started", "trigger_time", "panic_time", "back_time", "finished")
 DUMP_KEYS = ("path", "host", "size", "format", "inner_format", "compression", "dump_level", "mtime",
              "kernel_release", "crash_time", "dmesg_path", "dmesg_match", "saved_by", "lean_fallback")
 TEXT_KEYS = ("test_id", "reason", "step", "boot_id_before", "boot_id_after", "kernel_release", "run_id")
-RECORD_KEYS = (("host", "status") + TEXT_KEYS + TIME_KEYS + ("trigger_delay", "timings", "dump", "lean_fallback"))
+RECORD_KEYS = (("host", "status") + TEXT_KEYS + TIME_KEYS + ("trigger_delay", "timings", "dump", "lean_fallback", "kdump_loaded_after"))
 # the lean capture's reason, as _capture reads it: one line of printable ASCII
 _FALLBACK_TEXT = re.compile(r"\A[\x20-\x7e]{1,400}\Z")
 # Characters XML 1.0 does not allow, not even as character references.
@@ -154,6 +158,10 @@ def build_record(raw):
     elif dump is not None and reason is not None:
         dump["saved_by"], dump["lean_fallback"] = "kdump-tools", reason
     record["lean_fallback"] = reason
+    loaded = raw.get("kdump_loaded_after")
+    if isinstance(loaded, str):
+        loaded = {"true": True, "false": False}.get(loaded.lower())
+    record["kdump_loaded_after"] = loaded if isinstance(loaded, bool) else None
     crash = dump["crash_time"] if dump else None
     if crash is None and record["panic_time"] is not None:
         crash = record["panic_time"]
@@ -258,6 +266,7 @@ def render_junit(report):
             ("saved_by", dump.get("saved_by")),
             ("lean_fallback", record.get("lean_fallback")),
             ("kernel_release", dump.get("kernel_release") or record["kernel_release"]),
+            ("kdump_loaded_after", record.get("kdump_loaded_after")),
             ("failed_step", record["step"] if record["status"] != "pass" else None),
         ])
         if record["status"] != "pass":

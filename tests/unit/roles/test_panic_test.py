@@ -129,6 +129,7 @@ def test_unreachable_pilot_gets_a_fail_record_and_stops_the_rollout(tmp_path):
     assert host["reason"].startswith("unreachable: ")
     assert host["run_id"] == "run1"
     assert host["dump"] is None
+    assert host["kdump_loaded_after"] is None  # never read: the host did not answer
     assert "<failure" in (run / "junit.xml").read_text()
     assert 'Panic test of pilot1 failed at "' in output
 

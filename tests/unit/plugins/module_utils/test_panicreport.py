@@ -144,6 +144,18 @@ def test_a_failed_test_says_why_the_lean_capture_gave_up():
         raw["reason"], "The lean capture left this crash's dump to kdump-tools: " + NOTE["fallback"]]
 
 
+@pytest.mark.parametrize("raw, expected, prop", [
+    (True, True, "true"), (False, False, "false"), ("False", False, "false"), ("true", True, "true"),
+    (None, None, None), ("maybe", None, None), (1, None, None), ({"x": 1}, None, None),
+])
+def test_whether_the_crash_kernel_is_loaded_again_after_the_test(raw, expected, prop):
+    record = report.build_record(dict(PASS, kdump_loaded_after=raw))
+    assert record["kdump_loaded_after"] is expected
+    junit = report.render_junit(report.build_report([record]))
+    assert ('<property name="kdump_loaded_after" value="%s" />' % prop in junit) is bool(prop)
+    assert report.build_record(PASS)["kdump_loaded_after"] is None
+
+
 def test_panic_time_falls_back_to_trigger_plus_delay():
     raw = dict(PASS, dump=dict(PASS["dump"], crash_time=None))
     record = report.build_record(raw)
