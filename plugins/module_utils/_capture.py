@@ -44,6 +44,12 @@ _VALUES = {
 }
 
 
+def valid_reason(text):
+    """True when ``text`` is a fallback reason a note may carry (one line of printable ASCII, at
+    most 400 characters): the check ``parse_note`` applies, for a reason that came another way."""
+    return isinstance(text, str) and _VALUES["fallback"].match(text) is not None
+
+
 def parse_note(text):
     """The known, valid ``key=value`` lines of a note as a dict (``time`` an int,
     ``capture_uptime`` a float); ``None`` when it names no valid ``saved_by``. Unknown keys and

@@ -45,6 +45,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections import OrderedDict
 
+from ansible_collections.crashkit.kdump.plugins.module_utils import _capture
 from ansible_collections.crashkit.kdump.plugins.module_utils._errors import ValidationError
 
 SCHEMA = "crashkit.kdump/panic_test/1"
@@ -55,8 +56,6 @@ DUMP_KEYS = ("path", "host", "size", "format", "inner_format", "compression", "d
              "kernel_release", "crash_time", "dmesg_path", "dmesg_match", "saved_by", "lean_fallback")
 TEXT_KEYS = ("test_id", "reason", "step", "boot_id_before", "boot_id_after", "kernel_release", "run_id")
 RECORD_KEYS = (("host", "status") + TEXT_KEYS + TIME_KEYS + ("trigger_delay", "timings", "dump", "lean_fallback", "kdump_loaded_after"))
-# the lean capture's reason, as _capture reads it: one line of printable ASCII
-_FALLBACK_TEXT = re.compile(r"\A[\x20-\x7e]{1,400}\Z")
 # Characters XML 1.0 does not allow, not even as character references.
 _XML_INVALID = re.compile(u"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
@@ -99,7 +98,7 @@ def _lean_fallback(note, record):
     if not isinstance(note, dict) or note.get("saved_by") != "kdump-tools":
         return None
     reason = note.get("fallback")
-    if not isinstance(reason, str) or not _FALLBACK_TEXT.match(reason):
+    if not _capture.valid_reason(reason):
         return None
     try:
         when = _number(note, "time", "capture_fallback")
